@@ -1,0 +1,45 @@
+"""Exceptions the loader raises, one class per kind of failure.
+
+Callers handle them by type. Each carries the process exit code the command
+line uses for it, so a new kind of failure needs no change in the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loader.model import Problem
+
+
+class LoaderError(Exception):
+    """Base class: a failure the editor can act on, shown as one message."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BatchError(LoaderError):
+    """The batch file cannot be read or used: unreadable, wrong sheet, bad columns.
+
+    `problems` lists the individual findings when there are several (for
+    example every unknown column), each as a Problem with row None.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class SchemaError(LoaderError):
+    """A schema (bundled file, file given, or the catalogue's own) is unusable."""
+
+    exit_code = 2
