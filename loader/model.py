@@ -7,6 +7,7 @@ batch file --read--> Batch(rows) --validate--> Problems + CheckedRows
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,21 @@ class Outcome:
     resource_url: str | None = None  # the resource's page in the catalogue
     error: str = ""
     field_errors: dict[str, str] = field(default_factory=dict)  # column -> message
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the result workbook's Summary sheet says about one validate or run."""
+
+    mode: str  # "validate" or "run"
+    started: datetime
+    ended: datetime
+    loader_version: str
+    target_url: str | None = None  # the catalogue, when one was reached
+    user: str | None = None  # who the catalogue says the token belongs to
+    dry_run: bool = False
+
+    @property
+    def duration(self) -> float:
+        """Seconds from start to end."""
+        return (self.ended - self.started).total_seconds()

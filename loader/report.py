@@ -1,0 +1,183 @@
+"""The result workbook: the batch as the editor wrote it, with what happened to each row.
+
+Sheet "Results" repeats the batch's own columns and values, then status,
+action, resource_id, package_id, resource_url and error; cells with a
+problem are highlighted and carry the message as a comment. Sheet
+"Summary" counts rows by status and says when, where and by whom.
+
+Nothing from the batch or the catalogue is ever written as a formula, and
+the file is replaced in one step, so an interrupted run never leaves half
+a workbook behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.comments import Comment
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from loader.model import STATUSES, Batch, CheckedRow, Outcome, Problem, RunSummary
+
+RESULT_COLUMNS = ("status", "action", "resource_id", "package_id", "resource_url", "error")
+
+STATUS_FILLS = {
+    "done": PatternFill("solid", fgColor="C6EFCE"),
+    "failed": PatternFill("solid", fgColor="FFC7CE"),
+    "invalid": PatternFill("solid", fgColor="FFC7CE"),
+    "skipped": PatternFill("solid", fgColor="EDEDED"),
+}
+PROBLEM_FILL = PatternFill("solid", fgColor="FFC7CE")
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+BOLD = Font(bold=True)
+LINK = Font(color="0563C1", underline="single")
+AUTHOR = "bcdc-loader"
+
+
+def validation_outcomes(
+    batch: Batch, problems: list[Problem], checked: list[CheckedRow]
+) -> list[Outcome]:
+    """One Outcome per row of a validate-only pass: "invalid" with its problems, or "not run"."""
+    by_row: dict[int, list[Problem]] = {}
+    for problem in problems:
+        if problem.row is not None:
+            by_row.setdefault(problem.row, []).append(problem)
+    ops = {c.number: c.op for c in checked}
+    outcomes = []
+    for row in batch.rows:
+        found = by_row.get(row.number)
+        if not found:
+            outcomes.append(Outcome(row.number, "not run", action=ops.get(row.number, "")))
+            continue
+        field_errors: dict[str, str] = {}
+        for p in found:
+            if p.column is not None:
+                field_errors[p.column] = "\n".join(
+                    filter(None, [field_errors.get(p.column), p.message])
+                )
+        outcomes.append(
+            Outcome(
+                row.number,
+                "invalid",
+                action=row.values.get("op", ""),
+                error="\n".join(p.message for p in found),
+                field_errors=field_errors,
+            )
+        )
+    return outcomes
+
+
+def put(cell: Cell, value: object) -> None:
+    """Write a value so that Excel shows it and never evaluates it.
+
+    openpyxl stores any string starting with "=" as a formula; text from the
+    batch or the catalogue must stay text, whatever it starts with.
+    """
+    if isinstance(value, str):
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.data_type = "s"
+    else:
+        cell.value = value
+
+
+def write_results(path: Path, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> Path:
+    """Write the result workbook to `path` (replacing it in one step) and return the path."""
+    wb = Workbook()
+    _results_sheet(wb.active, batch, outcomes)
+    _summary_sheet(wb.create_sheet("Summary"), batch, outcomes, summary)
+    return save_atomically(wb, Path(path))
+
+
+def save_atomically(wb: Workbook, path: Path) -> Path:
+    """Save beside the target, then move into place: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _results_sheet(ws, batch: Batch, outcomes: list[Outcome]) -> None:
+    ws.title = "Results"
+    headers = [*batch.headers, *RESULT_COLUMNS]
+    for index, text in enumerate(headers, start=1):
+        cell = ws.cell(row=1, column=index)
+        put(cell, text)
+        cell.font = BOLD
+        cell.fill = HEADER_FILL
+    width = len(batch.columns)
+    position = {column: i for i, column in enumerate(batch.columns, start=1)}
+    by_row = {o.row: o for o in outcomes}
+    for out_row, row in enumerate(batch.rows, start=2):
+        outcome = by_row.get(row.number, Outcome(row.number, "not run"))
+        for column, text in row.values.items():
+            put(ws.cell(row=out_row, column=position[column]), text)
+        results = [
+            outcome.status,
+            outcome.action,
+            outcome.resource_id,
+            outcome.package_id,
+            outcome.resource_url,
+            outcome.error,
+        ]
+        for offset, value in enumerate(results, start=width + 1):
+            if value not in (None, ""):
+                put(ws.cell(row=out_row, column=offset), value)
+        status_cell = ws.cell(row=out_row, column=width + 1)
+        if outcome.status in STATUS_FILLS:
+            status_cell.fill = STATUS_FILLS[outcome.status]
+        if outcome.status in ("failed", "invalid") and outcome.error:
+            ws.cell(row=out_row, column=width + 6).fill = PROBLEM_FILL
+        url = outcome.resource_url
+        if url and url.lower().startswith(("https://", "http://")):
+            link = ws.cell(row=out_row, column=width + 5)
+            link.hyperlink = url
+            link.font = LINK
+        for column, message in outcome.field_errors.items():
+            if column not in position:
+                continue  # a column the batch lacks: the message is in `error`
+            cell = ws.cell(row=out_row, column=position[column])
+            cell.fill = PROBLEM_FILL
+            cell.comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", message), AUTHOR, 120, 320)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(batch.rows) + 1)}"
+    for index, text in enumerate(headers, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = min(max(len(text) + 4, 12), 40)
+    ws.column_dimensions[get_column_letter(width + 6)].width = 80
+
+
+def _summary_sheet(ws, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> None:
+    status = {o.row: o.status for o in outcomes}
+    counts = Counter(status.get(row.number, "not run") for row in batch.rows)
+    lines: list[tuple[str, object]] = [
+        ("Mode", summary.mode + (" (dry run)" if summary.dry_run else "")),
+        ("Batch file", str(batch.path)),
+        ("Sheet", batch.sheet or ""),
+        ("Target catalogue", summary.target_url or "(none: checked offline)"),
+        ("User", summary.user or ""),
+        ("Started", summary.started.isoformat(timespec="seconds")),
+        ("Ended", summary.ended.isoformat(timespec="seconds")),
+        ("Duration (seconds)", round(summary.duration, 3)),
+        ("Loader version", summary.loader_version),
+        ("Rows", len(batch.rows)),
+    ]
+    lines += [(f"Rows {status}", counts.get(status, 0)) for status in STATUSES]
+    put(ws.cell(row=1, column=1), "Item")
+    put(ws.cell(row=1, column=2), "Value")
+    ws["A1"].font = ws["B1"].font = BOLD
+    for number, (label, value) in enumerate(lines, start=2):
+        put(ws.cell(row=number, column=1), label)
+        put(ws.cell(row=number, column=2), value)
+    ws.column_dimensions["A"].width = 22
+    ws.column_dimensions["B"].width = 60

@@ -1,0 +1,188 @@
+"""The result workbook: the editor's batch, each row's outcome, nothing executable."""
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from helpers_offline import DOCUMENT, batch_file
+
+from loader import report
+from loader.model import Batch, Outcome, Row, RunSummary
+from loader.read import read_batch
+from loader.report import validation_outcomes, write_results
+from loader.schema import load_schema
+from loader.validate import validate_batch
+
+START = dt.datetime(2025, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
+SUMMARY = RunSummary(
+    mode="run",
+    started=START,
+    ended=START + dt.timedelta(seconds=42.5),
+    loader_version="0.1.0",
+    target_url="http://localhost:5000",
+    user="editor",
+)
+
+
+def make_batch(tmp_path: Path) -> Batch:
+    return Batch(
+        path=tmp_path / "batch.xlsx",
+        sheet="Batch",
+        headers=["Op", "Dataset", "Resource name", "Format"],
+        columns=["op", "package", "name", "format"],
+        rows=[
+            Row(2, {"op": "patch", "package": "water", "name": "Sites", "format": "csv"}),
+            Row(4, {"op": "patch", "package": "water", "name": '=HYPERLINK("x")', "format": "CSV"}),
+            Row(5, {"op": "delete", "package": "air", "name": "+Old -1 @x"}),
+        ],
+    )
+
+
+OUTCOMES = [
+    Outcome(
+        2,
+        "done",
+        action="patched",
+        resource_id="r-1",
+        package_id="p-1",
+        resource_url="http://localhost:5000/dataset/water/resource/r-1",
+    ),
+    Outcome(
+        4,
+        "failed",
+        action="patch",
+        error="format: Value must be one of [...]",
+        field_errors={"format": "Value must be one of [...]"},
+    ),
+]
+
+
+@pytest.fixture
+def workbook(tmp_path):
+    path = write_results(tmp_path / "out" / "result.xlsx", make_batch(tmp_path), OUTCOMES, SUMMARY)
+    return path, openpyxl.load_workbook(path)
+
+
+def test_results_repeat_the_editors_columns_then_the_outcome(workbook):
+    _, wb = workbook
+    ws = wb["Results"]
+    header = [c.value for c in ws[1]]
+    assert header == [
+        "Op",
+        "Dataset",
+        "Resource name",
+        "Format",
+        "status",
+        "action",
+        "resource_id",
+        "package_id",
+        "resource_url",
+        "error",
+    ]
+    assert [c.value for c in ws[2]][:8] == [
+        "patch",
+        "water",
+        "Sites",
+        "csv",
+        "done",
+        "patched",
+        "r-1",
+        "p-1",
+    ]
+    assert [ws.cell(row=r, column=5).value for r in (2, 3, 4)] == ["done", "failed", "not run"]
+    assert ws.freeze_panes == "A2"
+
+
+def test_the_resource_link_is_a_real_hyperlink_not_a_formula(workbook):
+    _, wb = workbook
+    cell = wb["Results"]["I2"]
+    assert cell.value == "http://localhost:5000/dataset/water/resource/r-1"
+    assert cell.hyperlink.target == cell.value
+    assert cell.data_type == "s"
+
+
+def test_offending_cells_are_highlighted_with_the_message_as_comment(workbook):
+    _, wb = workbook
+    ws = wb["Results"]
+    bad = ws["D3"]
+    assert bad.fill.fgColor.rgb.endswith("FFC7CE")
+    assert bad.comment.text == "Value must be one of [...]"
+    assert ws["D2"].comment is None
+    assert ws["J3"].value == "format: Value must be one of [...]"
+    assert ws["E3"].fill.fgColor.rgb.endswith("FFC7CE")
+
+
+def test_text_that_looks_like_a_formula_stays_text(workbook):
+    path, wb = workbook
+    ws = wb["Results"]
+    assert ws["C3"].value == '=HYPERLINK("x")' and ws["C3"].data_type == "s"
+    assert ws["C4"].value == "+Old -1 @x" and ws["C4"].data_type == "s"
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet
+
+
+def test_summary_counts_and_context(workbook):
+    _, wb = workbook
+    values = {r[0].value: r[1].value for r in wb["Summary"].iter_rows(min_row=2)}
+    assert values["Rows"] == 3
+    assert values["Rows done"] == 1
+    assert values["Rows failed"] == 1
+    assert values["Rows not run"] == 1
+    assert values["Rows invalid"] == 0
+    assert values["Target catalogue"] == "http://localhost:5000"
+    assert values["User"] == "editor"
+    assert values["Duration (seconds)"] == 42.5
+    assert values["Started"] == "2025-03-01T09:00:00+00:00"
+    assert values["Loader version"] == "0.1.0"
+    assert values["Mode"] == "run"
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
+    path = tmp_path / "result.xlsx"
+    path.write_bytes(b"previous result")
+
+    def broken_save(self, filename):
+        Path(filename).write_bytes(b"half a workbook")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        write_results(path, make_batch(tmp_path), OUTCOMES, SUMMARY)
+    assert path.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.xlsx"]
+
+
+def test_validation_problems_become_invalid_outcomes(tmp_path):
+    schema = load_schema()
+    path = batch_file(
+        tmp_path,
+        {**DOCUMENT, "format": "CSV", "resource_type": "dataset"},
+        {**DOCUMENT, "name": "Fine"},
+    )
+    batch = read_batch(path)
+    problems, checked = validate_batch(batch, schema)
+    outcomes = validation_outcomes(batch, problems, checked)
+    assert [(o.row, o.status) for o in outcomes] == [(2, "invalid"), (3, "not run")]
+    assert set(outcomes[0].field_errors) == {"format", "resource_type"}
+    assert outcomes[0].error.count("\n") == 1
+    assert outcomes[1].action == "create"
+
+    out = write_results(
+        tmp_path / "r.xlsx",
+        batch,
+        outcomes,
+        RunSummary("validate", START, START, "0.1.0"),
+    )
+    ws = openpyxl.load_workbook(out)["Results"]
+    fmt = batch.columns.index("format") + 1
+    assert "did you mean 'csv'?" in ws.cell(row=2, column=fmt).comment.text
+    assert ws.cell(row=3, column=fmt).comment is None
+
+
+def test_put_strips_characters_excel_cannot_hold():
+    cell = openpyxl.Workbook().active["A1"]
+    report.put(cell, "bell\x07 inside")
+    assert cell.value == "bell inside"
