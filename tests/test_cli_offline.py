@@ -1,0 +1,118 @@
+"""The command line, offline: template and validate, their output and exit codes."""
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from helpers_offline import DOCUMENT, batch_file, write_csv
+
+from loader.cli import main
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_validate_a_clean_batch_exits_0(runner, tmp_path):
+    path = batch_file(tmp_path, DOCUMENT)
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "batch.csv: 1 row, 1 ready, 0 with problems (0 problems)."
+
+
+def test_validate_lists_every_problem_and_exits_2(runner, tmp_path):
+    path = batch_file(
+        tmp_path,
+        {**DOCUMENT, "format": "CSV"},
+        {**DOCUMENT, "name": "Other", "bcdc_type": "geographic"},
+    )
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "Row 2, column 'format': 'CSV' is not one of the allowed values; did you mean 'csv'?"
+    )
+    assert sum(line.startswith("Row 3, column") for line in lines) == 3
+    assert lines[-1] == "batch.csv: 2 rows, 0 ready, 2 with problems (4 problems)."
+
+
+def test_validate_writes_the_result_workbook(runner, tmp_path):
+    path = batch_file(tmp_path, {**DOCUMENT, "format": "CSV"}, {**DOCUMENT, "name": "B"})
+    out = tmp_path / "result.xlsx"
+    result = runner.invoke(main, ["validate", str(path), "-o", str(out)])
+    assert result.exit_code == 2
+    assert f"Results written to {out}" in result.output
+    wb = openpyxl.load_workbook(out)
+    ws = wb["Results"]
+    header = [c.value for c in ws[1]]
+    status = header.index("status") + 1
+    assert [ws.cell(row=r, column=status).value for r in (2, 3)] == ["invalid", "not run"]
+    fmt = header.index("format") + 1
+    assert "did you mean 'csv'?" in ws.cell(row=2, column=fmt).comment.text
+    summary = {r[0].value: r[1].value for r in wb["Summary"].iter_rows(min_row=2)}
+    assert summary["Mode"] == "validate"
+    assert summary["Rows invalid"] == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.xlsx", "does not exist"),
+        (
+            lambda p: write_csv(p / "b.csv", ["op", "package", "fromat"], [["patch"]]),
+            "did you mean 'format'?",
+        ),
+        (
+            lambda p: (p / "bad.xlsx").write_bytes(b"nope") and p / "bad.xlsx",
+            "Cannot read bad.xlsx",
+        ),
+    ],
+)
+def test_unusable_batches_give_one_message_and_exit_2(runner, tmp_path, make, message):
+    path = make(tmp_path)
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert result.stderr.startswith("Error: ")
+
+
+def test_missing_sheet(runner, tmp_path):
+    path = tmp_path / "b.xlsx"
+    openpyxl.Workbook().save(path)
+    result = runner.invoke(main, ["validate", str(path), "--sheet", "Loads"])
+    assert result.exit_code == 2
+    assert "has no sheet 'Loads'" in result.stderr
+
+
+def test_live_schema_needs_a_catalogue_address(runner, tmp_path):
+    path = batch_file(tmp_path, DOCUMENT)
+    result = runner.invoke(main, ["validate", str(path), "--schema", "live"])
+    assert result.exit_code == 2
+    assert "--ckan URL" in result.output + result.stderr
+
+
+def test_template_writes_both_kinds(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["template", "t.xlsx", "t.csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["Wrote t.xlsx", "Wrote t.csv"]
+    assert openpyxl.load_workbook("t.xlsx").sheetnames == [
+        "Batch",
+        "Examples",
+        "Instructions",
+        "Lists",
+    ]
+    result = runner.invoke(main, ["template"])
+    assert result.output.strip() == "Wrote bcdc-loader-template.xlsx"
+
+
+def test_template_refuses_other_suffixes(runner, tmp_path):
+    result = runner.invoke(main, ["template", str(tmp_path / "t.ods")])
+    assert result.exit_code == 2
+    assert "use a .xlsx or .csv name" in result.output + result.stderr
+
+
+def test_version(runner):
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0 and "bcdc-loader" in result.output
