@@ -116,3 +116,12 @@ def test_template_refuses_other_suffixes(runner, tmp_path):
 def test_version(runner):
     result = runner.invoke(main, ["--version"])
     assert result.exit_code == 0 and "bcdc-loader" in result.output
+
+
+@pytest.mark.parametrize("name", ["new-resources.csv", "monthly-refresh.xlsx"])
+def test_the_sample_batches_are_valid(runner, name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "sample_batches" / name
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
