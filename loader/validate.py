@@ -737,9 +737,11 @@ def _describe(target: tuple) -> str:
 def _collisions(
     rows: list[Row], instances: dict[int, tuple[str, dict[str, Any], list[str]]]
 ) -> dict[int, list[tuple[str, str, str]]]:
-    """Rows that act on the same resource in ways whose outcome would depend on their order.
+    """Rows that cannot all work, given that rows of one resource run in sheet order.
 
-    Patches of different fields may share a resource; anything else may not.
+    A later row may act on what an earlier row creates or changes; what cannot
+    work is creating one name twice, or acting on a resource an earlier row
+    deleted (unless a row in between creates it again).
     """
     by_target: dict[tuple, list[int]] = defaultdict(list)
     for number, (op, instance, _) in instances.items():
@@ -748,40 +750,37 @@ def _collisions(
             by_target[target].append(number)
     out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
     for target, numbers in by_target.items():
-        if len(numbers) < 2:
-            continue
-        ops = [instances[n][0] for n in numbers]
-        if all(o == "patch" for o in ops):
-            changed = [
-                (set(instances[n][1]) | set(instances[n][2]))
-                - {"op", "package", "organization", "resource_id", "name", CLEARED}
-                for n in numbers
-            ]
-            if sum(len(c) for c in changed) == len(set().union(*changed)):
-                continue
         column = "resource_id" if target[0] == "resource_id" else "name"
-        for n in numbers:
-            others = ", ".join(str(m) for m in numbers if m != n)
-            rows_word = "row" if len(numbers) == 2 else "rows"
-            if all(o == "create" for o in ops):
-                out[n].append(
-                    (
-                        "duplicate-create",
-                        column,
-                        f"{rows_word} {others} also create{'s' if len(numbers) == 2 else ''} "
-                        f"{_describe(target)}; a dataset should hold one resource of a name",
+        created_by: int | None = None
+        deleted_by: int | None = None
+        for n in sorted(numbers):
+            op = instances[n][0]
+            if op in ("create", "upsert") and deleted_by is not None:
+                created_by, deleted_by = n, None  # made again after the delete
+            elif op == "create":
+                if created_by is not None and deleted_by is None:
+                    out[n].append(
+                        (
+                            "duplicate-create",
+                            column,
+                            f"row {created_by} already creates {_describe(target)}; "
+                            "a dataset should hold one resource of a name",
+                        )
                     )
-                )
-            else:
+                created_by, deleted_by = n, None
+            elif deleted_by is not None:
                 out[n].append(
                     (
                         "conflicting-target",
                         column,
-                        f"{rows_word} {others} also act{'s' if len(numbers) == 2 else ''} on "
-                        f"{_describe(target)} ({' / '.join(dict.fromkeys(ops))}); the result "
-                        "would depend on their order, so keep one row per resource",
+                        f"row {deleted_by} deletes {_describe(target)} earlier in the batch, "
+                        f"so this {op} would find nothing",
                     )
                 )
+            elif op == "delete":
+                deleted_by = n
+            elif op == "upsert" and created_by is None:
+                created_by = n
     return out
 
 

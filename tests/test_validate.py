@@ -407,32 +407,39 @@ def test_upload_problems(tmp_path):
 
 def test_two_creates_of_one_name_in_one_dataset(tmp_path):
     problems, checked = check(tmp_path, DOCUMENT, {**DOCUMENT, "url": "https://e.org/x"})
-    assert codes(problems) == [("duplicate-create", 2, "name"), ("duplicate-create", 3, "name")]
-    assert "row 3 also creates resource 'Sampling sites 2024'" in problems[0].message
-    assert checked == []
+    assert codes(problems) == [("duplicate-create", 3, "name")]
+    assert "row 2 already creates resource 'Sampling sites 2024'" in problems[0].message
+    assert [c.number for c in checked] == [2]
 
 
-def test_one_resource_targeted_in_conflicting_ways(tmp_path):
+def test_a_resource_deleted_earlier_in_the_batch_cannot_be_acted_on(tmp_path):
     problems, _ = check(
         tmp_path,
+        {"op": "delete", "resource_id": "a1"},
         {"op": "patch", "resource_id": "a1", "description": "one"},
         {"op": "delete", "resource_id": "a1"},
-        {"op": "patch", "resource_id": "b2", "description": "one"},
-        {"op": "patch", "resource_id": "b2", "description": "two"},
-        {**DOCUMENT, "op": "upsert"},
         {"op": "delete", "package": DOCUMENT["package"], "name": DOCUMENT["name"]},
+        {**DOCUMENT, "op": "upsert"},
+        {"op": "patch", "package": DOCUMENT["package"], "name": DOCUMENT["name"], "format": "txt"},
     )
-    assert [(p.code, p.row) for p in problems] == [("conflicting-target", n) for n in range(2, 8)]
-    assert "row 3 also acts on resource 'a1' (patch / delete)" in problems[0].message
+    assert [(p.code, p.row) for p in problems] == [
+        ("conflicting-target", 3),
+        ("conflicting-target", 4),
+    ]
+    assert "row 2 deletes resource 'a1' earlier in the batch" in problems[0].message
 
 
-def test_patches_of_different_fields_may_share_a_resource(tmp_path):
+def test_later_rows_may_act_on_what_earlier_rows_create_or_change(tmp_path):
     problems, checked = check(
         tmp_path,
+        DOCUMENT,
+        {"op": "patch", "package": DOCUMENT["package"], "name": DOCUMENT["name"], "format": "txt"},
         {"op": "patch", "resource_id": "a1", "description": "one"},
-        {"op": "patch", "resource_id": "a1", "format": "txt"},
+        {"op": "patch", "resource_id": "a1", "description": "two"},
+        {"op": "delete", "package": DOCUMENT["package"], "name": DOCUMENT["name"]},
+        {**DOCUMENT, "op": "create"},
     )
-    assert problems == [] and len(checked) == 2
+    assert problems == [] and len(checked) == 6
 
 
 def test_all_problems_are_found_at_once_in_row_order(tmp_path):
