@@ -1,0 +1,244 @@
+"""The one way to the catalogue: a thin wrapper around ckanapi.
+
+It adds what the loader needs and ckanapi leaves to its callers: timeouts,
+retries of reads (never of writes: a repeated create makes a duplicate),
+uploads streamed from disk instead of read into memory, and the catalogue's
+errors turned into this module's exception classes, so that no other module
+imports ckanapi or requests.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import mimetypes
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import ckanapi
+import requests
+from requests_toolbelt.multipart.encoder import MultipartEncoder
+
+from loader import __version__
+
+USER_AGENT = f"bcdc-loader/{__version__}"
+HOSTS = {
+    "prod": "https://catalogue.data.gov.bc.ca",
+    "test": "https://cat.data.gov.bc.ca",
+}
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 300  # a large upload is acknowledged only once stored
+READ_RETRIES = 3
+
+
+class CatalogueError(Exception):
+    """The catalogue refused or could not answer a call."""
+
+    def __init__(self, message: str, field_errors: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field_errors = field_errors or {}
+        # set when a two-step write failed after its first step had saved the resource
+        self.partial_resource: dict[str, Any] | None = None
+
+
+class NotFound(CatalogueError):
+    """The thing named does not exist (or is invisible to this user)."""
+
+
+class NotAuthorized(CatalogueError):
+    """The token's user may not do this."""
+
+
+class Invalid(CatalogueError):
+    """The catalogue's own validation refused the values; see field_errors."""
+
+
+class Unreachable(CatalogueError):
+    """No answer: connection refused, dropped or timed out."""
+
+
+class _StreamingCKAN(ckanapi.RemoteCKAN):
+    """RemoteCKAN whose multipart uploads stream the file from disk."""
+
+    def _request_fn(self, url, data, headers, files, requests_kwargs):  # noqa: ANN001
+        if not files:
+            return super()._request_fn(url, data, headers, files, requests_kwargs)
+        fields = {_text(key): _text(value) for key, value in data.items()}
+        fields.update(files)
+        body = MultipartEncoder(fields=fields)
+        headers = {**headers, "Content-Type": body.content_type}
+        response = self.session.post(
+            url, data=body, headers=headers, allow_redirects=False, **requests_kwargs
+        )
+        return response.status_code, response.text
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _field_errors(error_dict: dict[str, Any]) -> dict[str, str]:
+    """Flatten CKAN's error_dict to {column: message}, dotted for grouped fields."""
+    flat: dict[str, str] = {}
+    for key, value in error_dict.items():
+        if key.startswith("__"):
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for entry in value:
+                for sub, message in _field_errors(entry).items():
+                    flat[f"{key}.{sub}"] = message
+        elif isinstance(value, dict):
+            for sub, message in _field_errors(value).items():
+                flat[f"{key}.{sub}"] = message
+        elif isinstance(value, list):
+            flat[key] = "; ".join(str(v) for v in value)
+        else:
+            flat[key] = str(value)
+    return flat
+
+
+def _translate(error: Exception, action: str) -> CatalogueError:
+    if isinstance(error, ckanapi.NotFound):
+        return NotFound(f"{action}: not found ({_detail(error)})")
+    if isinstance(error, ckanapi.NotAuthorized):
+        return NotAuthorized(f"{action}: not authorized ({_detail(error)})")
+    if isinstance(error, ckanapi.ValidationError):
+        fields = _field_errors(error.error_dict)
+        summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        return Invalid(summary or "the catalogue refused the values without saying why", fields)
+    if isinstance(error, requests.RequestException):
+        return Unreachable(f"{action}: no answer from the catalogue ({type(error).__name__})")
+    return CatalogueError(f"{action}: {_detail(error)}")
+
+
+def _detail(error: Exception) -> str:
+    arg = error.args[0] if error.args else ""
+    if isinstance(arg, dict):
+        return str(arg.get("message") or arg)
+    if isinstance(arg, str) and arg.startswith("["):
+        # ckanapi's generic error is repr([url, status, body]); show status and message
+        try:
+            _url, status, body = ast.literal_eval(arg)
+            message = json.loads(body).get("error", {}).get("message", "")
+            return f"HTTP {status}: {message}".rstrip(": ")
+        except (ValueError, SyntaxError, AttributeError, TypeError):
+            pass
+    return str(arg) or type(error).__name__
+
+
+class Catalogue:
+    """A CKAN catalogue reached with one API token.
+
+    Safe to share between threads: each thread gets its own HTTP session.
+    """
+
+    def __init__(self, url: str, api_key: str | None = None):
+        self.url = url.rstrip("/")
+        self._api_key = api_key
+        self._local = threading.local()
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"Catalogue({self.url!r})"
+
+    def _ckan(self) -> _StreamingCKAN:
+        ckan = getattr(self._local, "ckan", None)
+        if ckan is None:
+            ckan = _StreamingCKAN(
+                self.url, apikey=self._api_key, user_agent=USER_AGENT, session=requests.Session()
+            )
+            self._local.ckan = ckan
+        return ckan
+
+    def call(self, action: str, data: dict[str, Any] | None = None, *, files=None, retry=False):
+        """Call an action; reads may be retried on a dropped connection, writes never."""
+        kwargs = {"timeout": (CONNECT_TIMEOUT, READ_TIMEOUT)}
+        attempts = READ_RETRIES if retry else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._ckan().call_action(
+                    action, data or {}, files=files, requests_kwargs=kwargs
+                )
+            except (ckanapi.CKANAPIError, requests.RequestException) as error:
+                translated = _translate(error, action)
+                if isinstance(translated, Unreachable) and attempt < attempts:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                raise translated from None
+        raise AssertionError("unreachable")
+
+    # --- reads ---------------------------------------------------------------
+
+    def user(self) -> dict[str, Any]:
+        """The user the token belongs to."""
+        return self.call("user_show", retry=True)
+
+    def package(self, name_or_id: str) -> dict[str, Any]:
+        return self.call("package_show", {"id": name_or_id}, retry=True)
+
+    def resource(self, resource_id: str) -> dict[str, Any]:
+        return self.call("resource_show", {"id": resource_id}, retry=True)
+
+    def organization(self, name_or_id: str) -> dict[str, Any]:
+        return self.call(
+            "organization_show", {"id": name_or_id, "include_datasets": False}, retry=True
+        )
+
+    def dataset_schema(self, dataset_type: str = "bcdc_dataset") -> dict[str, Any]:
+        return self.call("scheming_dataset_schema_show", {"type": dataset_type}, retry=True)
+
+    def resource_page(self, package: dict[str, Any], resource_id: str) -> str:
+        """The web page of a resource, as the catalogue links it."""
+        kind = package.get("type") or "dataset"
+        return f"{self.url}/{kind}/{package['name']}/resource/{resource_id}"
+
+    # --- writes ----------------------------------------------------------------
+
+    def write_resource(
+        self, action: str, data: dict[str, Any], upload: Path | None = None
+    ) -> dict[str, Any]:
+        """resource_create / resource_update / resource_patch, with an optional upload.
+
+        A multipart upload carries only text fields; structured values (lists
+        and groups) follow in a second, JSON call on the same resource, since
+        the catalogue does not read JSON inside form fields for them.
+        """
+        if upload is None:
+            return self.call(action, data)
+        flat = {k: v for k, v in data.items() if not isinstance(v, (list, dict))}
+        structured = {k: v for k, v in data.items() if isinstance(v, (list, dict))}
+        content_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
+        with upload.open("rb") as stream:
+            resource = self.call(
+                action, flat, files={"upload": (upload.name, stream, content_type)}
+            )
+        if not structured:
+            return resource
+        try:
+            return self.call("resource_patch", {"id": resource["id"], **structured})
+        except CatalogueError as error:
+            error.partial_resource = resource  # the file and text fields were saved
+            raise
+
+    def delete_resource(self, resource_id: str) -> None:
+        self.call("resource_delete", {"id": resource_id})
+
+
+def fetch_live_schema(url: str, api_key: str | None = None) -> dict[str, Any]:
+    """The catalogue's own bcdc_dataset schema (scheming_dataset_schema_show)."""
+    return Catalogue(url, api_key).dataset_schema()
+
+
+def catalogue_url(target: str) -> str:
+    """A catalogue's address from `prod`, `test` or a URL."""
+    url = HOSTS.get(target.strip().lower(), target.strip())
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"'{target}' is neither prod, test nor an http(s) URL")
+    return url.rstrip("/")
+
+
+def is_production(url: str) -> bool:
+    """Whether `url` is the production catalogue."""
+    return url.rstrip("/").lower() == HOSTS["prod"]
