@@ -7,7 +7,10 @@ code (2 for an unusable batch or schema); nothing shows a traceback.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -149,3 +152,180 @@ def validate(
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+@main.command()
+@click.argument("batch_path", metavar="BATCH", type=click.Path(path_type=Path))
+@click.option(
+    "--ckan",
+    "target",
+    envvar="CKAN_URL",
+    metavar="URL|test|prod",
+    help="The catalogue to write to: a URL, or test / prod for the BCDC hosts "
+    "(default: $CKAN_URL).",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file holding the API token (otherwise $CKAN_API_KEY, or a prompt).",
+)
+@sheet_option
+@output_option
+@click.option(
+    "--schema",
+    "schema_source",
+    type=click.Choice(["bundled", "live"]),
+    default="bundled",
+    show_default=True,
+    help="Check rows against the bundled schema or the catalogue's own.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Resolve every row and say what it would do; write nothing."
+)
+@click.option(
+    "--skip-invalid", is_flag=True, help="Run the valid rows even when some rows are invalid."
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Datasets worked on at once (rows of one dataset always run in order).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before writing to the production catalogue.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
+def run(
+    batch_path: Path,
+    target: str | None,
+    api_key_file: Path | None,
+    sheet: str | None,
+    output: Path | None,
+    schema_source: str,
+    dry_run: bool,
+    skip_invalid: bool,
+    jobs: int,
+    yes: bool,
+    quiet: bool,
+) -> None:
+    """Validate a batch, then run its rows against the catalogue.
+
+    Nothing is written if any row is invalid (unless --skip-invalid). The
+    result workbook (-o, or BATCH-results-TIME.xlsx beside the batch) says
+    what happened to every row. Exits 0 when every row is done, 1 when any
+    row failed or did not run, 2 when the batch is invalid or the run could
+    not start.
+    """
+    from loader.client import Catalogue, catalogue_url, is_production
+    from loader.run import default_result_path, run_batch
+
+    if not target:
+        raise click.UsageError("say which catalogue: --ckan URL|test|prod, or set CKAN_URL")
+    try:
+        url = catalogue_url(target)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--ckan") from None
+    interactive = sys.stdin.isatty()
+    api_key = _api_key(api_key_file, interactive)
+    if is_production(url) and not dry_run and not yes:
+        if not interactive:
+            raise click.UsageError(
+                "writing to the production catalogue needs --yes when unattended"
+            )
+        click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
+
+    catalogue = Catalogue(url, api_key)
+    schema = resolve_schema(schema_source, url) if schema_source == "live" else None
+    output = output or default_result_path(batch_path)
+    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, _stop_on_interrupt(stop))
+    try:
+        result = run_batch(
+            batch_path,
+            catalogue,
+            sheet=sheet,
+            schema=schema,
+            dry_run_only=dry_run,
+            skip_invalid=skip_invalid,
+            jobs=jobs,
+            result_path=output,
+            stop=stop,
+            on_start=progress.start,
+            on_outcome=progress.advance,
+        )
+    except KeyboardInterrupt:
+        progress.finish()
+        click.echo(f"Interrupted. Results so far: {output}", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    progress.finish()
+    if not quiet or result.exit_code:
+        for problem in result.problems:
+            click.echo(problem.message, err=True)
+        for outcome in result.outcomes:
+            if outcome.status == "failed":
+                click.echo(f"Row {outcome.row}: {outcome.error}", err=True)
+    counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
+    what = "Dry run" if dry_run else "Run"
+    click.echo(
+        f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
+        f"({counts}) in {result.summary.duration:.1f} s. Results: {output}"
+    )
+    sys.exit(result.exit_code)
+
+
+def _api_key(api_key_file: Path | None, interactive: bool) -> str:
+    """The token from a file, $CKAN_API_KEY or a prompt; never from the command line."""
+    if api_key_file is not None:
+        key = api_key_file.read_text(encoding="utf-8").strip()
+    else:
+        key = os.environ.get("CKAN_API_KEY", "").strip()
+    if not key and interactive:
+        key = click.prompt(
+            "API token (from your catalogue account page)", hide_input=True, err=True
+        ).strip()
+    if not key:
+        raise click.UsageError("no API token: set CKAN_API_KEY or use --api-key-file")
+    return key
+
+
+def _stop_on_interrupt(stop: threading.Event):
+    """First Ctrl-C: finish the calls under way, then stop. Second: stop at once."""
+
+    def handler(signum, frame):  # noqa: ANN001, ARG001
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo(
+            "\nStopping after the calls under way finish (Ctrl-C again to stop at once)...",
+            err=True,
+        )
+
+    return handler
+
+
+class _Progress:
+    """A progress bar on a terminal; nothing otherwise. Safe from worker threads."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._bar = None
+        self._lock = threading.Lock()
+
+    def start(self, total: int) -> None:
+        if self.enabled and total:
+            self._bar = click.progressbar(length=total, label="Rows", file=sys.stderr)
+            self._bar.__enter__()
+
+    def advance(self, outcome) -> None:  # noqa: ANN001
+        with self._lock:
+            if self._bar is not None:
+                self._bar.update(1)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.__exit__(None, None, None)
+                self._bar = None

@@ -1,0 +1,336 @@
+"""Turn checked rows into operations: names resolved to ids, one lane per dataset.
+
+Planning reads the catalogue (datasets, organizations, resources) and writes
+nothing. It keeps a picture of each dataset's resources as the batch will
+leave them, row by row, so that a later row can target a resource an earlier
+row creates, renames or deletes. A row that cannot be resolved (missing or
+ambiguous name, wrong organization, no access) fails on its own; rows of other
+datasets go on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loader.client import Catalogue, CatalogueError, NotAuthorized, NotFound
+from loader.model import CheckedRow, Outcome
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field an operation changes: from `old` to `new` (None when empty)."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def describe(self) -> str:
+        if self.new is None:
+            return f"{self.field}: {_show(self.old)} -> (cleared)"
+        return f"{self.field}: {_show(self.old)} -> {_show(self.new)}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One call (or none, for `noop`) the executor makes for one row."""
+
+    row: int
+    requested: str  # the op the row asked for (upsert becomes create or update)
+    action: str  # create | update | patch | delete | noop
+    package_id: str
+    package_name: str
+    package_type: str
+    resource_id: str | None  # None for a create, or when `after_row` creates the target
+    resource_name: str | None
+    after_row: int | None = None  # the earlier row of this batch that creates the target
+    fields: dict[str, Any] = field(default_factory=dict)  # what the API call sends
+    upload: Path | None = None
+    changes: tuple[Change, ...] = ()
+
+    def describe(self, done: bool = False) -> str:
+        """What the operation does, in words (past tense once done)."""
+        verb = {
+            "create": ("would create", "created"),
+            "update": ("would update", "updated"),
+            "patch": ("would patch", "patched"),
+            "delete": ("would delete", "deleted"),
+            "noop": ("no change", "no change"),
+        }[self.action][done]
+        words = f"{verb} resource '{self.resource_name}'" if self.action != "noop" else verb
+        if self.action == "create" and self.upload:
+            words += f" from file {self.upload.name}"
+        elif self.action in ("update", "patch"):
+            parts = [c.describe() for c in self.changes]
+            if self.upload:
+                parts.insert(0, f"new file {self.upload.name}")
+            if parts:
+                words += ": " + "; ".join(parts)
+        return words
+
+
+@dataclass
+class Plan:
+    """Operations in sheet order, and the rows that could not be planned."""
+
+    operations: list[Operation]
+    failures: list[Outcome]
+
+    def lanes(self) -> list[list[Operation]]:
+        """One list per dataset, each in sheet order."""
+        lanes: dict[str, list[Operation]] = {}
+        for operation in self.operations:
+            lanes.setdefault(operation.package_id, []).append(operation)
+        return list(lanes.values())
+
+
+class RowFailure(Exception):
+    """This row cannot be planned; the message says why, in the editor's words."""
+
+
+@dataclass
+class _Resource:
+    """A resource as the batch will have left it so far."""
+
+    id: str | None
+    name: str
+    current: dict[str, Any]
+    created_by_row: int | None = None
+
+
+@dataclass
+class _Dataset:
+    package: dict[str, Any]
+    resources: list[_Resource]
+
+
+class Planner:
+    """Resolves rows against the catalogue, remembering what earlier rows do."""
+
+    def __init__(self, catalogue: Catalogue, resource_fields: Iterable[str]):
+        self.catalogue = catalogue
+        self.resource_fields = list(resource_fields)
+        self._datasets: dict[str, _Dataset] = {}  # by package id
+        self._aliases: dict[str, str] = {}  # name or id as written -> package id
+        self._organizations: dict[str, dict[str, Any]] = {}
+        self._failed_rows: set[int] = set()
+
+    def plan(self, rows: Iterable[CheckedRow], skipped_rows: Iterable[int] = ()) -> Plan:
+        """Plan every row; rows in `skipped_rows` (invalid ones) are known not to run."""
+        self._failed_rows = set(skipped_rows)
+        operations: list[Operation] = []
+        failures: list[Outcome] = []
+        for row in rows:
+            try:
+                operations.append(self._plan_row(row))
+            except RowFailure as failure:
+                self._failed_rows.add(row.number)
+                status = "skipped" if str(failure).startswith("skipped") else "failed"
+                failures.append(Outcome(row=row.number, status=status, error=str(failure)))
+        return Plan(operations, failures)
+
+    # --- look-ups ---------------------------------------------------------------
+
+    def _dataset(self, name_or_id: str) -> _Dataset:
+        package_id = self._aliases.get(name_or_id)
+        if package_id is None:
+            try:
+                package = self.catalogue.package(name_or_id)
+            except NotFound:
+                raise RowFailure(f"dataset '{name_or_id}' was not found") from None
+            except NotAuthorized:
+                raise RowFailure(f"you may not see dataset '{name_or_id}'") from None
+            except CatalogueError as error:
+                raise RowFailure(f"dataset '{name_or_id}': {error.message}") from None
+            package_id = package["id"]
+            if package_id not in self._datasets:
+                resources = [
+                    _Resource(r["id"], r.get("name") or "", r) for r in package["resources"]
+                ]
+                self._datasets[package_id] = _Dataset(package, resources)
+            for alias in (name_or_id, package["name"], package_id):
+                self._aliases[alias] = package_id
+        return self._datasets[package_id]
+
+    def _dataset_of_resource(self, resource_id: str) -> _Dataset:
+        for dataset in self._datasets.values():
+            if any(r.id == resource_id for r in dataset.resources):
+                return dataset
+        try:
+            resource = self.catalogue.resource(resource_id)
+        except NotFound:
+            raise RowFailure(f"resource id '{resource_id}' was not found") from None
+        except CatalogueError as error:
+            raise RowFailure(f"resource id '{resource_id}': {error.message}") from None
+        return self._dataset(resource["package_id"])
+
+    def _check_organization(self, dataset: _Dataset, organization: str) -> None:
+        org = self._organizations.get(organization)
+        if org is None:
+            try:
+                org = self.catalogue.organization(organization)
+            except NotFound:
+                raise RowFailure(f"organization '{organization}' was not found") from None
+            except CatalogueError as error:
+                raise RowFailure(f"organization '{organization}': {error.message}") from None
+            self._organizations[organization] = org
+        owner = dataset.package.get("owner_org")
+        if owner != org["id"]:
+            owner_name = (dataset.package.get("organization") or {}).get("name", owner)
+            raise RowFailure(
+                f"dataset '{dataset.package['name']}' belongs to organization "
+                f"'{owner_name}', not '{organization}'"
+            )
+
+    def _target(self, row: CheckedRow, dataset: _Dataset) -> _Resource | None:
+        """The existing (or earlier-created) resource the row names, if any."""
+        if row.resource_id:
+            for resource in dataset.resources:
+                if resource.id == row.resource_id:
+                    return resource
+            raise RowFailure(
+                f"resource id '{row.resource_id}' is not in dataset '{dataset.package['name']}'"
+            )
+        matches = [r for r in dataset.resources if r.name == row.name]
+        if len(matches) > 1:
+            ids = ", ".join(r.id or f"created by row {r.created_by_row}" for r in matches)
+            raise RowFailure(
+                f"{len(matches)} resources in dataset '{dataset.package['name']}' are named "
+                f"'{row.name}' ({ids}); give resource_id to say which one"
+            )
+        return matches[0] if matches else None
+
+    # --- one row ------------------------------------------------------------------
+
+    def _plan_row(self, row: CheckedRow) -> Operation:
+        if row.package:
+            dataset = self._dataset(row.package)
+        elif row.resource_id:
+            dataset = self._dataset_of_resource(row.resource_id)
+        else:  # validation guarantees a target; keep the planner honest anyway
+            raise RowFailure("the row names neither a dataset nor a resource_id")
+        if row.organization:
+            self._check_organization(dataset, row.organization)
+
+        target = None if row.op == "create" else self._target(row, dataset)
+        if target is None and row.op in ("update", "patch", "delete"):
+            raise RowFailure(
+                f"no resource named '{row.name}' in dataset '{dataset.package['name']}'"
+            )
+        if target is not None and target.created_by_row in self._failed_rows:
+            raise RowFailure(
+                f"skipped: row {target.created_by_row}, which creates this resource, did not run"
+            )
+
+        action = row.op
+        if row.op == "upsert":
+            action = "update" if target else "create"
+        package = dataset.package
+        common = {
+            "row": row.number,
+            "requested": row.op,
+            "package_id": package["id"],
+            "package_name": package["name"],
+            "package_type": package.get("type") or "dataset",
+            "upload": row.upload,
+        }
+
+        if action == "create":
+            fields = dict(row.fields)
+            name = fields.get("name") or row.name
+            dataset.resources.append(_Resource(None, name, fields, created_by_row=row.number))
+            return Operation(
+                action="create", resource_id=None, resource_name=name, fields=fields, **common
+            )
+
+        assert target is not None
+        ids = {"resource_id": target.id, "after_row": target.created_by_row}
+        if action == "delete":
+            dataset.resources.remove(target)
+            return Operation(action="delete", resource_name=target.name, **ids, **common)
+
+        fields, changes = self._changes(action, row, target.current)
+        if not changes and row.upload is None:
+            return Operation(action="noop", resource_name=target.name, **ids, **common)
+        target.current = {**target.current, **fields}
+        target.name = target.current.get("name") or target.name
+        return Operation(
+            action=action,
+            resource_name=target.name,
+            fields=fields,
+            changes=tuple(changes),
+            **ids,
+            **common,
+        )
+
+    def _changes(
+        self, action: str, row: CheckedRow, current: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[Change]]:
+        """The fields to send and what they change compared with `current`."""
+        fields = dict(row.fields)
+        if action == "patch":
+            for name in row.clear:
+                fields[name] = [] if isinstance(current.get(name), list) else ""
+        else:  # update replaces the resource: anything not given is cleared
+            keep_file = row.upload is None and "url" not in fields
+            if keep_file and current.get("url"):
+                # without this the catalogue points an uploaded file's URL at nothing
+                fields["url"] = current["url"]
+                if current.get("url_type"):
+                    fields["url_type"] = current["url_type"]
+        changes = []
+        for name, new in fields.items():
+            if name == "url_type" or (name == "url" and row.upload is not None):
+                continue
+            if not same(current.get(name), new):
+                changes.append(Change(name, _empty_to_none(current.get(name)), _empty_to_none(new)))
+        if action == "update":
+            for name in self.resource_fields:
+                if name not in fields and not same(current.get(name), None):
+                    changes.append(Change(name, current.get(name), None))
+        return fields, changes
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two field values mean the same to the catalogue."""
+    return _normal(a) == _normal(b)
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in "[{":
+            try:
+                return _normal(json.loads(text))
+            except ValueError:
+                pass
+        try:
+            return float(text)
+        except ValueError:
+            return text or None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        items = {k: _normal(v) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v is not None} or None
+    if isinstance(value, list):
+        items = [_normal(v) for v in value]
+        return [v for v in items if v is not None] or None
+    return value
+
+
+def _empty_to_none(value: Any) -> Any:
+    return None if _normal(value) is None else value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(empty)"
+    structured = isinstance(value, (list, dict))
+    text = json.dumps(value, ensure_ascii=False) if structured else str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")

@@ -1,0 +1,495 @@
+"""Running batches against the local catalogue, row by row, as an editor would."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+import requests
+
+from loader.client import Catalogue
+from loader.execute import execute
+from loader.model import RunSummary
+from loader.plan import Operation, Plan
+from loader.read import read_batch
+from loader.report import write_results
+from loader.run import run_batch
+
+pytestmark = pytest.mark.catalogue
+
+REQUIRED = {
+    "bcdc_type": "document",
+    "resource_update_cycle": "monthly",
+    "format": "csv",
+    "resource_storage_location": "catalogue data store",
+    "resource_type": "data",
+    "resource_access_method": "direct access",
+}
+
+
+def write_batch(folder: Path, rows: list[dict[str, str]], name: str = "batch.csv") -> Path:
+    """A CSV batch with the union of the rows' columns, in first-seen order."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    path = folder / name
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def editor(catalogue) -> Catalogue:
+    return Catalogue(catalogue.url, catalogue.editor_token)
+
+
+def resources_of(catalogue, package_id: str) -> list[dict]:
+    return catalogue.client("admin").action.package_show(id=package_id)["resources"]
+
+
+def sheet_rows(path: Path, sheet: str = "Results") -> list[dict[str, object]]:
+    ws = openpyxl.load_workbook(path)[sheet]
+    rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(rows[0], r, strict=False)) for r in rows[1:]]
+
+
+def test_create_from_upload_and_url_then_read_the_result_workbook(
+    catalogue, make_package, tmp_path
+):
+    package = make_package()
+    data = tmp_path / "stations.csv"
+    data.write_bytes(b"station,lat,lon\nA1,49.2,-123.1\n")
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "Stations",
+                "upload": "stations.csv",
+                **REQUIRED,
+                "description": "Monitoring stations",
+            },
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "Portal",
+                "url": "https://example.com/portal",
+                **{**REQUIRED, "format": "html", "resource_storage_location": "web or ftp site"},
+            },
+        ],
+    )
+    result_path = tmp_path / "results.xlsx"
+
+    result = run_batch(batch, editor(catalogue), result_path=result_path)
+
+    assert result.exit_code == 0, [o.error for o in result.outcomes]
+    stored = {r["name"]: r for r in resources_of(catalogue, package["id"])}
+    assert set(stored) == {"Stations", "Portal"}
+    assert stored["Stations"]["url_type"] == "upload"
+    assert requests.get(stored["Stations"]["url"], timeout=30).content == data.read_bytes()
+    assert stored["Portal"]["url"] == "https://example.com/portal"
+
+    rows = sheet_rows(result_path)
+    assert [r["status"] for r in rows] == ["done", "done"]
+    assert [r["name"] for r in rows] == ["Stations", "Portal"]
+    assert rows[0]["resource_id"] == stored["Stations"]["id"]
+    assert rows[1]["resource_id"] == stored["Portal"]["id"]
+    assert rows[0]["package_id"] == package["id"]
+    assert rows[0]["resource_url"] == (
+        f"{catalogue.url}/bcdc_dataset/{package['name']}/resource/{stored['Stations']['id']}"
+    )
+    assert rows[0]["action"].startswith("created resource 'Stations'")
+    assert rows[0]["error"] in (None, "")
+    ws = openpyxl.load_workbook(result_path)["Results"]
+    link_cell = next(c for c in ws[2] if c.value == rows[0]["resource_url"])
+    assert link_cell.hyperlink is not None and link_cell.data_type == "s"
+    summary = {
+        r[0]: r[1]
+        for r in openpyxl.load_workbook(result_path)["Summary"].iter_rows(values_only=True)
+    }
+    assert summary["Rows done"] == 2
+    assert summary["Rows failed"] == 0
+    assert catalogue.url in str(summary.values())
+    assert catalogue.editor_name in str(summary.values())
+
+
+def test_update_replaces_the_resource_and_keeps_its_file(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    data = tmp_path / "a.csv"
+    data.write_bytes(b"x\n1\n")
+    with data.open("rb") as stream:
+        original = admin.action.resource_create(
+            package_id=package["id"],
+            name="Readings",
+            upload=stream,
+            description="old text",
+            object_name="WHSE.READINGS",
+            **REQUIRED,
+        )
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "update",
+                "package": package["name"],
+                "name": "Readings",
+                **{**REQUIRED, "resource_update_cycle": "weekly"},
+            }
+        ],
+    )
+
+    dry = run_batch(batch, editor(catalogue), dry_run_only=True)
+    words = dry.outcomes[0].action
+    assert "resource_update_cycle: 'monthly' -> 'weekly'" in words
+    assert "description: 'old text' -> (cleared)" in words
+    assert "object_name: 'WHSE.READINGS' -> (cleared)" in words
+
+    result = run_batch(batch, editor(catalogue))
+
+    assert result.exit_code == 0, result.outcomes[0].error
+    after = admin.action.resource_show(id=original["id"])
+    assert after["resource_update_cycle"] == "weekly"
+    assert not after.get("description")
+    assert not after.get("object_name")
+    assert requests.get(after["url"], timeout=30).content == b"x\n1\n"
+
+
+def test_patch_changes_only_given_fields_clears_and_replaces_the_file(
+    catalogue, make_package, tmp_path
+):
+    package = make_package()
+    admin = catalogue.client("admin")
+    original = admin.action.resource_create(
+        package_id=package["id"],
+        name="Report",
+        url="https://example.com/r.pdf",
+        description="keep me",
+        supplemental_info="drop me",
+        **{**REQUIRED, "format": "pdf"},
+    )
+    new_file = tmp_path / "report-2026.pdf"
+    new_file.write_bytes(b"%PDF-1.4 new")
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "patch",
+                "resource_id": original["id"],
+                "upload": "report-2026.pdf",
+                "supplemental_info": "<clear>",
+                "resource_update_cycle": "annually",
+            }
+        ],
+    )
+
+    result = run_batch(batch, editor(catalogue))
+
+    assert result.exit_code == 0, result.outcomes[0].error
+    after = admin.action.resource_show(id=original["id"])
+    assert after["description"] == "keep me"
+    assert after["supplemental_info"] == ""
+    assert after["resource_update_cycle"] == "annually"
+    assert after["url_type"] == "upload"
+    assert requests.get(after["url"], timeout=30).content == b"%PDF-1.4 new"
+
+
+def test_delete_and_upsert(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    doomed = admin.action.resource_create(
+        package_id=package["id"], name="Old", url="https://example.com/old", **REQUIRED
+    )
+    upsert = {
+        "op": "upsert",
+        "package": package["name"],
+        "name": "Monthly extract",
+        "url": "https://example.com/2026-10.csv",
+        **REQUIRED,
+    }
+    first = write_batch(
+        tmp_path, [{"op": "delete", "package": package["name"], "name": "Old"}, upsert]
+    )
+
+    assert run_batch(first, editor(catalogue)).exit_code == 0
+    names = [r["name"] for r in resources_of(catalogue, package["id"])]
+    assert names == ["Monthly extract"]
+    assert doomed["id"] not in [r["id"] for r in resources_of(catalogue, package["id"])]
+
+    second = write_batch(
+        tmp_path, [{**upsert, "url": "https://example.com/2026-11.csv"}], name="again.csv"
+    )
+    result = run_batch(second, editor(catalogue))
+
+    assert result.exit_code == 0, result.outcomes[0].error
+    stored = resources_of(catalogue, package["id"])
+    assert [r["url"] for r in stored] == ["https://example.com/2026-11.csv"]
+    assert result.outcomes[0].action.startswith("updated resource 'Monthly extract'")
+
+
+def test_names_resolve_and_unresolvable_rows_fail_alone(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    for _ in range(2):
+        admin.action.resource_create(
+            package_id=package["id"], name="Twin", url="https://example.com/t", **REQUIRED
+        )
+    batch = write_batch(
+        tmp_path,
+        [
+            {"op": "patch", "package": "no-such-dataset", "name": "X", "description": "d"},
+            {"op": "patch", "package": package["name"], "name": "Twin", "description": "d"},
+            {"op": "patch", "package": package["name"], "name": "Nobody", "description": "d"},
+            {
+                "op": "patch",
+                "package": package["id"],
+                "organization": catalogue.other_organization,
+                "name": "Twin",
+                "description": "d",
+            },
+            {
+                "op": "create",
+                "package": package["id"],
+                "organization": catalogue.editor_organization,
+                "name": "Found by id",
+                "url": "https://example.com/f",
+                **REQUIRED,
+            },
+        ],
+    )
+
+    result = run_batch(batch, editor(catalogue))
+
+    status = [o.status for o in result.outcomes]
+    errors = [o.error for o in result.outcomes]
+    assert status == ["failed", "failed", "failed", "failed", "done"]
+    assert "dataset 'no-such-dataset' was not found" in errors[0]
+    assert "2 resources" in errors[1] and "named 'Twin'" in errors[1]
+    assert "no resource named 'Nobody'" in errors[2]
+    assert f"not '{catalogue.other_organization}'" in errors[3]
+    assert result.exit_code == 1
+    assert "Found by id" in [r["name"] for r in resources_of(catalogue, package["id"])]
+
+
+def test_a_row_can_target_what_an_earlier_row_creates(catalogue, make_package, tmp_path):
+    package = make_package()
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "Draft",
+                "url": "https://example.com/d",
+                **REQUIRED,
+            },
+            {
+                "op": "patch",
+                "package": package["name"],
+                "name": "Draft",
+                "description": "now described",
+            },
+        ],
+    )
+
+    result = run_batch(batch, editor(catalogue))
+
+    assert [o.status for o in result.outcomes] == ["done", "done"], result.outcomes
+    assert result.outcomes[0].resource_id == result.outcomes[1].resource_id
+    (stored,) = resources_of(catalogue, package["id"])
+    assert stored["description"] == "now described"
+
+
+def test_editor_refused_on_another_organization_and_the_rest_goes_on(
+    catalogue, make_package, tmp_path
+):
+    theirs = make_package(organization=catalogue.other_organization)
+    mine = make_package()
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "create",
+                "package": theirs["name"],
+                "name": "Intruder",
+                "url": "https://example.com/i",
+                **REQUIRED,
+            },
+            {
+                "op": "create",
+                "package": mine["name"],
+                "name": "Welcome",
+                "url": "https://example.com/w",
+                **REQUIRED,
+            },
+        ],
+    )
+
+    result = run_batch(batch, editor(catalogue), jobs=2)
+
+    assert [o.status for o in result.outcomes] == ["failed", "done"]
+    assert "not authorized" in result.outcomes[0].error
+    assert resources_of(catalogue, theirs["id"]) == []
+    assert [r["name"] for r in resources_of(catalogue, mine["id"])] == ["Welcome"]
+
+
+def test_server_validation_errors_land_on_their_columns(catalogue, make_package, tmp_path):
+    """A value only the server refuses (the loader's own check is bypassed on purpose)."""
+    package = make_package()
+    op = Operation(
+        row=2,
+        requested="create",
+        action="create",
+        package_id=package["id"],
+        package_name=package["name"],
+        package_type="bcdc_dataset",
+        resource_id=None,
+        resource_name="Bad",
+        fields={
+            "name": "Bad",
+            "url": "https://example.com/b",
+            **{**REQUIRED, "format": "CSV"},
+            "temporal_extent": [{"beginning_date": "2024-13-01"}],
+        },
+    )
+
+    (outcome,) = execute(Plan([op], []), editor(catalogue))
+
+    assert outcome.status == "failed"
+    assert set(outcome.field_errors) == {"format", "temporal_extent.beginning_date"}
+    assert "Value must be one of" in outcome.field_errors["format"]
+    assert resources_of(catalogue, package["id"]) == []
+
+
+def test_dry_run_resolves_everything_and_writes_nothing(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    existing = admin.action.resource_create(
+        package_id=package["id"],
+        name="Existing",
+        url="https://example.com/e",
+        description="before",
+        **REQUIRED,
+    )
+    before = admin.action.package_show(id=package["id"])
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "New one",
+                "url": "https://example.com/n",
+                **REQUIRED,
+            },
+            {"op": "patch", "package": package["name"], "name": "Existing", "description": "after"},
+            {"op": "patch", "package": package["name"], "name": "Existing", "format": "csv"},
+            {"op": "delete", "resource_id": existing["id"]},
+        ],
+    )
+    result_path = tmp_path / "dry.xlsx"
+
+    result = run_batch(batch, editor(catalogue), dry_run_only=True, result_path=result_path)
+
+    assert result.exit_code == 0
+    actions = [o.action for o in result.outcomes]
+    assert actions[0] == "would create resource 'New one'"
+    assert actions[1] == "would patch resource 'Existing': description: 'before' -> 'after'"
+    assert actions[2] == "no change"
+    assert actions[3] == "would delete resource 'Existing'"
+    assert {o.status for o in result.outcomes} == {"not run"}
+    after = admin.action.package_show(id=package["id"])
+    assert after["resources"] == before["resources"]
+    assert after["metadata_modified"] == before["metadata_modified"]
+    assert [r["action"] for r in sheet_rows(result_path)] == actions
+
+
+def test_invalid_batch_writes_nothing(catalogue, make_package, tmp_path):
+    package = make_package()
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "Fine",
+                "url": "https://example.com/f",
+                **REQUIRED,
+            },
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "Broken",
+                "url": "https://example.com/b",
+                **{**REQUIRED, "format": "CSV"},
+            },
+        ],
+    )
+
+    refused = run_batch(batch, editor(catalogue))
+    assert refused.exit_code == 2
+    assert [o.status for o in refused.outcomes] == ["not run", "invalid"]
+    assert resources_of(catalogue, package["id"]) == []
+
+    partial = run_batch(batch, editor(catalogue), skip_invalid=True)
+    assert partial.exit_code == 1
+    assert [o.status for o in partial.outcomes] == ["done", "invalid"]
+    assert [r["name"] for r in resources_of(catalogue, package["id"])] == ["Fine"]
+
+
+def test_result_workbook_marks_failed_cells(catalogue, make_package, tmp_path):
+    package = make_package()
+    op = Operation(
+        row=2,
+        requested="create",
+        action="create",
+        package_id=package["id"],
+        package_name=package["name"],
+        package_type="bcdc_dataset",
+        resource_id=None,
+        resource_name="Bad",
+        fields={"name": "Bad", "url": "https://example.com/b", **{**REQUIRED, "format": "CSV"}},
+    )
+    (outcome,) = execute(Plan([op], []), editor(catalogue))
+    batch_path = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "Bad",
+                "url": "https://example.com/b",
+                **{**REQUIRED, "format": "CSV"},
+            }
+        ],
+    )
+    batch = read_batch(batch_path)
+    now = datetime.now().astimezone()
+    write_results(
+        tmp_path / "r.xlsx",
+        batch,
+        [outcome],
+        RunSummary(
+            target_url=catalogue.url,
+            user="x",
+            started=now,
+            ended=now,
+            loader_version="t",
+            dry_run=False,
+            mode="run",
+        ),
+    )
+
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["Results"]
+    header = [c.value for c in ws[1]]
+    format_cell = ws.cell(row=2, column=header.index("format") + 1)
+    name_cell = ws.cell(row=2, column=header.index("name") + 1)
+    assert format_cell.value == "CSV"
+    assert format_cell.fill.fgColor.rgb != name_cell.fill.fgColor.rgb
+    assert "Value must be one of" in format_cell.comment.text
+    assert ws.cell(row=2, column=header.index("status") + 1).value == "failed"
