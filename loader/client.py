@@ -203,12 +203,16 @@ class Catalogue:
 
         A multipart upload carries only text fields; structured values (lists
         and groups) follow in a second, JSON call on the same resource, since
-        the catalogue does not read JSON inside form fields for them.
+        the catalogue does not read JSON inside form fields for them. If that
+        second call fails, the error carries `partial_resource`.
         """
         if upload is None:
             return self.call(action, data)
-        flat = {k: v for k, v in data.items() if not isinstance(v, (list, dict))}
-        structured = {k: v for k, v in data.items() if isinstance(v, (list, dict))}
+        # The catalogue stamps last_modified on every upload; a value the editor
+        # gives is sent afterwards so that it is the one kept.
+        later = {k for k, v in data.items() if isinstance(v, (list, dict)) or k == "last_modified"}
+        flat = {k: v for k, v in data.items() if k not in later}
+        structured = {k: v for k, v in data.items() if k in later}
         content_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
         with upload.open("rb") as stream:
             resource = self.call(

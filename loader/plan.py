@@ -11,8 +11,10 @@ datasets go on.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,9 @@ class Plan:
         for operation in self.operations:
             lanes.setdefault(operation.package_id, []).append(operation)
         return list(lanes.values())
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]|$)")
 
 
 class RowFailure(Exception):
@@ -241,6 +246,12 @@ class Planner:
         if action == "create":
             fields = dict(row.fields)
             name = fields.get("name") or row.name
+            if row.op == "create" and any(r.name == name for r in dataset.resources):
+                # a second resource of one name makes every later look-up by name ambiguous
+                raise RowFailure(
+                    f"dataset '{package['name']}' already has a resource named '{name}'; "
+                    "use upsert or update to change it, or give the new one another name"
+                )
             dataset.resources.append(_Resource(None, name, fields, created_by_row=row.number))
             return Operation(
                 action="create", resource_id=None, resource_name=name, fields=fields, **common
@@ -288,8 +299,12 @@ class Planner:
             if not same(current.get(name), new):
                 changes.append(Change(name, _empty_to_none(current.get(name)), _empty_to_none(new)))
         if action == "update":
+            # an upload sets the URL and the catalogue stamps last_modified itself
+            managed = {"url", "last_modified"} if row.upload is not None else set()
             for name in self.resource_fields:
-                if name not in fields and not same(current.get(name), None):
+                if name in fields or name in managed:
+                    continue
+                if not same(current.get(name), None):
                     changes.append(Change(name, current.get(name), None))
         return fields, changes
 
@@ -310,7 +325,13 @@ def _normal(value: Any) -> Any:
         try:
             return float(text)
         except ValueError:
-            return text or None
+            pass
+        if _ISO_DATE.match(text):
+            try:  # the catalogue turns a date into midnight of that day
+                return datetime.fromisoformat(text).replace(tzinfo=None)
+            except ValueError:
+                pass
+        return text or None
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -320,7 +341,11 @@ def _normal(value: Any) -> Any:
         return {k: v for k, v in items.items() if v is not None} or None
     if isinstance(value, list):
         items = [_normal(v) for v in value]
-        return [v for v in items if v is not None] or None
+        items = [v for v in items if v is not None]
+        # the catalogue keeps multiple choices in its own order: order does not matter
+        if all(isinstance(v, (str, float)) for v in items):
+            items.sort(key=str)
+        return items or None
     return value
 
 

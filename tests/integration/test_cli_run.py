@@ -1,0 +1,107 @@
+"""`bcdc-loader run` and `validate --schema live` from the command line, on the local catalogue."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from loader.cli import main
+
+pytestmark = pytest.mark.catalogue
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_batches"
+REQUIRED = "document,monthly,csv,web or ftp site,data,direct access"  # in HEADER's order
+HEADER = (
+    "op,package,name,url,bcdc_type,resource_update_cycle,format,"
+    "resource_storage_location,resource_type,resource_access_method"
+)
+
+
+def invoke(args, token=None, url=None):
+    env = {"CKAN_API_KEY": token or "", "CKAN_URL": url or ""}
+    return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+
+
+def test_run_loads_a_batch_and_keeps_the_token_out_of_everything(catalogue, make_package, tmp_path):
+    package = make_package()
+    batch = tmp_path / "batch.csv"
+    batch.write_text(
+        f"{HEADER}\n"
+        f"create,{package['name']},Good,https://example.com/g,{REQUIRED}\n"
+        f"patch,{package['name']},Missing,,,weekly,,,,\n"
+    )
+    output = tmp_path / "out.xlsx"
+
+    result = invoke(["run", str(batch), "-o", str(output)], catalogue.editor_token, catalogue.url)
+
+    assert result.exit_code == 1, result.output
+    assert "2 rows (1 done, 1 failed)" in result.output
+    assert "Row 3: no resource named 'Missing'" in result.output
+    assert catalogue.editor_token not in result.output
+    cells = [
+        str(c.value)
+        for ws in openpyxl.load_workbook(output).worksheets
+        for row in ws.iter_rows()
+        for c in row
+    ]
+    assert not any(catalogue.editor_token in c for c in cells)
+    assert catalogue.editor_name in cells
+
+
+def test_dry_run_from_the_command_line(catalogue, make_package, tmp_path):
+    package = make_package()
+    batch = tmp_path / "batch.csv"
+    batch.write_text(f"{HEADER}\ncreate,{package['name']},New,https://example.com/n,{REQUIRED}\n")
+
+    result = invoke(
+        ["run", str(batch), "--dry-run", "--ckan", catalogue.url, "-o", str(tmp_path / "d.xlsx")],
+        catalogue.editor_token,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Dry run of batch.csv" in result.output
+    admin = catalogue.client("admin")
+    assert admin.action.package_show(id=package["id"])["resources"] == []
+
+
+def test_invalid_batch_exits_2_and_writes_nothing(catalogue, make_package, tmp_path):
+    package = make_package()
+    batch = tmp_path / "batch.csv"
+    bad = REQUIRED.replace(",csv,", ",CSV,")
+    batch.write_text(f"{HEADER}\ncreate,{package['name']},New,https://example.com/n,{bad}\n")
+
+    result = invoke(
+        ["run", str(batch), "-o", str(tmp_path / "r.xlsx")], catalogue.editor_token, catalogue.url
+    )
+
+    assert result.exit_code == 2
+    assert "column 'format'" in result.output
+    assert catalogue.client("admin").action.package_show(id=package["id"])["resources"] == []
+
+
+def test_run_refuses_to_start_without_a_token_or_without_yes_on_prod(tmp_path):
+    batch = tmp_path / "batch.csv"
+    batch.write_text(f"{HEADER}\ncreate,some-dataset,New,https://example.com/n,{REQUIRED}\n")
+
+    no_token = invoke(["run", str(batch), "--ckan", "http://127.0.0.1:9"])
+    assert no_token.exit_code == 2
+    assert "no API token" in no_token.output
+
+    prod = invoke(["run", str(batch), "--ckan", "prod"], token="not-a-real-token")
+    assert prod.exit_code == 2
+    assert "production catalogue needs --yes" in prod.output
+
+
+def test_validate_against_the_live_schema(catalogue, tmp_path):
+    batch = tmp_path / "new-resources.csv"
+    shutil.copy(SAMPLES / "new-resources.csv", batch)
+    shutil.copytree(SAMPLES / "files", tmp_path / "files")
+
+    result = invoke(["validate", str(batch), "--schema", "live", "--ckan", catalogue.url])
+
+    assert result.exit_code == 0, result.output
+    assert "3 ready" in result.output

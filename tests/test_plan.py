@@ -1,0 +1,174 @@
+"""Planning rows against a catalogue (a stand-in holding two datasets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from loader.client import NotFound
+from loader.model import CheckedRow
+from loader.plan import Planner, same
+
+FIELDS = ["name", "url", "description", "format", "iso_topic_category", "last_modified"]
+
+
+class StubCatalogue:
+    """Answers the look-ups a planner makes; counts them."""
+
+    def __init__(self):
+        self.calls = 0
+        self.packages = {
+            "p1": {
+                "id": "p1",
+                "name": "rivers",
+                "type": "bcdc_dataset",
+                "owner_org": "o1",
+                "organization": {"name": "water"},
+                "resources": [
+                    {
+                        "id": "r1",
+                        "name": "Gauges",
+                        "url": "https://e.org/g",
+                        "description": "old",
+                        "format": "csv",
+                    },
+                    {"id": "r2", "name": "Twin"},
+                    {"id": "r3", "name": "Twin"},
+                ],
+            },
+            "p2": {
+                "id": "p2",
+                "name": "lakes",
+                "type": "bcdc_dataset",
+                "owner_org": "o2",
+                "resources": [],
+            },
+        }
+        self.orgs = {"water": {"id": "o1"}, "o1": {"id": "o1"}}
+
+    def package(self, name_or_id):
+        self.calls += 1
+        for package in self.packages.values():
+            if name_or_id in (package["id"], package["name"]):
+                return package
+        raise NotFound("package_show: not found")
+
+    def resource(self, resource_id):
+        self.calls += 1
+        for package in self.packages.values():
+            for resource in package["resources"]:
+                if resource["id"] == resource_id:
+                    return {**resource, "package_id": package["id"]}
+        raise NotFound("resource_show: not found")
+
+    def organization(self, name_or_id):
+        self.calls += 1
+        if name_or_id not in self.orgs:
+            raise NotFound("organization_show: not found")
+        return self.orgs[name_or_id]
+
+
+def row(number, op, package="rivers", name=None, resource_id=None, clear=(), **fields):
+    if name and op != "delete":
+        fields.setdefault("name", name)
+    return CheckedRow(
+        number,
+        op,
+        package,
+        fields.pop("organization", None),
+        resource_id,
+        name,
+        None,
+        fields,
+        frozenset(clear),
+    )
+
+
+def plan(*rows):
+    catalogue = StubCatalogue()
+    return Planner(catalogue, FIELDS).plan(rows), catalogue
+
+
+def test_upsert_creates_when_absent_and_updates_when_present():
+    result, _ = plan(
+        row(2, "upsert", name="Gauges", url="https://e.org/g", format="csv"),
+        row(3, "upsert", name="New", url="https://e.org/n", format="csv"),
+    )
+    first, second = result.operations
+    assert (first.action, first.resource_id) == ("update", "r1")
+    assert [c.field for c in first.changes] == ["description"]  # update clears what it omits
+    assert (second.action, second.resource_id) == ("create", None)
+
+
+def test_a_later_row_targets_what_an_earlier_row_creates():
+    result, _ = plan(
+        row(2, "create", name="New", url="https://e.org/n"),
+        row(3, "patch", name="New", description="d"),
+        row(4, "delete", name="New"),
+    )
+    assert [(o.action, o.after_row) for o in result.operations] == [
+        ("create", None),
+        ("patch", 2),
+        ("delete", 2),
+    ]
+
+
+def test_unresolvable_rows_fail_alone_and_say_why():
+    result, _ = plan(
+        row(2, "patch", package="nowhere", name="X", description="d"),
+        row(3, "patch", name="Twin", description="d"),
+        row(4, "create", name="Gauges", url="https://e.org/again"),
+        row(5, "patch", name="Gauges", organization="elsewhere", description="d"),
+        row(6, "patch", package="lakes", resource_id="r1", description="d"),
+        row(7, "patch", name="Gauges", description="new"),
+    )
+    errors = {f.row: f.error for f in result.failures}
+    assert "dataset 'nowhere' was not found" in errors[2]
+    assert "2 resources in dataset 'rivers' are named 'Twin' (r2, r3)" in errors[3]
+    assert "already has a resource named 'Gauges'" in errors[4]
+    assert "organization 'elsewhere' was not found" in errors[5]
+    assert "resource id 'r1' is not in dataset 'lakes'" in errors[6]
+    assert [o.row for o in result.operations] == [7]
+
+
+def test_patch_with_nothing_new_is_no_change_and_clear_empties():
+    result, _ = plan(
+        row(2, "patch", name="Gauges", description="old", format="csv"),
+        row(3, "patch", name="Gauges", clear={"description"}),
+    )
+    assert result.operations[0].action == "noop"
+    assert result.operations[1].fields["description"] == ""
+    assert result.operations[1].describe() == (
+        "would patch resource 'Gauges': description: 'old' -> (cleared)"
+    )
+
+
+def test_lanes_keep_sheet_order_within_a_dataset_and_look_ups_are_cached():
+    result, catalogue = plan(
+        row(2, "create", name="A", url="u"),
+        row(3, "create", package="lakes", name="B", url="u"),
+        row(4, "create", name="C", url="u"),
+        row(5, "create", package="p1", name="D", url="u"),
+    )
+    assert [[o.row for o in lane] for lane in result.lanes()] == [[2, 4, 5], [3]]
+    assert catalogue.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        ("2025-01-31", "2025-01-31T00:00:00", True),
+        (["inlandWaters", "environment"], ["environment", "inlandWaters"], True),
+        ("", None, True),
+        ("52", 52.0, True),
+        ('{"fields": []}', {"fields": []}, True),
+        (
+            [{"beginning_date": "2024-01-01", "end_date": ""}],
+            [{"beginning_date": "2024-01-01"}],
+            True,
+        ),
+        ("csv", "CSV", False),
+        ("2025-01-31", "2025-02-01", False),
+    ],
+)
+def test_values_compare_as_the_catalogue_stores_them(a, b, equal):
+    assert same(a, b) is equal
