@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -493,3 +494,36 @@ def test_result_workbook_marks_failed_cells(catalogue, make_package, tmp_path):
     assert format_cell.fill.fgColor.rgb != name_cell.fill.fgColor.rgb
     assert "Value must be one of" in format_cell.comment.text
     assert ws.cell(row=2, column=header.index("status") + 1).value == "failed"
+
+
+def test_a_stopped_run_marks_the_rest_not_run_and_still_writes_results(
+    catalogue, make_package, tmp_path
+):
+    package = make_package()
+    rows = [
+        {
+            "op": "create",
+            "package": package["name"],
+            "name": f"Part {n}",
+            "url": f"https://example.com/{n}",
+            **REQUIRED,
+        }
+        for n in range(1, 5)
+    ]
+    batch = write_batch(tmp_path, rows)
+    stop = threading.Event()
+    result_path = tmp_path / "stopped.xlsx"
+
+    # Stop as a first Ctrl-C does, once the first row is done.
+    result = run_batch(
+        batch,
+        editor(catalogue),
+        stop=stop,
+        result_path=result_path,
+        on_outcome=lambda outcome: stop.set(),
+    )
+
+    assert [o.status for o in result.outcomes] == ["done", "not run", "not run", "not run"]
+    assert result.exit_code == 1
+    assert [r["name"] for r in resources_of(catalogue, package["id"])] == ["Part 1"]
+    assert [r["status"] for r in sheet_rows(result_path)] == [o.status for o in result.outcomes]
