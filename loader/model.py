@@ -71,7 +71,7 @@ class CheckedRow:
     name: str | None  # resource name (also a field in `fields` when given)
     upload: Path | None  # absolute path of the file to upload
     fields: dict[str, Any] = field(default_factory=dict)  # resource fields to send
-    clear: frozenset[str] = frozenset()  # fields a patch empties
+    clear: frozenset[str] = frozenset()  # columns a patch empties (dotted for group parts)
 
 
 STATUSES = ("done", "failed", "skipped", "invalid", "not run")

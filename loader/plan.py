@@ -284,7 +284,12 @@ class Planner:
         fields = dict(row.fields)
         if action == "patch":
             for name in row.clear:
-                fields[name] = [] if isinstance(current.get(name), list) else ""
+                if "." not in name:
+                    fields[name] = [] if isinstance(current.get(name), list) else ""
+            for group in _groups(fields) | {n.split(".")[0] for n in row.clear if "." in n}:
+                fields[group] = _merged_group(
+                    group, current.get(group), fields.get(group), row.clear
+                )
         else:  # update replaces the resource: anything not given is cleared
             keep_file = row.upload is None and "url" not in fields
             if keep_file and current.get("url"):
@@ -307,6 +312,32 @@ class Planner:
                 if not same(current.get(name), None):
                     changes.append(Change(name, current.get(name), None))
         return fields, changes
+
+
+def _groups(fields: dict[str, Any]) -> set[str]:
+    """Grouped fields: a list holding one object."""
+    return {
+        name
+        for name, value in fields.items()
+        if isinstance(value, list) and value and isinstance(value[0], dict)
+    }
+
+
+def _merged_group(
+    group: str, current: Any, given: list[dict[str, Any]] | None, clear: frozenset[str]
+) -> list[dict[str, Any]]:
+    """A patch's group: the current parts, then the parts given, less the parts cleared.
+
+    The catalogue stores a group whole, so a patch that sent only the parts in
+    the row would lose the others.
+    """
+    entry = dict(current[0]) if isinstance(current, list) and current else {}
+    entry.update((given or [{}])[0])
+    for name in clear:
+        if name.startswith(group + "."):
+            entry.pop(name.split(".", 1)[1], None)
+    entry = {k: v for k, v in entry.items() if v not in ("", None)}
+    return [entry] if entry else []
 
 
 def same(a: Any, b: Any) -> bool:

@@ -794,9 +794,10 @@ def _checked_row(
 ) -> CheckedRow:
     """The row's values as the catalogue API takes them.
 
-    Groups become a list holding one object; a group is sent whole, so on a
-    patch the subfields left blank end up empty. A group whose only filled
-    cells are <clear> is cleared as a whole.
+    Groups become a list holding one object with the parts the row gives.
+    A cleared part is named in `clear` with its dotted column name
+    (`temporal_extent.end_date`): on a patch the planner merges the given and
+    cleared parts into the resource's current group.
     """
     fields: dict[str, Any] = {}
     groups: dict[str, dict[str, Any]] = {}
@@ -812,13 +813,7 @@ def _checked_row(
             groups.setdefault(group, {})[key] = value
     for name, values in groups.items():
         fields[name] = [values]
-    clear = set()
-    for name in clears:
-        column = checker.columns[name]
-        if column.group is None:
-            clear.add(name)
-        elif column.group.name not in groups:
-            clear.add(column.group.name)
+    clear = frozenset(clears)
     upload = instance.get("upload")
     return CheckedRow(
         number=row.number,
@@ -829,5 +824,5 @@ def _checked_row(
         name=instance.get("name"),
         upload=uploads[upload][0] if upload else None,
         fields=fields,
-        clear=frozenset(clear),
+        clear=clear,
     )

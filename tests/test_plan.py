@@ -172,3 +172,23 @@ def test_lanes_keep_sheet_order_within_a_dataset_and_look_ups_are_cached():
 )
 def test_values_compare_as_the_catalogue_stores_them(a, b, equal):
     assert same(a, b) is equal
+
+
+def test_a_patch_merges_group_parts_into_the_current_group():
+    catalogue = StubCatalogue()
+    gauges = catalogue.packages["p1"]["resources"][0]
+    gauges["temporal_extent"] = [{"beginning_date": "2020-01-01", "end_date": "2020-12-31"}]
+    planner = Planner(catalogue, FIELDS)
+    result = planner.plan(
+        [
+            row(2, "patch", name="Gauges", temporal_extent=[{"end_date": "2025-12-31"}]),
+            row(3, "patch", name="Gauges", clear={"temporal_extent.beginning_date"}),
+            row(4, "patch", name="Gauges", clear={"temporal_extent.end_date"}),
+        ]
+    )
+    sent = [o.fields["temporal_extent"] for o in result.operations]
+    assert sent == [
+        [{"beginning_date": "2020-01-01", "end_date": "2025-12-31"}],
+        [{"end_date": "2025-12-31"}],
+        [],
+    ]

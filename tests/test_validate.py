@@ -343,11 +343,15 @@ def test_clear_on_patch_empties_fields_and_groups(tmp_path):
         },
     )
     assert problems == []
-    assert checked[0].clear == {"description", "temporal_extent"}
+    assert checked[0].clear == {
+        "description",
+        "temporal_extent.beginning_date",
+        "temporal_extent.end_date",
+    }
     assert checked[0].fields == {}
-    # a group given in part is sent whole, with the given subfields only
+    # a group carries the parts given; cleared parts are named for the planner to merge
     assert checked[1].fields == {"temporal_extent": [{"beginning_date": "2024-01-01"}]}
-    assert checked[1].clear == frozenset()
+    assert checked[1].clear == {"temporal_extent.end_date"}
 
 
 def test_clear_is_refused_on_required_fields_and_outside_patch(tmp_path):

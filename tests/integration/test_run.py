@@ -527,3 +527,25 @@ def test_a_stopped_run_marks_the_rest_not_run_and_still_writes_results(
     assert result.exit_code == 1
     assert [r["name"] for r in resources_of(catalogue, package["id"])] == ["Part 1"]
     assert [r["status"] for r in sheet_rows(result_path)] == [o.status for o in result.outcomes]
+
+
+def test_patching_one_part_of_a_group_keeps_the_other_parts(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    original = admin.action.resource_create(
+        package_id=package["id"],
+        name="Series",
+        url="https://example.com/s",
+        **REQUIRED,
+        temporal_extent=[{"beginning_date": "2020-01-01", "end_date": "2020-12-31"}],
+    )
+    batch = write_batch(
+        tmp_path,
+        [{"op": "patch", "resource_id": original["id"], "temporal_extent.end_date": "2025-12-31"}],
+    )
+
+    result = run_batch(batch, editor(catalogue))
+
+    assert result.exit_code == 0, result.outcomes[0].error
+    after = admin.action.resource_show(id=original["id"])
+    assert after["temporal_extent"] == [{"beginning_date": "2020-01-01", "end_date": "2025-12-31"}]
