@@ -56,14 +56,17 @@ def schema_options(command):
         metavar="URL",
         help="The catalogue to read the live schema from (with --schema live).",
     )(command)
-    return click.option(
-        "--schema",
-        "schema_source",
-        type=click.Choice(["bundled", "live"]),
-        default="bundled",
-        show_default=True,
-        help="Check against the schema shipped with the loader, or the catalogue's own.",
-    )(command)
+    return schema_option(command)
+
+
+schema_option = click.option(
+    "--schema",
+    "schema_source",
+    type=click.Choice(["bundled", "live"]),
+    default="bundled",
+    show_default=True,
+    help="Check against the schema shipped with the loader, or the catalogue's own.",
+)
 
 
 sheet_option = click.option(
@@ -171,14 +174,7 @@ def _count(n: int, word: str) -> str:
 )
 @sheet_option
 @output_option
-@click.option(
-    "--schema",
-    "schema_source",
-    type=click.Choice(["bundled", "live"]),
-    default="bundled",
-    show_default=True,
-    help="Check rows against the bundled schema or the catalogue's own.",
-)
+@schema_option
 @click.option(
     "--dry-run", is_flag=True, help="Resolve every row and say what it would do; write nothing."
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -142,14 +142,7 @@ class Planner:
     def _dataset(self, name_or_id: str) -> _Dataset:
         package_id = self._aliases.get(name_or_id)
         if package_id is None:
-            try:
-                package = self.catalogue.package(name_or_id)
-            except NotFound:
-                raise RowFailure(f"dataset '{name_or_id}' was not found") from None
-            except NotAuthorized:
-                raise RowFailure(f"you may not see dataset '{name_or_id}'") from None
-            except CatalogueError as error:
-                raise RowFailure(f"dataset '{name_or_id}': {error.message}") from None
+            package = _look_up("dataset", self.catalogue.package, name_or_id)
             package_id = package["id"]
             if package_id not in self._datasets:
                 resources = [
@@ -164,23 +157,13 @@ class Planner:
         for dataset in self._datasets.values():
             if any(r.id == resource_id for r in dataset.resources):
                 return dataset
-        try:
-            resource = self.catalogue.resource(resource_id)
-        except NotFound:
-            raise RowFailure(f"resource id '{resource_id}' was not found") from None
-        except CatalogueError as error:
-            raise RowFailure(f"resource id '{resource_id}': {error.message}") from None
+        resource = _look_up("resource id", self.catalogue.resource, resource_id)
         return self._dataset(resource["package_id"])
 
     def _check_organization(self, dataset: _Dataset, organization: str) -> None:
         org = self._organizations.get(organization)
         if org is None:
-            try:
-                org = self.catalogue.organization(organization)
-            except NotFound:
-                raise RowFailure(f"organization '{organization}' was not found") from None
-            except CatalogueError as error:
-                raise RowFailure(f"organization '{organization}': {error.message}") from None
+            org = _look_up("organization", self.catalogue.organization, organization)
             self._organizations[organization] = org
         owner = dataset.package.get("owner_org")
         if owner != org["id"]:
@@ -312,6 +295,18 @@ class Planner:
                 if not same(current.get(name), None):
                     changes.append(Change(name, current.get(name), None))
         return fields, changes
+
+
+def _look_up(what: str, show: Callable[[str], dict[str, Any]], name: str) -> dict[str, Any]:
+    """A catalogue look-up whose failure fails the row, in the editor's words."""
+    try:
+        return show(name)
+    except NotFound:
+        raise RowFailure(f"{what} '{name}' was not found") from None
+    except NotAuthorized:
+        raise RowFailure(f"you may not see {what} '{name}'") from None
+    except CatalogueError as error:
+        raise RowFailure(f"{what} '{name}': {error.message}") from None
 
 
 def _groups(fields: dict[str, Any]) -> set[str]:

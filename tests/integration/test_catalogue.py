@@ -9,16 +9,9 @@ import ckanapi
 import pytest
 import requests
 
-pytestmark = pytest.mark.catalogue
+from integration.helpers import REQUIRED
 
-REQUIRED = {
-    "bcdc_type": "document",
-    "resource_update_cycle": "monthly",
-    "format": "csv",
-    "resource_storage_location": "catalogue data store",
-    "resource_type": "data",
-    "resource_access_method": "direct access",
-}
+pytestmark = pytest.mark.catalogue
 
 
 def test_upload_is_stored_and_downloads_the_same_bytes(catalogue, make_package, tmp_path):

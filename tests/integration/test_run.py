@@ -2,60 +2,29 @@
 
 from __future__ import annotations
 
-import csv
 import threading
 from datetime import datetime
-from pathlib import Path
 
 import openpyxl
 import pytest
 import requests
 
-from loader.client import Catalogue
+from integration.helpers import (
+    REQUIRED,
+    create_operation,
+    editor,
+    resources_of,
+    sheet_rows,
+    write_batch,
+)
 from loader.execute import execute
 from loader.model import RunSummary
-from loader.plan import Operation, Plan
+from loader.plan import Plan
 from loader.read import read_batch
 from loader.report import write_results
 from loader.run import run_batch
 
 pytestmark = pytest.mark.catalogue
-
-REQUIRED = {
-    "bcdc_type": "document",
-    "resource_update_cycle": "monthly",
-    "format": "csv",
-    "resource_storage_location": "catalogue data store",
-    "resource_type": "data",
-    "resource_access_method": "direct access",
-}
-
-
-def write_batch(folder: Path, rows: list[dict[str, str]], name: str = "batch.csv") -> Path:
-    """A CSV batch with the union of the rows' columns, in first-seen order."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [c for c in row if c not in columns]
-    path = folder / name
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def editor(catalogue) -> Catalogue:
-    return Catalogue(catalogue.url, catalogue.editor_token)
-
-
-def resources_of(catalogue, package_id: str) -> list[dict]:
-    return catalogue.client("admin").action.package_show(id=package_id)["resources"]
-
-
-def sheet_rows(path: Path, sheet: str = "Results") -> list[dict[str, object]]:
-    ws = openpyxl.load_workbook(path)[sheet]
-    rows = list(ws.iter_rows(values_only=True))
-    return [dict(zip(rows[0], r, strict=False)) for r in rows[1:]]
 
 
 def test_create_from_upload_and_url_then_read_the_result_workbook(
@@ -342,22 +311,7 @@ def test_editor_refused_on_another_organization_and_the_rest_goes_on(
 def test_server_validation_errors_land_on_their_columns(catalogue, make_package, tmp_path):
     """A value only the server refuses (the loader's own check is bypassed on purpose)."""
     package = make_package()
-    op = Operation(
-        row=2,
-        requested="create",
-        action="create",
-        package_id=package["id"],
-        package_name=package["name"],
-        package_type="bcdc_dataset",
-        resource_id=None,
-        resource_name="Bad",
-        fields={
-            "name": "Bad",
-            "url": "https://example.com/b",
-            **{**REQUIRED, "format": "CSV"},
-            "temporal_extent": [{"beginning_date": "2024-13-01"}],
-        },
-    )
+    op = create_operation(package, format="CSV", temporal_extent=[{"beginning_date": "2024-13-01"}])
 
     (outcome,) = execute(Plan([op], []), editor(catalogue))
 
@@ -445,17 +399,7 @@ def test_invalid_batch_writes_nothing(catalogue, make_package, tmp_path):
 
 def test_result_workbook_marks_failed_cells(catalogue, make_package, tmp_path):
     package = make_package()
-    op = Operation(
-        row=2,
-        requested="create",
-        action="create",
-        package_id=package["id"],
-        package_name=package["name"],
-        package_type="bcdc_dataset",
-        resource_id=None,
-        resource_name="Bad",
-        fields={"name": "Bad", "url": "https://example.com/b", **{**REQUIRED, "format": "CSV"}},
-    )
+    op = create_operation(package, format="CSV")
     (outcome,) = execute(Plan([op], []), editor(catalogue))
     batch_path = write_batch(
         tmp_path,

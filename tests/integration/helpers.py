@@ -1,0 +1,66 @@
+"""Small helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+
+from loader.client import Catalogue
+from loader.plan import Operation
+
+# The six choice fields every resource needs, with values the catalogue takes.
+REQUIRED = {
+    "bcdc_type": "document",
+    "resource_update_cycle": "monthly",
+    "format": "csv",
+    "resource_storage_location": "catalogue data store",
+    "resource_type": "data",
+    "resource_access_method": "direct access",
+}
+
+
+def write_batch(folder: Path, rows: list[dict[str, str]], name: str = "batch.csv") -> Path:
+    """A CSV batch with the union of the rows' columns, in first-seen order."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    path = folder / name
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def editor(catalogue) -> Catalogue:
+    """The loader's client, holding the editor's token."""
+    return Catalogue(catalogue.url, catalogue.editor_token)
+
+
+def resources_of(catalogue, package_id: str) -> list[dict]:
+    return catalogue.client("admin").action.package_show(id=package_id)["resources"]
+
+
+def sheet_rows(path: Path, sheet: str = "Results") -> list[dict[str, object]]:
+    """A result workbook's sheet as one dict per row, keyed by heading."""
+    ws = openpyxl.load_workbook(path)[sheet]
+    rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(rows[0], r, strict=False)) for r in rows[1:]]
+
+
+def create_operation(package: dict, **fields: Any) -> Operation:
+    """A create of resource 'Bad' built by hand, bypassing the loader's own checks."""
+    return Operation(
+        row=2,
+        requested="create",
+        action="create",
+        package_id=package["id"],
+        package_name=package["name"],
+        package_type="bcdc_dataset",
+        resource_id=None,
+        resource_name="Bad",
+        fields={"name": "Bad", "url": "https://example.com/b", **REQUIRED, **fields},
+    )
