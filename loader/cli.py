@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from loader import __version__
-from loader.errors import LoaderError
+from loader.errors import LoaderError, SchemaError
 from loader.model import RunSummary
 from loader.read import read_batch
 from loader.report import validation_outcomes, write_results
@@ -86,9 +86,12 @@ def resolve_schema(source: str, ckan_url: str | None) -> Schema:
         return load_schema()
     if not ckan_url:
         raise click.UsageError("--schema live needs the catalogue's address: --ckan URL")
-    from loader.client import fetch_live_schema  # only live use needs the client
+    from loader.client import CatalogueError, fetch_live_schema  # only live use needs it
 
-    return schema_from_scheming(fetch_live_schema(ckan_url), source=ckan_url)
+    try:
+        return schema_from_scheming(fetch_live_schema(ckan_url), source=ckan_url)
+    except CatalogueError as error:
+        raise SchemaError(f"cannot read the schema of {ckan_url}: {error.message}") from None
 
 
 # -- commands ---------------------------------------------------------------------

@@ -43,3 +43,9 @@ class SchemaError(LoaderError):
     """A schema (bundled file, file given, or the catalogue's own) is unusable."""
 
     exit_code = 2
+
+
+class CannotStart(LoaderError):
+    """The run cannot begin: the catalogue does not answer or refuses the token."""
+
+    exit_code = 2

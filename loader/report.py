@@ -101,11 +101,18 @@ def save_atomically(wb: Workbook, path: Path) -> Path:
     os.close(fd)
     try:
         wb.save(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; results are not
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _results_sheet(ws, batch: Batch, outcomes: list[Outcome]) -> None:

@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from loader import __version__
-from loader.client import Catalogue
+from loader.client import Catalogue, CatalogueError, NotAuthorized, NotFound
+from loader.errors import CannotStart
 from loader.execute import dry_run, execute
 from loader.model import Batch, Outcome, Problem, RunSummary
 from loader.plan import Planner
@@ -86,12 +87,12 @@ def run_batch(
         o.row: o for o in validation_outcomes(batch, problems, checked) if o.status == "invalid"
     }
     user = ""
-    interrupted = False
     refused = bool(problems) and not skip_invalid
+    unreached = "the batch has invalid rows, so nothing was written" if refused else ""
 
     try:
         if not refused:
-            user = catalogue.user().get("name", "")
+            user = _who(catalogue)
             planner = Planner(catalogue, [f.name for f in schema.fields])
             plan = planner.plan(checked, skipped_rows=outcomes.keys())
             outcomes.update({o.row: o for o in plan.failures})
@@ -106,15 +107,14 @@ def run_batch(
                 done = execute(plan, catalogue, jobs=jobs, stop=stop, on_outcome=on_outcome)
             outcomes.update({o.row: o for o in done})
     except KeyboardInterrupt:
-        interrupted = True
+        unreached = "the run was interrupted before this row"
+        raise
+    except CannotStart as error:
+        unreached = f"the run could not start: {error}"
         raise
     finally:
         for row in batch.rows:
-            if row.number not in outcomes:
-                reason = "the run was interrupted before this row" if interrupted else ""
-                if refused:
-                    reason = "not run: the batch has invalid rows (nothing was written)"
-                outcomes[row.number] = Outcome(row.number, "not run", error=reason)
+            outcomes.setdefault(row.number, Outcome(row.number, "not run", error=unreached))
         ordered = [outcomes[row.number] for row in batch.rows]
         summary = RunSummary(
             target_url=catalogue.url,
@@ -129,6 +129,21 @@ def run_batch(
         if result is not None:
             write_results(result, batch, ordered, summary)
     return RunResult(batch, problems, ordered, summary, result, refused)
+
+
+def _who(catalogue: Catalogue) -> str:
+    """The token's user name; the first call of a run, so it also proves the way in."""
+    try:
+        return catalogue.user().get("name", "")
+    except (NotFound, NotAuthorized):
+        raise CannotStart(
+            f"{catalogue.url} does not accept this API token (is it current, and for this "
+            "catalogue?); nothing was written"
+        ) from None
+    except CatalogueError as error:
+        raise CannotStart(
+            f"cannot reach {catalogue.url}: {error.message}; nothing was written"
+        ) from None
 
 
 def default_result_path(batch_path: Path | str) -> Path:

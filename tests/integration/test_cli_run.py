@@ -105,3 +105,26 @@ def test_validate_against_the_live_schema(catalogue, tmp_path):
 
     assert result.exit_code == 0, result.output
     assert "3 ready" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "message"),
+    [
+        (None, "not-a-real-token", "does not accept this API token"),
+        ("http://127.0.0.1:9", "not-a-real-token", "cannot reach http://127.0.0.1:9"),
+    ],
+)
+def test_a_refused_token_or_no_answer_stops_before_any_row(
+    catalogue, tmp_path, url, token, message
+):
+    batch = tmp_path / "batch.csv"
+    batch.write_text(f"{HEADER}\ncreate,some-dataset,New,https://example.com/n,{REQUIRED}\n")
+    output = tmp_path / "r.xlsx"
+
+    result = invoke(["run", str(batch), "-o", str(output)], token, url or catalogue.url)
+
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    (row,) = openpyxl.load_workbook(output)["Results"].iter_rows(min_row=2, values_only=True)
+    assert "not run" in row and any(message in str(v) for v in row)
