@@ -33,8 +33,10 @@ ckan-down:
 ckan-status:
 	@$(PYTHON) dev/ckan_stack.py status
 
-bench: $(STAMP)
+## bench: the benchmarks, printing figures (upload memory needs the local catalogue)
+bench: $(STAMP) ckan-up
 	@$(BIN)/python benchmarks/bench_read_validate.py
+	@$(BIN)/python benchmarks/bench_upload_memory.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan
