@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -95,6 +95,14 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]|$)")
 class RowFailure(Exception):
     """This row cannot be planned; the message says why, in the editor's words."""
 
+    status = "failed"
+
+
+class RowSkipped(RowFailure):
+    """This row depends on a row that will not run."""
+
+    status = "skipped"
+
 
 @dataclass
 class _Resource:
@@ -121,20 +129,28 @@ class Planner:
         self._datasets: dict[str, _Dataset] = {}  # by package id
         self._aliases: dict[str, str] = {}  # name or id as written -> package id
         self._organizations: dict[str, dict[str, Any]] = {}
-        self._failed_rows: set[int] = set()
+        # (dataset as written, resource name) -> a row meant to create it that will not run
+        self._unmade: dict[tuple[str, str], int] = {}
 
-    def plan(self, rows: Iterable[CheckedRow], skipped_rows: Iterable[int] = ()) -> Plan:
-        """Plan every row; rows in `skipped_rows` (invalid ones) are known not to run."""
-        self._failed_rows = set(skipped_rows)
+    def plan(
+        self, rows: Iterable[CheckedRow], unmade: Mapping[tuple[str, str], int] | None = None
+    ) -> Plan:
+        """Plan every row in sheet order.
+
+        `unmade` names resources that rows which will not run (invalid ones)
+        were meant to create, as {(dataset as written, name): row number}, so
+        that rows acting on them are skipped rather than failed.
+        """
+        self._unmade = dict(unmade or {})
         operations: list[Operation] = []
         failures: list[Outcome] = []
         for row in rows:
             try:
                 operations.append(self._plan_row(row))
             except RowFailure as failure:
-                self._failed_rows.add(row.number)
-                status = "skipped" if str(failure).startswith("skipped") else "failed"
-                failures.append(Outcome(row=row.number, status=status, error=str(failure)))
+                if row.op in ("create", "upsert") and row.package and row.name:
+                    self._unmade.setdefault((row.package, row.name), row.number)
+                failures.append(Outcome(row.number, failure.status, error=str(failure)))
         return Plan(operations, failures)
 
     # --- look-ups ---------------------------------------------------------------
@@ -205,13 +221,11 @@ class Planner:
 
         target = None if row.op == "create" else self._target(row, dataset)
         if target is None and row.op in ("update", "patch", "delete"):
-            raise RowFailure(
-                f"no resource named '{row.name}' in dataset '{dataset.package['name']}'"
-            )
-        if target is not None and target.created_by_row in self._failed_rows:
-            raise RowFailure(
-                f"skipped: row {target.created_by_row}, which creates this resource, did not run"
-            )
+            package = dataset.package
+            for (written, name), maker in self._unmade.items():
+                if name == row.name and written in (package["name"], package["id"]):
+                    raise RowSkipped(f"row {maker}, which creates this resource, does not run")
+            raise RowFailure(f"no resource named '{row.name}' in dataset '{package['name']}'")
 
         action = row.op
         if row.op == "upsert":

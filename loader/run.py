@@ -94,7 +94,7 @@ def run_batch(
         if not refused:
             user = _who(catalogue)
             planner = Planner(catalogue, [f.name for f in schema.fields])
-            plan = planner.plan(checked, skipped_rows=outcomes.keys())
+            plan = planner.plan(checked, unmade=_unmade(batch, outcomes))
             outcomes.update({o.row: o for o in plan.failures})
             if on_start:
                 on_start(len(plan.operations))
@@ -129,6 +129,16 @@ def run_batch(
         if result is not None:
             write_results(result, batch, ordered, summary)
     return RunResult(batch, problems, ordered, summary, result, refused)
+
+
+def _unmade(batch: Batch, invalid: dict[int, Outcome]) -> dict[tuple[str, str], int]:
+    """Resources that invalid create and upsert rows were meant to make."""
+    unmade: dict[tuple[str, str], int] = {}
+    for row in batch.rows:
+        op, package, name = (row.values.get(k, "") for k in ("op", "package", "name"))
+        if row.number in invalid and op.lower() in ("create", "upsert") and package and name:
+            unmade.setdefault((package, name), row.number)
+    return unmade
 
 
 def _who(catalogue: Catalogue) -> str:

@@ -192,3 +192,20 @@ def test_a_patch_merges_group_parts_into_the_current_group():
         [{"end_date": "2025-12-31"}],
         [],
     ]
+
+
+def test_rows_that_act_on_what_a_row_that_will_not_run_creates_are_skipped():
+    catalogue = StubCatalogue()
+    result = Planner(catalogue, FIELDS).plan(
+        [
+            row(3, "create", package="nowhere", name="Lost", url="https://e.org/l"),
+            row(4, "patch", name="Invalid one", description="d"),
+            row(5, "patch", package="nowhere", name="Lost", description="d"),
+        ],
+        unmade={("rivers", "Invalid one"): 2},
+    )
+    status = {f.row: (f.status, f.error) for f in result.failures}
+    assert status[3][0] == "failed"
+    assert status[4] == ("skipped", "row 2, which creates this resource, does not run")
+    # the dataset itself is missing, so row 5 fails on that first
+    assert status[5][0] == "failed" and "'nowhere' was not found" in status[5][1]

@@ -493,3 +493,26 @@ def test_patching_one_part_of_a_group_keeps_the_other_parts(catalogue, make_pack
     assert result.exit_code == 0, result.outcomes[0].error
     after = admin.action.resource_show(id=original["id"])
     assert after["temporal_extent"] == [{"beginning_date": "2020-01-01", "end_date": "2025-12-31"}]
+
+
+def test_skip_invalid_skips_rows_that_need_an_invalid_row(catalogue, make_package, tmp_path):
+    package = make_package()
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "Broken",
+                "url": "https://example.com/b",
+                **{**REQUIRED, "format": "CSV"},
+            },
+            {"op": "patch", "package": package["name"], "name": "Broken", "description": "d"},
+        ],
+    )
+
+    result = run_batch(batch, editor(catalogue), skip_invalid=True)
+
+    assert [o.status for o in result.outcomes] == ["invalid", "skipped"]
+    assert "row 2, which creates this resource, does not run" in result.outcomes[1].error
+    assert resources_of(catalogue, package["id"]) == []
