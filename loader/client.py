@@ -57,7 +57,13 @@ class Invalid(CatalogueError):
 
 
 class Unreachable(CatalogueError):
-    """No answer: connection refused, dropped or timed out."""
+    """No answer: connection refused, dropped or timed out.
+
+    `maybe_saved` is False only when the request never left (no connection
+    could be made); after that, a write may or may not have been saved.
+    """
+
+    maybe_saved = True
 
 
 class _StreamingCKAN(ckanapi.RemoteCKAN):
@@ -110,7 +116,15 @@ def _translate(error: Exception, action: str) -> CatalogueError:
         summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
         return Invalid(summary or "the catalogue refused the values without saying why", fields)
     if isinstance(error, requests.RequestException):
-        return Unreachable(f"{action}: no answer from the catalogue ({type(error).__name__})")
+        unreachable = Unreachable(
+            f"{action}: no answer from the catalogue ({type(error).__name__})"
+        )
+        never_sent = isinstance(error, requests.ConnectTimeout) or (
+            isinstance(error, requests.ConnectionError)
+            and "Failed to establish a new connection" in str(error)
+        )
+        unreachable.maybe_saved = not never_sent
+        return unreachable
     return CatalogueError(f"{action}: {_detail(error)}")
 
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from loader.client import Catalogue, CatalogueError
+from loader.client import Catalogue, CatalogueError, Unreachable
 from loader.model import Outcome
 from loader.plan import Operation, Plan
 
@@ -145,6 +145,11 @@ def _perform(op: Operation, resource_id: str | None, catalogue: Catalogue) -> Ou
     except CatalogueError as error:
         partial = error.partial_resource
         message = error.message
+        if isinstance(error, Unreachable) and error.maybe_saved and op.action != "noop":
+            message += (
+                ": the connection dropped after the request was sent, so the catalogue may "
+                "or may not have saved it; check the dataset before running this row again"
+            )
         if partial:
             message = (
                 f"the file and text fields were saved to resource {partial['id']}, "

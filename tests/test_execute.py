@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from loader.client import Invalid
+from loader.client import Invalid, Unreachable
 from loader.execute import execute
 from loader.plan import Operation, Plan
 
@@ -14,8 +14,9 @@ from loader.plan import Operation, Plan
 class StubCatalogue:
     url = "https://catalogue.example"
 
-    def __init__(self, fail_rows=(), interrupt_row=None):
+    def __init__(self, fail_rows=(), interrupt_row=None, drop_row=None):
         self.fail_rows = set(fail_rows)
+        self.drop_row = drop_row
         self.interrupt_row = interrupt_row
         self.calls: list[tuple[str, int]] = []
         self.lock = threading.Lock()
@@ -26,6 +27,8 @@ class StubCatalogue:
             self.calls.append((action, row))
         if row == self.interrupt_row:
             raise KeyboardInterrupt
+        if row == self.drop_row:
+            raise Unreachable("resource_create: no answer from the catalogue (ConnectionError)")
         if row in self.fail_rows:
             raise Invalid("format: Value must be one of [...]", {"format": "Value must be one of"})
         return {"id": data.get("id") or f"res-{row}"}
@@ -88,3 +91,12 @@ def test_a_hard_interrupt_names_the_row_whose_call_was_under_way():
 
     assert [(o.row, o.status) for o in seen] == [(2, "done"), (3, "failed")]
     assert "may or may not have saved it" in seen[1].error
+
+
+def test_a_dropped_connection_says_the_write_may_have_been_saved():
+    catalogue = StubCatalogue(drop_row=2)
+
+    (outcome,) = execute(Plan([op(2, "create")], []), catalogue)
+
+    assert outcome.status == "failed"
+    assert "may or may not have saved it" in outcome.error
