@@ -20,6 +20,7 @@ from typing import Any
 
 from loader.client import Catalogue, CatalogueError, NotAuthorized, NotFound
 from loader.model import CheckedRow, Outcome
+from loader.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,11 @@ class _Dataset:
 class Planner:
     """Resolves rows against the catalogue, remembering what earlier rows do."""
 
-    def __init__(self, catalogue: Catalogue, resource_fields: Iterable[str]):
+    def __init__(self, catalogue: Catalogue, schema: Schema):
         self.catalogue = catalogue
-        self.resource_fields = list(resource_fields)
+        self.resource_fields = [f.name for f in schema.fields]
+        # (field, {controlling field: values}): the field is needed when the other holds one
+        self._required_when = [(f.name, f.required_when) for f in schema.fields if f.required_when]
         self._datasets: dict[str, _Dataset] = {}  # by package id
         self._aliases: dict[str, str] = {}  # name or id as written -> package id
         self._organizations: dict[str, dict[str, Any]] = {}
@@ -261,6 +264,8 @@ class Planner:
             return Operation(action="delete", resource_name=target.name, **ids, **common)
 
         fields, changes = self._changes(action, row, target.current)
+        if action == "patch":
+            self._check_conditions(target.current, fields, row.clear)
         if not changes and row.upload is None:
             return Operation(action="noop", resource_name=target.name, **ids, **common)
         target.current = {**target.current, **fields}
@@ -273,6 +278,27 @@ class Planner:
             **ids,
             **common,
         )
+
+    def _check_conditions(
+        self, current: dict[str, Any], fields: dict[str, Any], clear: frozenset[str]
+    ) -> None:
+        """A patch must leave the resource whole: the rules the web form applies
+        (geographic needs a projection...) hold for the resource as patched."""
+        patched = {**current, **fields}
+        missing = []
+        for name, condition in self._required_when:
+            applies = any(patched.get(other) in values for other, values in condition.items())
+            if applies and same(patched.get(name), None):
+                missing.append(name)
+        if missing:
+            kind = patched.get("bcdc_type", "")
+            raise RowFailure(
+                f"after this patch the resource ({kind}) would have no "
+                + ", ".join(missing)
+                + "; give "
+                + ("it" if len(missing) == 1 else "them")
+                + " in the same row"
+            )
 
     def _changes(
         self, action: str, row: CheckedRow, current: dict[str, Any]

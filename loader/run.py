@@ -93,7 +93,7 @@ def run_batch(
     try:
         if not refused:
             user = _who(catalogue)
-            planner = Planner(catalogue, [f.name for f in schema.fields])
+            planner = Planner(catalogue, schema)
             plan = planner.plan(checked, unmade=_unmade(batch, outcomes))
             outcomes.update({o.row: o for o in plan.failures})
             if on_start:

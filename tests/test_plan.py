@@ -7,8 +7,9 @@ import pytest
 from loader.client import NotFound
 from loader.model import CheckedRow
 from loader.plan import Planner, same
+from loader.schema import load_schema
 
-FIELDS = ["name", "url", "description", "format", "iso_topic_category", "last_modified"]
+SCHEMA = load_schema()
 
 
 class StubCatalogue:
@@ -85,7 +86,7 @@ def row(number, op, package="rivers", name=None, resource_id=None, clear=(), **f
 
 def plan(*rows):
     catalogue = StubCatalogue()
-    return Planner(catalogue, FIELDS).plan(rows), catalogue
+    return Planner(catalogue, SCHEMA).plan(rows), catalogue
 
 
 def test_upsert_creates_when_absent_and_updates_when_present():
@@ -178,7 +179,7 @@ def test_a_patch_merges_group_parts_into_the_current_group():
     catalogue = StubCatalogue()
     gauges = catalogue.packages["p1"]["resources"][0]
     gauges["temporal_extent"] = [{"beginning_date": "2020-01-01", "end_date": "2020-12-31"}]
-    planner = Planner(catalogue, FIELDS)
+    planner = Planner(catalogue, SCHEMA)
     result = planner.plan(
         [
             row(2, "patch", name="Gauges", temporal_extent=[{"end_date": "2025-12-31"}]),
@@ -196,7 +197,7 @@ def test_a_patch_merges_group_parts_into_the_current_group():
 
 def test_rows_that_act_on_what_a_row_that_will_not_run_creates_are_skipped():
     catalogue = StubCatalogue()
-    result = Planner(catalogue, FIELDS).plan(
+    result = Planner(catalogue, SCHEMA).plan(
         [
             row(3, "create", package="nowhere", name="Lost", url="https://e.org/l"),
             row(4, "patch", name="Invalid one", description="d"),
@@ -209,3 +210,17 @@ def test_rows_that_act_on_what_a_row_that_will_not_run_creates_are_skipped():
     assert status[4] == ("skipped", "row 2, which creates this resource, does not run")
     # the dataset itself is missing, so row 5 fails on that first
     assert status[5][0] == "failed" and "'nowhere' was not found" in status[5][1]
+
+
+def test_a_patch_must_leave_the_resource_whole():
+    result, _ = plan(
+        row(2, "patch", name="Gauges", bcdc_type="geographic", projection_name="epsg3005"),
+        row(3, "patch", name="Gauges", bcdc_type="webservice", projection_name="epsg3005"),
+    )
+    (failure,) = result.failures
+    assert failure.row == 2
+    assert failure.error == (
+        "after this patch the resource (geographic) would have no spatial_datatype, "
+        "iso_topic_category; give them in the same row"
+    )
+    assert [o.row for o in result.operations] == [3]
