@@ -12,12 +12,14 @@ a workbook behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
@@ -87,11 +89,33 @@ def put(cell: Cell, value: object) -> None:
 
 
 def write_results(path: Path, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> Path:
-    """Write the result workbook to `path` (replacing it in one step) and return the path."""
-    wb = Workbook()
-    _results_sheet(wb.active, batch, outcomes)
+    """Write the result workbook to `path` (replacing it in one step) and return the path.
+
+    Rows are streamed (openpyxl's write-only mode), so a large batch costs
+    little memory.
+    """
+    wb = Workbook(write_only=True)
+    _results_sheet(wb.create_sheet("Results"), batch, outcomes)
     _summary_sheet(wb.create_sheet("Summary"), batch, outcomes, summary)
     return save_atomically(wb, Path(path))
+
+
+def _cell(ws, value: object, **style: object) -> object:
+    """A value for ws.append: plain when that is safe, else a text cell with its style.
+
+    openpyxl turns a plain string starting with "=" into a formula and refuses
+    control characters; such strings go through `put`.
+    """
+    plain = not isinstance(value, str) or (
+        not value.startswith("=") and not ILLEGAL_CHARACTERS_RE.search(value)
+    )
+    if plain and not style:
+        return value
+    cell = WriteOnlyCell(ws)
+    put(cell, value)
+    for name, setting in style.items():
+        setattr(cell, name, setting)
+    return cell
 
 
 def save_atomically(wb: Workbook, path: Path) -> Path:
@@ -105,6 +129,10 @@ def save_atomically(wb: Workbook, path: Path) -> Path:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        for ws in wb.worksheets:  # release a streamed sheet's scratch file
+            if getattr(ws, "closed", True) is False:
+                with contextlib.suppress(Exception):
+                    ws.close()
         raise
     return path
 
@@ -116,52 +144,50 @@ def _umask() -> int:
 
 
 def _results_sheet(ws, batch: Batch, outcomes: list[Outcome]) -> None:
-    ws.title = "Results"
     headers = [*batch.headers, *RESULT_COLUMNS]
-    for index, text in enumerate(headers, start=1):
-        cell = ws.cell(row=1, column=index)
-        put(cell, text)
-        cell.font = BOLD
-        cell.fill = HEADER_FILL
     width = len(batch.columns)
-    position = {column: i for i, column in enumerate(batch.columns, start=1)}
+    status_at, error_at, link_at = width, width + 5, width + 4  # 0-based positions
+    # A write-only sheet takes its layout before its rows.
+    for index, text in enumerate(headers, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = min(max(len(text) + 4, 12), 40)
+    ws.column_dimensions[get_column_letter(error_at + 1)].width = 80
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(batch.rows) + 1)}"
+    ws.append([_cell(ws, text, font=BOLD, fill=HEADER_FILL) for text in headers])
+
+    position = {column: i for i, column in enumerate(batch.columns)}
     by_row = {o.row: o for o in outcomes}
-    for out_row, row in enumerate(batch.rows, start=2):
+    for row in batch.rows:
         outcome = by_row.get(row.number, Outcome(row.number, "not run"))
+        cells: list[object] = [None] * len(headers)
         for column, text in row.values.items():
-            put(ws.cell(row=out_row, column=position[column]), text)
-        results = [
+            cells[position[column]] = _cell(ws, text)
+        results = (
             outcome.status,
             outcome.action,
             outcome.resource_id,
             outcome.package_id,
             outcome.resource_url,
             outcome.error,
-        ]
-        for offset, value in enumerate(results, start=width + 1):
+        )
+        for offset, value in enumerate(results, start=width):
             if value not in (None, ""):
-                put(ws.cell(row=out_row, column=offset), value)
-        status_cell = ws.cell(row=out_row, column=width + 1)
+                cells[offset] = _cell(ws, value)
         if outcome.status in STATUS_FILLS:
-            status_cell.fill = STATUS_FILLS[outcome.status]
+            cells[status_at] = _cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
         if outcome.status in ("failed", "invalid") and outcome.error:
-            ws.cell(row=out_row, column=width + 6).fill = PROBLEM_FILL
+            cells[error_at] = _cell(ws, outcome.error, fill=PROBLEM_FILL)
         url = outcome.resource_url
         if url and url.lower().startswith(("https://", "http://")):
-            link = ws.cell(row=out_row, column=width + 5)
-            link.hyperlink = url
-            link.font = LINK
+            cells[link_at] = _cell(ws, url, hyperlink=url, font=LINK)
         for column, message in outcome.field_errors.items():
             if column not in position:
                 continue  # a column the batch lacks: the message is in `error`
-            cell = ws.cell(row=out_row, column=position[column])
-            cell.fill = PROBLEM_FILL
-            cell.comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", message), AUTHOR, 120, 320)
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(batch.rows) + 1)}"
-    for index, text in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = min(max(len(text) + 4, 12), 40)
-    ws.column_dimensions[get_column_letter(width + 6)].width = 80
+            comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", message), AUTHOR, 120, 320)
+            cells[position[column]] = _cell(
+                ws, row.values.get(column), fill=PROBLEM_FILL, comment=comment
+            )
+        ws.append(cells)
 
 
 def _summary_sheet(ws, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> None:
@@ -180,11 +206,8 @@ def _summary_sheet(ws, batch: Batch, outcomes: list[Outcome], summary: RunSummar
         ("Rows", len(batch.rows)),
     ]
     lines += [(f"Rows {status}", counts.get(status, 0)) for status in STATUSES]
-    put(ws.cell(row=1, column=1), "Item")
-    put(ws.cell(row=1, column=2), "Value")
-    ws["A1"].font = ws["B1"].font = BOLD
-    for number, (label, value) in enumerate(lines, start=2):
-        put(ws.cell(row=number, column=1), label)
-        put(ws.cell(row=number, column=2), value)
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 60
+    ws.append([_cell(ws, "Item", font=BOLD), _cell(ws, "Value", font=BOLD)])
+    for label, value in lines:
+        ws.append([_cell(ws, label), _cell(ws, value)])
