@@ -25,7 +25,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from loader.model import STATUSES, Batch, CheckedRow, Outcome, Problem, RunSummary
+from loader.model import STATUSES, Batch, CheckedRow, Outcome, Problem, Row, RunSummary
 
 RESULT_COLUMNS = ("status", "action", "resource_id", "package_id", "resource_url", "error")
 
@@ -147,30 +147,32 @@ def _results_sheet(ws, batch: Batch, outcomes: list[Outcome]) -> None:
     headers = [*batch.headers, *RESULT_COLUMNS]
     width = len(batch.columns)
     status_at, error_at, link_at = width, width + 5, width + 4  # 0-based positions
-    # A write-only sheet takes its layout before its rows.
-    for index, text in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = min(max(len(text) + 4, 12), 40)
-    ws.column_dimensions[get_column_letter(error_at + 1)].width = 80
+    position = {column: i for i, column in enumerate(batch.columns)}
+    by_row = {o.row: o for o in outcomes}
+
+    def outcome_of(row: Row) -> Outcome:
+        return by_row.get(row.number) or Outcome(row.number, "not run")
+
+    # A write-only sheet takes its layout before its rows: size the columns
+    # from the headings and the first rows.
+    longest = [len(text) for text in headers]
+    for row in batch.rows[:200]:
+        for column, text in row.values.items():
+            longest[position[column]] = max(longest[position[column]], len(text))
+        for offset, value in enumerate(_result_values(outcome_of(row)), start=width):
+            longest[offset] = max(longest[offset], len(str(value or "")))
+    for index, size in enumerate(longest, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = min(max(size + 2, 8), 60)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(batch.rows) + 1)}"
     ws.append([_cell(ws, text, font=BOLD, fill=HEADER_FILL) for text in headers])
 
-    position = {column: i for i, column in enumerate(batch.columns)}
-    by_row = {o.row: o for o in outcomes}
     for row in batch.rows:
-        outcome = by_row.get(row.number, Outcome(row.number, "not run"))
+        outcome = outcome_of(row)
         cells: list[object] = [None] * len(headers)
         for column, text in row.values.items():
             cells[position[column]] = _cell(ws, text)
-        results = (
-            outcome.status,
-            outcome.action,
-            outcome.resource_id,
-            outcome.package_id,
-            outcome.resource_url,
-            outcome.error,
-        )
-        for offset, value in enumerate(results, start=width):
+        for offset, value in enumerate(_result_values(outcome), start=width):
             if value not in (None, ""):
                 cells[offset] = _cell(ws, value)
         if outcome.status in STATUS_FILLS:
@@ -188,6 +190,18 @@ def _results_sheet(ws, batch: Batch, outcomes: list[Outcome]) -> None:
                 ws, row.values.get(column), fill=PROBLEM_FILL, comment=comment
             )
         ws.append(cells)
+
+
+def _result_values(outcome: Outcome) -> tuple:
+    """The values of RESULT_COLUMNS for one row."""
+    return (
+        outcome.status,
+        outcome.action,
+        outcome.resource_id,
+        outcome.package_id,
+        outcome.resource_url,
+        outcome.error,
+    )
 
 
 def _summary_sheet(ws, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> None:
