@@ -112,10 +112,11 @@ INSTRUCTIONS = [
     "Give either a file to upload (a path relative to the folder of the batch file) or a URL, "
     "not both.",
     "Grouped fields (temporal_extent, geographic_extent, preview_info) have one column per "
-    "part. A group is sent whole: on a patch, fill in every part you want to keep.",
+    "part. A patch changes only the parts it fills in (or clears with <clear>).",
     "iso_topic_category takes one or more values separated by commas; the dropdown offers "
     "one at a time.",
-    "Check the batch before loading it: bcdc-loader validate BATCH.xlsx -o result.xlsx",
+    "Check the batch before loading it: bcdc-loader validate BATCH.xlsx -o result.xlsx; "
+    "then see what it would do: bcdc-loader run BATCH.xlsx --ckan test --dry-run",
     "The Examples sheet shows filled-in rows; copy rows from there to the Batch sheet.",
     "",
     "Columns",
@@ -249,6 +250,7 @@ def _write_instructions(ws: Worksheet, columns: list[Column]) -> None:
     for index, text in enumerate(heading, start=1):
         put(ws.cell(row=top, column=index), text)
         ws.cell(row=top, column=index).font = BOLD
+    widths = (40, 30, 10, 30, 50, 70)
     for number, column in enumerate(columns, start=top + 1):
         values = [
             column.name,
@@ -261,7 +263,10 @@ def _write_instructions(ws: Worksheet, columns: list[Column]) -> None:
         for index, value in enumerate(values, start=1):
             put(ws.cell(row=number, column=index), value)
             ws.cell(row=number, column=index).alignment = wrap
-    for letter, width in zip("ABCDEF", (40, 30, 10, 30, 50, 70), strict=True):
+        # not every spreadsheet program grows a row to fit wrapped text by itself
+        lines = max(1 + len(v) // w for v, w in zip(values, widths, strict=True))
+        ws.row_dimensions[number].height = 15 * lines
+    for letter, width in zip("ABCDEF", widths, strict=True):
         ws.column_dimensions[letter].width = width
 
 
