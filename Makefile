@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) ckan-up
 	@$(BIN)/python dev/demo.py
 
-## test: set everything up and run the whole test suite (starts the catalogue itself)
-test: $(STAMP)
+## test: set everything up, lint, and run the whole test suite (starts the catalogue itself)
+test: $(STAMP) lint
 	@$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -51,7 +51,8 @@ if how == "bcdc-loader":
     import loader.execute, loader.plan  # imported before measuring, like ckanapi below
     batch = Path(path).with_suffix(".batch.csv")
     with batch.open("w", newline="") as out:
-        row = {"op": "create", "package": package, "name": "big-loader", "upload": Path(path).name, **required}
+        row = {"op": "create", "package": package, "name": "big-loader",
+               "upload": Path(path).name, **required}
         w = csv.DictWriter(out, fieldnames=list(row)); w.writeheader(); w.writerow(row)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
@@ -63,7 +64,8 @@ else:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     with open(path, "rb") as stream:
-        ckan.action.resource_create(package_id=package, name="big-ckanapi", upload=stream, **required)
+        ckan.action.resource_create(
+            package_id=package, name="big-ckanapi", upload=stream, **required)
 seconds = time.perf_counter() - start
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"before": before, "after": after, "seconds": seconds}))
