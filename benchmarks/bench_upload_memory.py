@@ -27,15 +27,6 @@ sys.path.insert(0, str(ROOT / "dev"))
 
 import ckan_stack  # noqa: E402
 
-REQUIRED = {
-    "bcdc_type": "document",
-    "resource_update_cycle": "monthly",
-    "format": "csv",
-    "resource_storage_location": "catalogue data store",
-    "resource_type": "data",
-    "resource_access_method": "direct access",
-}
-
 # Run in a child process: print peak RSS (KiB) before and after one upload, and seconds.
 CHILD = r"""
 import json, resource, sys, time
@@ -108,7 +99,7 @@ def main() -> None:
                         token,
                         name,
                         str(path),
-                        json.dumps(REQUIRED),
+                        json.dumps(ckan_stack.RESOURCE_REQUIRED),
                     ],
                     capture_output=True,
                     text=True,

@@ -352,6 +352,17 @@ def dataset_fields(name: str, title: str, owner_org: str) -> dict:
     }
 
 
+# The six choice fields every bcdc_dataset resource needs, with values the catalogue takes.
+RESOURCE_REQUIRED = {
+    "bcdc_type": "document",
+    "resource_update_cycle": "monthly",
+    "format": "csv",
+    "resource_storage_location": "catalogue data store",
+    "resource_type": "data",
+    "resource_access_method": "direct access",
+}
+
+
 def seed(admin: dict) -> dict:
     token = admin["token"]
     saved = load_credentials()

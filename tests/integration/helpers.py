@@ -6,20 +6,13 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import ckan_stack
 import openpyxl
 
 from loader.client import Catalogue
 from loader.plan import Operation
 
-# The six choice fields every resource needs, with values the catalogue takes.
-REQUIRED = {
-    "bcdc_type": "document",
-    "resource_update_cycle": "monthly",
-    "format": "csv",
-    "resource_storage_location": "catalogue data store",
-    "resource_type": "data",
-    "resource_access_method": "direct access",
-}
+REQUIRED = ckan_stack.RESOURCE_REQUIRED
 
 
 def write_batch(folder: Path, rows: list[dict[str, str]], name: str = "batch.csv") -> Path:

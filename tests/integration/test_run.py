@@ -516,3 +516,28 @@ def test_skip_invalid_skips_rows_that_need_an_invalid_row(catalogue, make_packag
     assert [o.status for o in result.outcomes] == ["invalid", "skipped"]
     assert "row 2, which creates this resource, does not run" in result.outcomes[1].error
     assert resources_of(catalogue, package["id"]) == []
+
+
+def test_a_patch_that_would_leave_the_resource_incomplete_fails(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    original = admin.action.resource_create(
+        package_id=package["id"], name="Layer", url="https://example.com/l", **REQUIRED
+    )
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "patch",
+                "resource_id": original["id"],
+                "bcdc_type": "geographic",
+                "projection_name": "epsg3005",
+            }
+        ],
+    )
+
+    result = run_batch(batch, editor(catalogue))
+
+    assert result.outcomes[0].status == "failed"
+    assert "would have no spatial_datatype, iso_topic_category" in result.outcomes[0].error
+    assert admin.action.resource_show(id=original["id"])["bcdc_type"] == "document"
