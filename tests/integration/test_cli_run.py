@@ -128,3 +128,19 @@ def test_a_refused_token_or_no_answer_stops_before_any_row(
     assert "Traceback" not in result.output
     (row,) = openpyxl.load_workbook(output)["Results"].iter_rows(min_row=2, values_only=True)
     assert "not run" in row and any(message in str(v) for v in row)
+
+
+def test_the_token_can_come_from_a_file(catalogue, make_package, tmp_path):
+    package = make_package()
+    batch = tmp_path / "batch.csv"
+    batch.write_text(f"{HEADER}\ncreate,{package['name']},New,https://example.com/n,{REQUIRED}\n")
+    key_file = tmp_path / "token.txt"
+    key_file.write_text(catalogue.editor_token + "\n")
+
+    result = invoke(
+        ["run", str(batch), "--api-key-file", str(key_file), "-o", str(tmp_path / "r.xlsx")],
+        url=catalogue.url,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "1 row (1 done)" in result.output
