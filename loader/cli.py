@@ -86,10 +86,10 @@ def resolve_schema(source: str, ckan_url: str | None) -> Schema:
         return load_schema()
     if not ckan_url:
         raise click.UsageError("--schema live needs the catalogue's address: --ckan URL")
-    from loader.client import CatalogueError, fetch_live_schema  # only live use needs it
+    from loader.client import Catalogue, CatalogueError  # only live use needs it
 
     try:
-        return schema_from_scheming(fetch_live_schema(ckan_url), source=ckan_url)
+        return schema_from_scheming(Catalogue(ckan_url).dataset_schema(), source=ckan_url)
     except CatalogueError as error:
         raise SchemaError(f"cannot read the schema of {ckan_url}: {error.message}") from None
 
@@ -234,7 +234,7 @@ def run(
         click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
 
     catalogue = Catalogue(url, api_key)
-    schema = resolve_schema(schema_source, url) if schema_source == "live" else None
+    schema = resolve_schema(schema_source, url)
     output = output or default_result_path(batch_path)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     stop = threading.Event()

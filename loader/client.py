@@ -203,10 +203,9 @@ class Catalogue:
     def dataset_schema(self, dataset_type: str = "bcdc_dataset") -> dict[str, Any]:
         return self.call("scheming_dataset_schema_show", {"type": dataset_type}, retry=True)
 
-    def resource_page(self, package: dict[str, Any], resource_id: str) -> str:
-        """The web page of a resource, as the catalogue links it."""
-        kind = package.get("type") or "dataset"
-        return f"{self.url}/{kind}/{package['name']}/resource/{resource_id}"
+    def resource_page(self, package_type: str, package_name: str, resource_id: str) -> str:
+        """The web page of a resource, as the catalogue links it (by dataset type)."""
+        return f"{self.url}/{package_type}/{package_name}/resource/{resource_id}"
 
     # --- writes ----------------------------------------------------------------
 
@@ -242,11 +241,6 @@ class Catalogue:
 
     def delete_resource(self, resource_id: str) -> None:
         self.call("resource_delete", {"id": resource_id})
-
-
-def fetch_live_schema(url: str, api_key: str | None = None) -> dict[str, Any]:
-    """The catalogue's own bcdc_dataset schema (scheming_dataset_schema_show)."""
-    return Catalogue(url, api_key).dataset_schema()
 
 
 def catalogue_url(target: str) -> str:

@@ -30,7 +30,7 @@ def dry_run(plan: Plan, catalogue: Catalogue) -> list[Outcome]:
             Outcome(
                 row=op.row,
                 status="not run",
-                action=op.describe(done=False),
+                action=op.describe("would"),
                 resource_id=op.resource_id,
                 package_id=op.package_id,
                 resource_url=_page(catalogue, op, op.resource_id),
@@ -85,7 +85,7 @@ def execute(
                 Outcome(
                     op.row,
                     "failed",
-                    action=op.describe(done=False).replace("would ", "tried to ", 1),
+                    action=op.describe("tried to"),
                     resource_id=op.resource_id,
                     package_id=op.package_id,
                     error="interrupted while the request was under way: the catalogue may or "
@@ -134,7 +134,7 @@ def _perform(op: Operation, resource_id: str | None, catalogue: Catalogue) -> Ou
             resource_id_out = resource_id
         elif op.action == "delete":
             catalogue.delete_resource(resource_id)
-            return Outcome(op.row, "done", op.describe(done=True), resource_id, op.package_id, None)
+            return Outcome(op.row, "done", op.describe("did"), resource_id, op.package_id, None)
         elif op.action == "create":
             data = {"package_id": op.package_id, **op.fields}
             resource_id_out = catalogue.write_resource("resource_create", data, op.upload)["id"]
@@ -158,7 +158,7 @@ def _perform(op: Operation, resource_id: str | None, catalogue: Catalogue) -> Ou
         return Outcome(
             op.row,
             "failed",
-            action=op.describe(done=False).replace("would ", "tried to ", 1),
+            action=op.describe("tried to"),
             resource_id=(partial or {}).get("id") or resource_id,
             package_id=op.package_id,
             resource_url=_page(catalogue, op, (partial or {}).get("id") or resource_id),
@@ -173,7 +173,7 @@ def _perform(op: Operation, resource_id: str | None, catalogue: Catalogue) -> Ou
     return Outcome(
         op.row,
         "done",
-        op.describe(done=True),
+        op.describe("did"),
         resource_id_out,
         op.package_id,
         _page(catalogue, op, resource_id_out),
@@ -183,5 +183,4 @@ def _perform(op: Operation, resource_id: str | None, catalogue: Catalogue) -> Ou
 def _page(catalogue: Catalogue, op: Operation, resource_id: str | None) -> str | None:
     if not resource_id or op.action == "delete":
         return None
-    package = {"type": op.package_type, "name": op.package_name}
-    return catalogue.resource_page(package, resource_id)
+    return catalogue.resource_page(op.package_type, op.package_name, resource_id)

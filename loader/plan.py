@@ -42,8 +42,7 @@ class Operation:
     """One call (or none, for `noop`) the executor makes for one row."""
 
     row: int
-    requested: str  # the op the row asked for (upsert becomes create or update)
-    action: str  # create | update | patch | delete | noop
+    action: str  # create | update | patch | delete | noop (an upsert becomes create or update)
     package_id: str
     package_name: str
     package_type: str
@@ -54,16 +53,12 @@ class Operation:
     upload: Path | None = None
     changes: tuple[Change, ...] = ()
 
-    def describe(self, done: bool = False) -> str:
-        """What the operation does, in words (past tense once done)."""
-        verb = {
-            "create": ("would create", "created"),
-            "update": ("would update", "updated"),
-            "patch": ("would patch", "patched"),
-            "delete": ("would delete", "deleted"),
-            "noop": ("no change", "no change"),
-        }[self.action][done]
-        words = f"{verb} resource '{self.resource_name}'" if self.action != "noop" else verb
+    def describe(self, tense: str = "would") -> str:
+        """What the operation does, in words: tense is "would", "did" or "tried"."""
+        if self.action == "noop":
+            return "no change"
+        verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
+        words = f"{verb} resource '{self.resource_name}'"
         if self.action == "create" and self.upload:
             words += f" from file {self.upload.name}"
         elif self.action in ("update", "patch"):
@@ -90,6 +85,7 @@ class Plan:
         return list(lanes.values())
 
 
+_PAST = {"create": "created", "update": "updated", "patch": "patched", "delete": "deleted"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]|$)")
 
 
@@ -236,7 +232,6 @@ class Planner:
         package = dataset.package
         common = {
             "row": row.number,
-            "requested": row.op,
             "package_id": package["id"],
             "package_name": package["name"],
             "package_type": package.get("type") or "dataset",

@@ -37,14 +37,13 @@ class StubCatalogue:
         with self.lock:
             self.calls.append(("resource_delete", resource_id))
 
-    def resource_page(self, package, resource_id):
-        return f"{self.url}/{package['type']}/{package['name']}/resource/{resource_id}"
+    def resource_page(self, package_type, package_name, resource_id):
+        return f"{self.url}/{package_type}/{package_name}/resource/{resource_id}"
 
 
 def op(row, action, package="p1", resource_id=None, after_row=None):
     return Operation(
         row=row,
-        requested=action,
         action=action,
         package_id=package,
         package_name=package,
@@ -62,6 +61,8 @@ def test_rows_of_one_dataset_run_in_order_and_dependents_get_the_new_id():
 
     outcomes = {o.row: o for o in execute(plan, catalogue, jobs=2)}
 
+    assert outcomes[2].action == "created resource 'R2'"
+    assert outcomes[4].action == "patched resource 'R4'"
     assert outcomes[4].resource_id == "res-2"
     assert outcomes[4].resource_url == "https://catalogue.example/bcdc_dataset/p1/resource/res-2"
     p1_calls = [row for _, row in catalogue.calls if row in (2, 4)]

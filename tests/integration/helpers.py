@@ -48,7 +48,6 @@ def create_operation(package: dict, **fields: Any) -> Operation:
     """A create of resource 'Bad' built by hand, bypassing the loader's own checks."""
     return Operation(
         row=2,
-        requested="create",
         action="create",
         package_id=package["id"],
         package_name=package["name"],
