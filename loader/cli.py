@@ -11,21 +11,14 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from loader import __version__
 from loader.errors import LoaderError, SchemaError
-from loader.model import RunSummary
-from loader.read import read_batch
-from loader.report import validation_outcomes, write_results
 from loader.schema import Schema, load_schema, schema_from_scheming
 from loader.template import write_template
-from loader.validate import validate_batch
-
-EXIT_CLEAN, EXIT_PROBLEMS = 0, 2
 
 
 class LoaderGroup(click.Group):
@@ -132,28 +125,21 @@ def validate(
 
     Exits 0 when the batch is clean, 2 when it has problems or cannot be read.
     """
-    started = datetime.now(UTC)
+    from loader.run import check_batch
+
     schema = resolve_schema(schema_source, ckan_url)
-    batch = read_batch(batch_path, sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema)
-    for problem in problems:
+    result = check_batch(batch_path, sheet=sheet, schema=schema, result_path=output)
+    for problem in result.problems:
         click.echo(problem.message)
-    bad_rows = len({p.row for p in problems})
+    bad_rows = result.counts().get("invalid", 0)
+    ready = len(result.outcomes) - bad_rows
     click.echo(
-        f"{batch_path.name}: {_count(len(batch.rows), 'row')}, {len(checked)} ready, "
-        f"{bad_rows} with problems ({_count(len(problems), 'problem')})."
+        f"{batch_path.name}: {_count(len(result.outcomes), 'row')}, {ready} ready, "
+        f"{bad_rows} with problems ({_count(len(result.problems), 'problem')})."
     )
     if output is not None:
-        summary = RunSummary(
-            mode="validate",
-            started=started,
-            ended=datetime.now(UTC),
-            loader_version=__version__,
-            target_url=ckan_url if schema_source == "live" else None,
-        )
-        write_results(output, batch, validation_outcomes(batch, problems, checked), summary)
         click.echo(f"Results written to {output}")
-    sys.exit(EXIT_PROBLEMS if problems else EXIT_CLEAN)
+    sys.exit(result.exit_code)
 
 
 def _count(n: int, word: str) -> str:

@@ -1,9 +1,10 @@
-"""Run a batch against a catalogue: the whole flow, callable from Python.
+"""Check or run a batch: the whole flow, callable from Python.
 
     read -> validate -> plan -> execute (or dry run) -> result workbook
 
-`run_batch` returns a RunResult holding one Outcome per row. The result
-workbook is written however the run ends: finished, stopped or interrupted.
+`check_batch` stops after validation and touches no catalogue; `run_batch`
+goes on. Both return a RunResult holding one Outcome per row, and write the
+result workbook however the run ends: finished, stopped or interrupted.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class RunResult:
         if self.refused:
             return EXIT_INVALID
         unfinished = {"failed", "skipped", "invalid"}
-        if not self.summary.dry_run:
+        if self.summary.mode == "run" and not self.summary.dry_run:
             unfinished.add("not run")
         return EXIT_FAILED if any(o.status in unfinished for o in self.outcomes) else EXIT_OK
 
@@ -55,6 +56,27 @@ class RunResult:
         for outcome in self.outcomes:
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
         return counts
+
+
+def check_batch(
+    path: Path | str,
+    *,
+    sheet: str | None = None,
+    schema: Schema | None = None,
+    result_path: Path | str | None = None,
+) -> RunResult:
+    """Read and validate a batch offline: every problem at once, nothing sent anywhere.
+
+    Raises BatchError when the file cannot be read.
+    """
+    started = _now()
+    schema = schema or load_schema()
+    batch = read_batch(Path(path), sheet=sheet, schema=schema)
+    problems, checked = validate_batch(batch, schema)
+    outcomes = validation_outcomes(batch, problems, checked)
+    target = schema.source if schema.source.startswith(("http://", "https://")) else None
+    summary = RunSummary("validate", started, _now(), __version__, target_url=target)
+    return _finish(batch, problems, outcomes, summary, result_path, refused=bool(problems))
 
 
 def run_batch(
@@ -79,7 +101,7 @@ def run_batch(
     bar); `on_outcome` each outcome as it happens. Raises BatchError when the
     file cannot be read.
     """
-    started = datetime.now().astimezone()
+    started = _now()
     schema = schema or load_schema()
     batch = read_batch(Path(path), sheet=sheet, schema=schema)
     problems, checked = validate_batch(batch, schema)
@@ -115,20 +137,32 @@ def run_batch(
     finally:
         for row in batch.rows:
             outcomes.setdefault(row.number, Outcome(row.number, "not run", error=unreached))
-        ordered = [outcomes[row.number] for row in batch.rows]
         summary = RunSummary(
-            target_url=catalogue.url,
-            user=user,
-            started=started,
-            ended=datetime.now().astimezone(),
-            loader_version=__version__,
-            dry_run=dry_run_only,
-            mode="run",
+            "run", started, _now(), __version__, catalogue.url, user, dry_run=dry_run_only
         )
-        result = Path(result_path) if result_path else None
-        if result is not None:
-            write_results(result, batch, ordered, summary)
+        result = _finish(batch, problems, list(outcomes.values()), summary, result_path, refused)
+    return result
+
+
+def _finish(
+    batch: Batch,
+    problems: list[Problem],
+    outcomes: list[Outcome],
+    summary: RunSummary,
+    result_path: Path | str | None,
+    refused: bool,
+) -> RunResult:
+    """Order the outcomes as the sheet is, and write the result workbook if asked."""
+    by_row = {o.row: o for o in outcomes}
+    ordered = [by_row[row.number] for row in batch.rows]
+    result = Path(result_path) if result_path else None
+    if result is not None:
+        write_results(result, batch, ordered, summary)
     return RunResult(batch, problems, ordered, summary, result, refused)
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
 
 
 def _unmade(batch: Batch, invalid: dict[int, Outcome]) -> dict[tuple[str, str], int]:
