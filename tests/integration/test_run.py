@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime
 
@@ -541,3 +542,62 @@ def test_a_patch_that_would_leave_the_resource_incomplete_fails(catalogue, make_
     assert result.outcomes[0].status == "failed"
     assert "would have no spatial_datatype, iso_topic_category" in result.outcomes[0].error
     assert admin.action.resource_show(id=original["id"])["bcdc_type"] == "document"
+
+
+def test_an_upload_carries_lists_groups_and_the_editors_last_modified(
+    catalogue, make_package, tmp_path
+):
+    package = make_package()
+    (tmp_path / "sites.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    batch = write_batch(
+        tmp_path,
+        [
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": "Sites",
+                "upload": "sites.geojson",
+                **{**REQUIRED, "bcdc_type": "geographic", "format": "geojson"},
+                "spatial_datatype": "NA",
+                "projection_name": "epsg4326",
+                "iso_topic_category": "inlandWaters,environment",
+                "last_modified": "2025-01-31",
+                "temporal_extent.beginning_date": "2024-01-01",
+                "geographic_extent.north_bound_latitude": "60",
+                "geographic_extent.south_bound_latitude": "48.3",
+            },
+        ],
+    )
+
+    result = run_batch(batch, editor(catalogue))
+
+    assert result.exit_code == 0, result.outcomes[0].error
+    (stored,) = resources_of(catalogue, package["id"])
+    assert stored["url_type"] == "upload"
+    assert sorted(stored["iso_topic_category"]) == ["environment", "inlandWaters"]
+    assert stored["temporal_extent"] == [{"beginning_date": "2024-01-01"}]
+    assert stored["geographic_extent"] == [
+        {"north_bound_latitude": 60, "south_bound_latitude": 48.3}
+    ]
+    assert stored["last_modified"].startswith("2025-01-31")
+
+
+def test_an_upload_whose_second_step_fails_names_the_saved_resource(
+    catalogue, make_package, tmp_path
+):
+    package = make_package()
+    data = tmp_path / "a.csv"
+    data.write_bytes(b"a\n1\n")
+    op = create_operation(package, temporal_extent=[{"beginning_date": "2024-13-01"}])
+    op = dataclasses.replace(
+        op, fields={k: v for k, v in op.fields.items() if k != "url"}, upload=data
+    )
+
+    (outcome,) = execute(Plan([op], []), editor(catalogue))
+
+    (stored,) = resources_of(catalogue, package["id"])
+    assert outcome.status == "failed"
+    assert outcome.resource_id == stored["id"]
+    assert f"saved to resource {stored['id']}, but not the rest" in outcome.error
+    assert "temporal_extent.beginning_date" in outcome.field_errors
+    assert requests.get(stored["url"], timeout=30).content == b"a\n1\n"
