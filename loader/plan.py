@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from loader.client import Catalogue, CatalogueError, NotAuthorized, NotFound
-from loader.model import CheckedRow, Outcome
+from loader.model import CheckedRow, Outcome, Row
 from loader.schema import Schema
 
 
@@ -330,6 +330,16 @@ class Planner:
                 if not same(current.get(name), None):
                     changes.append(Change(name, current.get(name), None))
         return fields, changes
+
+
+def unmade_resources(rows: Iterable[Row], invalid: Container[int]) -> dict[tuple[str, str], int]:
+    """Resources that invalid create and upsert rows were meant to make, for Planner.plan."""
+    unmade: dict[tuple[str, str], int] = {}
+    for row in rows:
+        op, package, name = (row.values.get(k, "") for k in ("op", "package", "name"))
+        if row.number in invalid and op.lower() in ("create", "upsert") and package and name:
+            unmade.setdefault((package, name), row.number)
+    return unmade
 
 
 def _look_up(what: str, show: Callable[[str], dict[str, Any]], name: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from loader.client import Catalogue, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
 from loader.execute import dry_run, execute
 from loader.model import Batch, Outcome, Problem, RunSummary
-from loader.plan import Planner
+from loader.plan import Planner, unmade_resources
 from loader.read import read_batch
 from loader.report import validation_outcomes, write_results
 from loader.schema import Schema, load_schema
@@ -116,7 +116,7 @@ def run_batch(
         if not refused:
             user = _who(catalogue)
             planner = Planner(catalogue, schema)
-            plan = planner.plan(checked, unmade=_unmade(batch, outcomes))
+            plan = planner.plan(checked, unmade=unmade_resources(batch.rows, outcomes))
             outcomes.update({o.row: o for o in plan.failures})
             if on_start:
                 on_start(len(plan.operations))
@@ -163,16 +163,6 @@ def _finish(
 
 def _now() -> datetime:
     return datetime.now().astimezone()
-
-
-def _unmade(batch: Batch, invalid: dict[int, Outcome]) -> dict[tuple[str, str], int]:
-    """Resources that invalid create and upsert rows were meant to make."""
-    unmade: dict[tuple[str, str], int] = {}
-    for row in batch.rows:
-        op, package, name = (row.values.get(k, "") for k in ("op", "package", "name"))
-        if row.number in invalid and op.lower() in ("create", "upsert") and package and name:
-            unmade.setdefault((package, name), row.number)
-    return unmade
 
 
 def _who(catalogue: Catalogue) -> str:

@@ -12,7 +12,7 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -72,13 +72,6 @@ class Column:
     field: Field
     group: Field | None = None
     control: bool = False
-
-    @property
-    def resource_field(self) -> str | None:
-        """The top-level resource field this column feeds, or None for control columns."""
-        if self.control:
-            return None
-        return self.group.name if self.group else self.field.name
 
 
 # Columns that steer the loader rather than hold resource fields.
@@ -437,8 +430,3 @@ def schema_from_scheming(schema_show_result: Mapping[str, Any], source: str = "l
         if f["field_name"] not in CONTROL_COLUMNS
     )
     return Schema(fields, source)
-
-
-def choice_fields(schema: Schema) -> Iterable[Column]:
-    """The columns whose cells take values from a list (op included)."""
-    return (c for c in schema.columns if c.field.type in ("choice", "choice_list"))
