@@ -21,8 +21,10 @@ test: $(STAMP) lint
 	@$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	@$(BIN)/ruff check loader tests dev benchmarks
-	@$(BIN)/ruff format --check loader tests dev benchmarks
+	@$(BIN)/ruff check loader tests dev benchmarks sample_batches
+	@$(BIN)/ruff format --check loader tests dev benchmarks sample_batches
+	@$(BIN)/mypy
+	@$(BIN)/cog --check --diff --check-fail-msg='run: .venv/bin/cog -r README.md docs/batch-format.md' README.md docs/batch-format.md
 
 ckan-up:
 	@$(PYTHON) dev/ckan_stack.py up

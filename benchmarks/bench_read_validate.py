@@ -24,9 +24,9 @@ from pathlib import Path
 
 import openpyxl
 
-from loader.read import read_batch
+from loader.pipeline.read import read_batch
+from loader.pipeline.validate import validate_batch
 from loader.schema import load_schema
-from loader.validate import validate_batch
 
 COLUMNS = [
     "op",

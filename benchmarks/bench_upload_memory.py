@@ -39,7 +39,8 @@ if how == "bcdc-loader":
     import csv
     from loader.client import Catalogue
     from loader.run import run_batch
-    import loader.execute, loader.plan  # imported before measuring, like ckanapi below
+    # imported before measuring, like ckanapi below
+    import loader.pipeline.execute, loader.pipeline.plan
     batch = Path(path).with_suffix(".batch.csv")
     with batch.open("w", newline="") as out:
         row = {"op": "create", "package": package, "name": "big-loader",

@@ -7,11 +7,15 @@ code (2 for an unusable batch or schema); nothing shows a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,11 +24,17 @@ from loader.errors import LoaderError, SchemaError
 from loader.schema import Schema, load_schema, schema_from_scheming
 from loader.template import write_template
 
+if TYPE_CHECKING:
+    from loader.model import Outcome
+    from loader.run import RunResult
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 class LoaderGroup(click.Group):
     """A click group that turns the loader's own errors into a message and an exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except LoaderError as exc:
@@ -41,12 +51,12 @@ def main() -> None:
 # -- options shared by commands -------------------------------------------------
 
 
-def schema_options(command):
+def schema_options(command: F) -> F:
     """--schema bundled|live and --ckan URL."""
     command = click.option(
         "--ckan",
         "ckan_url",
-        metavar="URL",
+        metavar="URL|test|prod",
         help="The catalogue to read the live schema from (with --schema live).",
     )(command)
     return schema_option(command)
@@ -78,13 +88,24 @@ def resolve_schema(source: str, ckan_url: str | None) -> Schema:
     if source == "bundled":
         return load_schema()
     if not ckan_url:
-        raise click.UsageError("--schema live needs the catalogue's address: --ckan URL")
+        raise click.UsageError("--schema live needs the catalogue's address: --ckan URL|test|prod")
     from loader.client import Catalogue, CatalogueError  # only live use needs it
 
+    url = _catalogue_url(ckan_url)
     try:
-        return schema_from_scheming(Catalogue(ckan_url).dataset_schema(), source=ckan_url)
+        return schema_from_scheming(Catalogue(url).dataset_schema(), source=url)
     except CatalogueError as error:
-        raise SchemaError(f"cannot read the schema of {ckan_url}: {error.message}") from None
+        raise SchemaError(f"cannot read the schema of {url}: {error.message}") from None
+
+
+def _catalogue_url(target: str) -> str:
+    """A --ckan value (URL, test or prod) as the catalogue's address."""
+    from loader.client import catalogue_url
+
+    try:
+        return catalogue_url(target)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--ckan") from None
 
 
 # -- commands ---------------------------------------------------------------------
@@ -201,15 +222,12 @@ def run(
     row failed or did not run, 2 when the batch is invalid or the run could
     not start.
     """
-    from loader.client import Catalogue, catalogue_url, is_production
-    from loader.run import default_result_path, run_batch
+    from loader.client import Catalogue, is_production
+    from loader.run import default_result_path
 
     if not target:
         raise click.UsageError("say which catalogue: --ckan URL|test|prod, or set CKAN_URL")
-    try:
-        url = catalogue_url(target)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--ckan") from None
+    url = _catalogue_url(target)
     interactive = sys.stdin.isatty()
     api_key = _api_key(api_key_file, interactive)
     if is_production(url) and not dry_run and not yes:
@@ -220,32 +238,15 @@ def run(
         click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
 
     catalogue = Catalogue(url, api_key)
-    schema = resolve_schema(schema_source, url)
-    output = output or default_result_path(batch_path)
-    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, _stop_on_interrupt(stop))
-    try:
-        result = run_batch(
-            batch_path,
-            catalogue,
-            sheet=sheet,
-            schema=schema,
-            dry_run_only=dry_run,
-            skip_invalid=skip_invalid,
-            jobs=jobs,
-            result_path=output,
-            stop=stop,
-            on_start=progress.start,
-            on_outcome=progress.advance,
-        )
-    except KeyboardInterrupt:
-        progress.finish()
-        click.echo(f"Interrupted. Results so far: {output}", err=True)
-        sys.exit(130)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    progress.finish()
+    options = {
+        "sheet": sheet,
+        "schema": resolve_schema(schema_source, url),
+        "dry_run_only": dry_run,
+        "skip_invalid": skip_invalid,
+        "jobs": jobs,
+        "result_path": output or default_result_path(batch_path),
+    }
+    result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
     if not quiet or result.exit_code:
         for problem in result.problems:
             click.echo(problem.message, err=True)
@@ -256,9 +257,34 @@ def run(
     what = "Dry run" if dry_run else "Run"
     click.echo(
         f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
-        f"({counts}) in {result.summary.duration:.1f} s. Results: {output}"
+        f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
     sys.exit(result.exit_code)
+
+
+def _run_with_progress(
+    batch_path: Path, catalogue: Any, options: dict[str, Any], show: bool
+) -> RunResult:
+    """run_batch with a progress bar on a terminal and Ctrl-C handled as the README says."""
+    from loader.run import run_batch
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, _stop_on_interrupt(stop))
+    try:
+        with _progress(show and sys.stderr.isatty()) as progress:
+            return run_batch(
+                batch_path,
+                catalogue,
+                stop=stop,
+                on_start=progress.start,
+                on_outcome=progress.advance,
+                **options,
+            )
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted. Results so far: {options['result_path']}", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _api_key(api_key_file: Path | None, interactive: bool) -> str:
@@ -276,10 +302,10 @@ def _api_key(api_key_file: Path | None, interactive: bool) -> str:
     return key
 
 
-def _stop_on_interrupt(stop: threading.Event):
+def _stop_on_interrupt(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
     """First Ctrl-C: finish the calls under way, then stop. Second: stop at once."""
 
-    def handler(signum, frame):  # noqa: ANN001, ARG001
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
@@ -292,25 +318,30 @@ def _stop_on_interrupt(stop: threading.Event):
 
 
 class _Progress:
-    """A progress bar on a terminal; nothing otherwise. Safe from worker threads."""
+    """A progress bar that appears once the number of rows to run is known.
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._bar = None
+    Safe from worker threads. When disabled, or before `start`, it does nothing.
+    """
+
+    def __init__(self, stack: contextlib.ExitStack, enabled: bool):
+        self._stack = stack
+        self._enabled = enabled
+        self._bar: Any = None
         self._lock = threading.Lock()
 
     def start(self, total: int) -> None:
-        if self.enabled and total:
-            self._bar = click.progressbar(length=total, label="Rows", file=sys.stderr)
-            self._bar.__enter__()
+        if self._enabled and total:
+            bar = click.progressbar(length=total, label="Rows", file=sys.stderr)
+            self._bar = self._stack.enter_context(bar)
 
-    def advance(self, outcome) -> None:  # noqa: ANN001
+    def advance(self, outcome: Outcome) -> None:
         with self._lock:
             if self._bar is not None:
                 self._bar.update(1)
 
-    def finish(self) -> None:
-        with self._lock:
-            if self._bar is not None:
-                self._bar.__exit__(None, None, None)
-                self._bar = None
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[_Progress]:
+    """A progress bar for one run, closed however the run ends."""
+    with contextlib.ExitStack() as stack:
+        yield _Progress(stack, enabled)

@@ -15,7 +15,7 @@ import mimetypes
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import ckanapi
 import requests
@@ -66,13 +66,45 @@ class Unreachable(CatalogueError):
     maybe_saved = True
 
 
-class _StreamingCKAN(ckanapi.RemoteCKAN):
+# multipart file fields: {field name: (file name, stream, content type)}
+Files = dict[str, tuple[str, BinaryIO, str]]
+
+
+class CatalogueAPI(Protocol):
+    """What the loader asks of a catalogue. `Catalogue` is the real one; the tests'
+    in-memory fake satisfies the same contract."""
+
+    url: str
+
+    def user(self) -> dict[str, Any]: ...
+    def package(self, name_or_id: str) -> dict[str, Any]: ...
+    def resource(self, resource_id: str) -> dict[str, Any]: ...
+    def organization(self, name_or_id: str) -> dict[str, Any]: ...
+    def dataset_schema(self, dataset_type: str = ...) -> dict[str, Any]: ...
+    def resource_page(self, package_type: str, package_name: str, resource_id: str) -> str: ...
+    def write_resource(
+        self, action: str, data: dict[str, Any], upload: Path | None = ...
+    ) -> dict[str, Any]: ...
+    def delete_resource(self, resource_id: str) -> None: ...
+
+
+class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
     """RemoteCKAN whose multipart uploads stream the file from disk."""
 
-    def _request_fn(self, url, data, headers, files, requests_kwargs):  # noqa: ANN001
+    def _request_fn(
+        self,
+        url: str,
+        data: dict[str, Any],
+        headers: dict[str, str],
+        files: Files | None,
+        requests_kwargs: dict[str, Any],
+    ) -> tuple[int, str]:
         if not files:
-            return super()._request_fn(url, data, headers, files, requests_kwargs)
-        fields = {_text(key): _text(value) for key, value in data.items()}
+            answer: tuple[int, str] = super()._request_fn(
+                url, data, headers, files, requests_kwargs
+            )
+            return answer
+        fields: dict[str, Any] = {_text(key): _text(value) for key, value in data.items()}
         fields.update(files)
         body = MultipartEncoder(fields=fields)
         headers = {**headers, "Content-Type": body.content_type}
@@ -166,7 +198,14 @@ class Catalogue:
             self._local.ckan = ckan
         return ckan
 
-    def call(self, action: str, data: dict[str, Any] | None = None, *, files=None, retry=False):
+    def call(
+        self,
+        action: str,
+        data: dict[str, Any] | None = None,
+        *,
+        files: Files | None = None,
+        retry: bool = False,
+    ) -> Any:
         """Call an action; reads may be retried on a dropped connection, writes never."""
         kwargs = {"timeout": (CONNECT_TIMEOUT, READ_TIMEOUT)}
         attempts = READ_RETRIES if retry else 1
@@ -185,23 +224,25 @@ class Catalogue:
 
     # --- reads ---------------------------------------------------------------
 
+    def read(self, action: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A read action whose answer is a dict (retried on a dropped connection)."""
+        return _a_dict(action, self.call(action, data, retry=True))
+
     def user(self) -> dict[str, Any]:
         """The user the token belongs to."""
-        return self.call("user_show", retry=True)
+        return self.read("user_show")
 
     def package(self, name_or_id: str) -> dict[str, Any]:
-        return self.call("package_show", {"id": name_or_id}, retry=True)
+        return self.read("package_show", {"id": name_or_id})
 
     def resource(self, resource_id: str) -> dict[str, Any]:
-        return self.call("resource_show", {"id": resource_id}, retry=True)
+        return self.read("resource_show", {"id": resource_id})
 
     def organization(self, name_or_id: str) -> dict[str, Any]:
-        return self.call(
-            "organization_show", {"id": name_or_id, "include_datasets": False}, retry=True
-        )
+        return self.read("organization_show", {"id": name_or_id, "include_datasets": False})
 
     def dataset_schema(self, dataset_type: str = "bcdc_dataset") -> dict[str, Any]:
-        return self.call("scheming_dataset_schema_show", {"type": dataset_type}, retry=True)
+        return self.read("scheming_dataset_schema_show", {"type": dataset_type})
 
     def resource_page(self, package_type: str, package_name: str, resource_id: str) -> str:
         """The web page of a resource, as the catalogue links it (by dataset type)."""
@@ -220,7 +261,7 @@ class Catalogue:
         second call fails, the error carries `partial_resource`.
         """
         if upload is None:
-            return self.call(action, data)
+            return _a_dict(action, self.call(action, data))
         # The catalogue stamps last_modified on every upload; a value the editor
         # gives is sent afterwards so that it is the one kept.
         later = {k for k, v in data.items() if isinstance(v, (list, dict)) or k == "last_modified"}
@@ -228,19 +269,25 @@ class Catalogue:
         structured = {k: v for k, v in data.items() if k in later}
         content_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
         with upload.open("rb") as stream:
-            resource = self.call(
-                action, flat, files={"upload": (upload.name, stream, content_type)}
-            )
+            files: Files = {"upload": (upload.name, stream, content_type)}
+            resource = _a_dict(action, self.call(action, flat, files=files))
         if not structured:
             return resource
         try:
-            return self.call("resource_patch", {"id": resource["id"], **structured})
+            patch = {"id": resource["id"], **structured}
+            return _a_dict("resource_patch", self.call("resource_patch", patch))
         except CatalogueError as error:
             error.partial_resource = resource  # the file and text fields were saved
             raise
 
     def delete_resource(self, resource_id: str) -> None:
         self.call("resource_delete", {"id": resource_id})
+
+
+def _a_dict(action: str, answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise CatalogueError(f"{action}: unexpected answer from the catalogue")
+    return answer
 
 
 def catalogue_url(target: str) -> str:

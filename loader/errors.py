@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from loader import problems
+
 if TYPE_CHECKING:
     from loader.model import Problem
 
@@ -34,9 +36,10 @@ class BatchError(LoaderError):
 
     exit_code = 2
 
-    def __init__(self, message: str, problems: list[Problem] | None = None):
+    def __init__(self, message: str, found: list[Problem] | None = None, code: str | None = None):
         super().__init__(message)
-        self.problems = list(problems or [])
+        self.problems = list(found or [])
+        self.code = code or problems.UNREADABLE_FILE.code  # a code of loader.problems
 
 
 class SchemaError(LoaderError):

@@ -1,17 +1,47 @@
-"""The plain values that flow from one stage to the next.
+"""The plain values that flow from one stage to the next, and the names they share.
 
 batch file --read--> Batch(rows) --validate--> Problems + CheckedRows
---plan--> Operations --execute--> Outcomes --report--> workbook + summary
+--plan--> Operations --calls--> Calls --execute--> Outcomes (held by the Recorder)
+--report--> workbook + summary
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-OPS = ("create", "update", "patch", "delete", "upsert")
+
+class Op(StrEnum):
+    """What a batch row asks for (the `op` column)."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    PATCH = "patch"
+    DELETE = "delete"
+    UPSERT = "upsert"
+
+
+# Rows that give the whole resource: every required field, and an update
+# replaces what is there (fields left blank end up empty).
+FULL_OPS = frozenset({Op.CREATE, Op.UPDATE, Op.UPSERT})
+# Rows that may make a new resource.
+MAKING_OPS = frozenset({Op.CREATE, Op.UPSERT})
+# Rows that act on a resource that must already exist.
+TARGETING_OPS = frozenset({Op.UPDATE, Op.PATCH, Op.DELETE})
+
+
+class Status(StrEnum):
+    """What became of a row."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    INVALID = "invalid"
+    NOT_RUN = "not run"
+
 
 # A cell holding exactly this asks a patch to empty the field.
 CLEAR = "<clear>"
@@ -24,11 +54,13 @@ class Row:
     `number` is the row number the spreadsheet shows (the header is row 1 in a
     sheet that starts at the top). `values` maps canonical column names (the
     API's spelling, dotted for grouped fields) to trimmed cell text; blank
-    cells are absent.
+    cells are absent. `formulas` names the columns whose cell holds a formula
+    that was never computed (so its value is unknown, not blank).
     """
 
     number: int
     values: dict[str, str]
+    formulas: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -53,7 +85,7 @@ class Batch:
 class Problem:
     """One thing wrong with the batch, located as the editor sees it."""
 
-    code: str  # stable, e.g. "invalid-choice", "missing-value", "unknown-column"
+    code: str  # a code of loader.problems, e.g. "invalid-choice"
     message: str
     row: int | None = None  # spreadsheet row number; None for file-level problems
     column: str | None = None  # canonical column name; None when not tied to one
@@ -61,20 +93,22 @@ class Problem:
 
 @dataclass(frozen=True)
 class CheckedRow:
-    """A valid row, its values converted to what the catalogue API takes."""
+    """A valid row: its cells converted to the values the catalogue takes.
+
+    `cells` holds the resource columns the row fills (canonical names, dotted
+    for group parts); the schema turns them into an API payload. `clear`
+    names the columns a patch empties.
+    """
 
     number: int
-    op: str
+    op: Op
     package: str | None  # dataset name or id as given
     organization: str | None
     resource_id: str | None
-    name: str | None  # resource name (also a field in `fields` when given)
+    name: str | None  # resource name (also in `cells` when given)
     upload: Path | None  # absolute path of the file to upload
-    fields: dict[str, Any] = field(default_factory=dict)  # resource fields to send
-    clear: frozenset[str] = frozenset()  # columns a patch empties (dotted for group parts)
-
-
-STATUSES = ("done", "failed", "skipped", "invalid", "not run")
+    cells: dict[str, Any] = field(default_factory=dict)
+    clear: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -83,13 +117,14 @@ class Outcome:
     the console summary and (later) the journal."""
 
     row: int  # spreadsheet row number
-    status: str  # one of STATUSES
+    status: Status
     action: str = ""  # what was done or would be done, in words
     resource_id: str | None = None
     package_id: str | None = None
     resource_url: str | None = None  # the resource's page in the catalogue
     error: str = ""
     field_errors: dict[str, str] = field(default_factory=dict)  # column -> message
+    code: str = ""  # a code of loader.problems when the row did not get done
 
 
 @dataclass(frozen=True)

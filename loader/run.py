@@ -1,10 +1,11 @@
 """Check or run a batch: the whole flow, callable from Python.
 
-    read -> validate -> plan -> execute (or dry run) -> result workbook
+    read -> validate -> plan -> calls -> execute (or dry run) -> result workbook
 
 `check_batch` stops after validation and touches no catalogue; `run_batch`
-goes on. Both return a RunResult holding one Outcome per row, and write the
-result workbook however the run ends: finished, stopped or interrupted.
+goes on. Both record every row's outcome in one Recorder, return a RunResult
+holding one Outcome per row, and write the result workbook however the run
+ends: finished, stopped or interrupted.
 """
 
 from __future__ import annotations
@@ -14,17 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loader import __version__
-from loader.client import Catalogue, CatalogueError, NotAuthorized, NotFound
+from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
-from loader.execute import dry_run, execute
-from loader.model import Batch, Outcome, Problem, RunSummary
-from loader.plan import Planner, unmade_resources
-from loader.read import read_batch
-from loader.report import validation_outcomes, write_results
+from loader.model import Batch, CheckedRow, Outcome, Problem, RunSummary, Status
+from loader.pipeline.execute import dry_run, execute
+from loader.pipeline.plan import Planner, unmade_resources
+from loader.pipeline.read import read_batch
+from loader.pipeline.record import Recorder
+from loader.pipeline.report import RESULT_COLUMNS, write_results
+from loader.pipeline.validate import validate_batch
 from loader.schema import Schema, load_schema
-from loader.validate import validate_batch
+
+if TYPE_CHECKING:
+    import pandas
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -46,16 +52,35 @@ class RunResult:
         failed or did not run, 2 when the batch was refused as invalid."""
         if self.refused:
             return EXIT_INVALID
-        unfinished = {"failed", "skipped", "invalid"}
+        unfinished = {Status.FAILED, Status.SKIPPED, Status.INVALID}
         if self.summary.mode == "run" and not self.summary.dry_run:
-            unfinished.add("not run")
+            unfinished.add(Status.NOT_RUN)
         return EXIT_FAILED if any(o.status in unfinished for o in self.outcomes) else EXIT_OK
 
     def counts(self) -> dict[str, int]:
+        """How many rows have each status, in the order statuses first occur."""
         counts: dict[str, int] = {}
         for outcome in self.outcomes:
-            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            counts[str(outcome.status)] = counts.get(str(outcome.status), 0) + 1
         return counts
+
+    def to_frame(self) -> pandas.DataFrame:
+        """The rows and their outcomes as a pandas DataFrame, one row per batch row.
+
+        Columns: `row` (the spreadsheet's row number), the batch's own columns
+        (canonical names), then the result workbook's columns and `code`.
+        """
+        import pandas  # only this needs it: a second of import time saved elsewhere
+
+        by_row = {o.row: o for o in self.outcomes}
+        records = []
+        for row in self.batch.rows:
+            outcome = by_row[row.number]
+            result = {name: getattr(outcome, name) for name in RESULT_COLUMNS}
+            result["status"] = str(outcome.status)
+            records.append({"row": row.number, **row.values, **result, "code": outcome.code})
+        columns = ["row", *self.batch.columns, *RESULT_COLUMNS, "code"]
+        return pandas.DataFrame.from_records(records, columns=columns)
 
 
 def check_batch(
@@ -71,17 +96,16 @@ def check_batch(
     """
     started = _now()
     schema = schema or load_schema()
-    batch = read_batch(Path(path), sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema)
-    outcomes = validation_outcomes(batch, problems, checked)
+    batch, problems, checked, recorder = _read_and_check(path, sheet, schema)
+    recorder.record_ready(checked)
     target = schema.source if schema.source.startswith(("http://", "https://")) else None
     summary = RunSummary("validate", started, _now(), __version__, target_url=target)
-    return _finish(batch, problems, outcomes, summary, result_path, refused=bool(problems))
+    return _finish(batch, problems, recorder.close(""), summary, result_path, bool(problems))
 
 
 def run_batch(
     path: Path | str,
-    catalogue: Catalogue,
+    catalogue: CatalogueAPI,
     *,
     sheet: str | None = None,
     schema: Schema | None = None,
@@ -98,36 +122,32 @@ def run_batch(
     Nothing is written when any row is invalid, unless `skip_invalid`. With
     `dry_run_only`, names are resolved and each row says what it would do.
     `on_start` receives the number of operations about to run (for a progress
-    bar); `on_outcome` each outcome as it happens. Raises BatchError when the
-    file cannot be read.
+    bar); `on_outcome` each of their outcomes as it happens. Raises BatchError
+    when the file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
-    batch = read_batch(Path(path), sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema)
-    outcomes: dict[int, Outcome] = {
-        o.row: o for o in validation_outcomes(batch, problems, checked) if o.status == "invalid"
-    }
+    batch, problems, checked, recorder = _read_and_check(path, sheet, schema)
     user = ""
     refused = bool(problems) and not skip_invalid
     unreached = "the batch has invalid rows, so nothing was written" if refused else ""
-
     try:
         if not refused:
             user = _who(catalogue)
-            planner = Planner(catalogue, schema)
-            plan = planner.plan(checked, unmade=unmade_resources(batch.rows, outcomes))
-            outcomes.update({o.row: o for o in plan.failures})
+            invalid = {p.row for p in problems if p.row is not None}
+            plan = Planner(catalogue, schema).plan(
+                checked, unmade=unmade_resources(batch.rows, invalid)
+            )
+            for failure in plan.failures:
+                recorder.record(failure)
             if on_start:
                 on_start(len(plan.operations))
+            if on_outcome:
+                recorder.listen(on_outcome)
             if dry_run_only:
-                done = dry_run(plan, catalogue)
-                for outcome in done:
-                    if on_outcome:
-                        on_outcome(outcome)
+                dry_run(plan, catalogue, recorder)
             else:
-                done = execute(plan, catalogue, jobs=jobs, stop=stop, on_outcome=on_outcome)
-            outcomes.update({o.row: o for o in done})
+                execute(plan, catalogue, recorder, jobs=jobs, stop=stop)
     except KeyboardInterrupt:
         unreached = "the run was interrupted before this row"
         raise
@@ -135,13 +155,23 @@ def run_batch(
         unreached = f"the run could not start: {error}"
         raise
     finally:
-        for row in batch.rows:
-            outcomes.setdefault(row.number, Outcome(row.number, "not run", error=unreached))
+        outcomes = recorder.close(unreached)
         summary = RunSummary(
             "run", started, _now(), __version__, catalogue.url, user, dry_run=dry_run_only
         )
-        result = _finish(batch, problems, list(outcomes.values()), summary, result_path, refused)
+        result = _finish(batch, problems, outcomes, summary, result_path, refused)
     return result
+
+
+def _read_and_check(
+    path: Path | str, sheet: str | None, schema: Schema
+) -> tuple[Batch, list[Problem], list[CheckedRow], Recorder]:
+    """Read and validate; the recorder starts with the invalid rows."""
+    batch = read_batch(Path(path), sheet=sheet, schema=schema)
+    problems, checked = validate_batch(batch, schema)
+    recorder = Recorder(row.number for row in batch.rows)
+    recorder.record_problems(problems)
+    return batch, problems, checked, recorder
 
 
 def _finish(
@@ -152,23 +182,21 @@ def _finish(
     result_path: Path | str | None,
     refused: bool,
 ) -> RunResult:
-    """Order the outcomes as the sheet is, and write the result workbook if asked."""
-    by_row = {o.row: o for o in outcomes}
-    ordered = [by_row[row.number] for row in batch.rows]
+    """Write the result workbook if asked, and hand back the result."""
     result = Path(result_path) if result_path else None
     if result is not None:
-        write_results(result, batch, ordered, summary)
-    return RunResult(batch, problems, ordered, summary, result, refused)
+        write_results(result, batch, outcomes, summary)
+    return RunResult(batch, problems, outcomes, summary, result, refused)
 
 
 def _now() -> datetime:
     return datetime.now().astimezone()
 
 
-def _who(catalogue: Catalogue) -> str:
+def _who(catalogue: CatalogueAPI) -> str:
     """The token's user name; the first call of a run, so it also proves the way in."""
     try:
-        return catalogue.user().get("name", "")
+        return str(catalogue.user().get("name", ""))
     except (NotFound, NotAuthorized):
         raise CannotStart(
             f"{catalogue.url} does not accept this API token (is it current, and for this "

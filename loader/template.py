@@ -22,7 +22,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from loader.model import CLEAR
-from loader.report import put, save_atomically
+from loader.pipeline.report import put, save_atomically
 from loader.schema import Column, Schema, load_schema
 
 LAST_ROW = 1048576  # dropdowns and help reach the bottom of the sheet
@@ -93,7 +93,7 @@ EXAMPLES = [
     },
 ]
 
-INSTRUCTIONS = [
+INSTRUCTIONS_TOP = [
     "How to fill in a bcdc-loader batch",
     "",
     "One row on the Batch sheet is one thing to do to one resource. The headings are the "
@@ -104,9 +104,9 @@ INSTRUCTIONS = [
     "resource of this name in the dataset, or create it when there is none).",
     "Say which resource a row is about with its resource_id, or with the dataset (package) "
     "and the resource name. create needs the dataset; upsert needs the dataset and the name.",
-    "create, update and upsert rows need every column with an orange heading. Geographic "
-    "resources also need spatial_datatype, projection_name and iso_topic_category; "
-    "webservice resources need projection_name.",
+    "create, update and upsert rows need every column with an orange heading.",
+]
+INSTRUCTIONS_BOTTOM = [
     "A blank cell means 'not given': a patch leaves that field as it is. To empty a field "
     f"with a patch, type {CLEAR} in the cell (not allowed for required fields).",
     "Give either a file to upload (a path relative to the folder of the batch file) or a URL, "
@@ -121,6 +121,22 @@ INSTRUCTIONS = [
     "",
     "Columns",
 ]
+
+
+def instructions(schema: Schema) -> list[str]:
+    """The Instructions sheet's text; the conditional rules come from the schema."""
+    rules = [
+        f"Where {field} is {value}, a row also needs " + _and(names) + "."
+        for (field, value), names in schema.needs_by_value().items()
+    ]
+    for condition in schema.restrictions:
+        groups = list(dict.fromkeys(name.split(".")[0] for name in condition.columns))
+        rules.append(f"{_and(groups)} are taken only when {condition.describe()}.")
+    return [*INSTRUCTIONS_TOP, *rules, *INSTRUCTIONS_BOTTOM]
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def template_columns(schema: Schema) -> list[Column]:
@@ -148,14 +164,9 @@ def csv_template(schema: Schema) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def is_required(column: Column) -> bool:
-    """Whether the template marks the column required (for create, update and upsert)."""
-    return column.field.required and column.group is None
-
-
 def help_text(column: Column) -> str:
     """What the editor needs to know to fill in a cell of this column."""
-    parts = [column.label + (" (required)" if is_required(column) else "")]
+    parts = [column.label + (" (required)" if column.required else "")]
     if column.field.help:
         parts.append(column.field.help)
     if column.field.type != "text" and not column.control:
@@ -170,9 +181,10 @@ def template_workbook(schema: Schema) -> Workbook:
     wb.properties.creator = "bcdc-loader"
     wb.properties.created = wb.properties.modified = STAMP
     batch = wb.active
+    assert isinstance(batch, Worksheet)  # a new workbook starts with one worksheet
     batch.title = "Batch"
     examples = wb.create_sheet("Examples")
-    instructions = wb.create_sheet("Instructions")
+    notes = wb.create_sheet("Instructions")
     lists = wb.create_sheet("Lists")
     lists.sheet_state = "hidden"
 
@@ -183,7 +195,7 @@ def template_workbook(schema: Schema) -> Workbook:
         for index, column in enumerate(columns, start=1):
             if column.name in example:
                 put(examples.cell(row=number, column=index), example[column.name])
-    _write_instructions(instructions, columns)
+    _write_instructions(notes, columns, instructions(schema))
     return wb
 
 
@@ -196,7 +208,7 @@ def _write_lists(ws: Worksheet, columns: list[Column]) -> dict[str, str]:
             continue
         index += 1
         values = list(column.field.choices)
-        if not is_required(column) and not column.control:
+        if not column.required and not column.control:
             values.append(CLEAR)  # patch rows may empty an optional field
         letter = get_column_letter(index)
         put(ws.cell(row=1, column=index), column.name)
@@ -212,7 +224,7 @@ def _write_heading(ws: Worksheet, columns: list[Column], ranges: dict[str, str])
         cell = ws.cell(row=1, column=index)
         put(cell, column.name)
         cell.font = BOLD
-        cell.fill = REQUIRED_FILL if is_required(column) else OPTIONAL_FILL
+        cell.fill = REQUIRED_FILL if column.required else OPTIONAL_FILL
         cell.comment = Comment(help_text(column), "bcdc-loader", 160, 360)
         ws.column_dimensions[letter].width = min(max(len(column.name) + 3, 14), 42)
 
@@ -235,27 +247,27 @@ def _write_heading(ws: Worksheet, columns: list[Column], ranges: dict[str, str])
     ws.freeze_panes = "A2"
 
 
-def _write_instructions(ws: Worksheet, columns: list[Column]) -> None:
+def _write_instructions(ws: Worksheet, columns: list[Column], text: list[str]) -> None:
     wrap = Alignment(wrap_text=True, vertical="top")
-    for number, line in enumerate(INSTRUCTIONS, start=1):
+    for number, line in enumerate(text, start=1):
         put(ws.cell(row=number, column=1), line)
         ws.cell(row=number, column=1).alignment = wrap
         if line:
             ws.merge_cells(start_row=number, start_column=1, end_row=number, end_column=6)
             ws.row_dimensions[number].height = 15 * (1 + len(line) // 180)
     ws["A1"].font = Font(bold=True, size=14)
-    top = len(INSTRUCTIONS) + 1
+    top = len(text) + 1
     ws.cell(row=top - 1, column=1).font = Font(bold=True, size=12)
     heading = ("column", "label", "required", "format", "allowed values", "help")
-    for index, text in enumerate(heading, start=1):
-        put(ws.cell(row=top, column=index), text)
+    for index, title in enumerate(heading, start=1):
+        put(ws.cell(row=top, column=index), title)
         ws.cell(row=top, column=index).font = BOLD
     widths = (40, 30, 10, 30, 50, 70)
     for number, column in enumerate(columns, start=top + 1):
         values = [
             column.name,
             column.label,
-            "yes" if is_required(column) else "",
+            "yes" if column.required else "",
             KIND_WORDS.get(column.field.type, column.field.type),
             ", ".join(column.field.choices),
             column.field.help,

@@ -14,7 +14,7 @@ import csv
 from pathlib import Path
 
 from loader.model import CLEAR
-from loader.report import put, save_atomically
+from loader.pipeline.report import put, save_atomically
 from loader.schema import load_schema
 from loader.template import template_columns, template_workbook
 

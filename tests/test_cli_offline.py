@@ -2,8 +2,8 @@
 
 import openpyxl
 import pytest
+from batches import DOCUMENT, write_batch, write_csv
 from click.testing import CliRunner
-from helpers_offline import DOCUMENT, batch_file, write_csv
 
 from loader.cli import main
 
@@ -14,14 +14,14 @@ def runner():
 
 
 def test_validate_a_clean_batch_exits_0(runner, tmp_path):
-    path = batch_file(tmp_path, DOCUMENT)
+    path = write_batch(tmp_path, DOCUMENT)
     result = runner.invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "batch.csv: 1 row, 1 ready, 0 with problems (0 problems)."
 
 
 def test_validate_lists_every_problem_and_exits_2(runner, tmp_path):
-    path = batch_file(
+    path = write_batch(
         tmp_path,
         {**DOCUMENT, "format": "CSV"},
         {**DOCUMENT, "name": "Other", "bcdc_type": "geographic"},
@@ -37,7 +37,7 @@ def test_validate_lists_every_problem_and_exits_2(runner, tmp_path):
 
 
 def test_validate_writes_the_result_workbook(runner, tmp_path):
-    path = batch_file(tmp_path, {**DOCUMENT, "format": "CSV"}, {**DOCUMENT, "name": "B"})
+    path = write_batch(tmp_path, {**DOCUMENT, "format": "CSV"}, {**DOCUMENT, "name": "B"})
     out = tmp_path / "result.xlsx"
     result = runner.invoke(main, ["validate", str(path), "-o", str(out)])
     assert result.exit_code == 2
@@ -86,7 +86,7 @@ def test_missing_sheet(runner, tmp_path):
 
 
 def test_live_schema_needs_a_catalogue_address(runner, tmp_path):
-    path = batch_file(tmp_path, DOCUMENT)
+    path = write_batch(tmp_path, DOCUMENT)
     result = runner.invoke(main, ["validate", str(path), "--schema", "live"])
     assert result.exit_code == 2
     assert "--ckan URL" in result.output + result.stderr
@@ -125,3 +125,21 @@ def test_the_sample_batches_are_valid(runner, name):
     path = Path(__file__).resolve().parent.parent / "sample_batches" / name
     result = runner.invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_validate_live_schema_takes_the_catalogue_names_as_run_does(runner, tmp_path, monkeypatch):
+    """`--ckan test` names the test catalogue (here pointed at a dead loopback port)."""
+    import socket
+
+    from loader import client
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setitem(client.HOSTS, "test", dead)
+    path = write_batch(tmp_path, DOCUMENT)
+
+    result = runner.invoke(main, ["validate", str(path), "--schema", "live", "--ckan", "test"])
+
+    assert result.exit_code == 2
+    assert f"cannot read the schema of {dead}" in result.stderr
+    assert "Traceback" not in result.output

@@ -1,103 +1,133 @@
-"""Executing operations: lanes, dependencies and interruption (the catalogue stubbed)."""
+"""Executing operations: lanes, dependencies, interruption and the recorder (fake catalogue)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+from fake_catalogue import FakeCatalogue
 
 from loader.client import Invalid, Unreachable
-from loader.execute import execute
-from loader.plan import Operation, Plan
+from loader.model import Outcome, Status
+from loader.pipeline.calls import calls_for
+from loader.pipeline.execute import execute
+from loader.pipeline.plan import Action, Operation, Plan
+from loader.pipeline.record import Recorder
 
 
-class StubCatalogue:
-    url = "https://catalogue.example"
-
-    def __init__(self, fail_rows=(), interrupt_row=None, drop_row=None):
-        self.fail_rows = set(fail_rows)
-        self.drop_row = drop_row
-        self.interrupt_row = interrupt_row
-        self.calls: list[tuple[str, int]] = []
-        self.lock = threading.Lock()
-
-    def write_resource(self, action, data, upload=None):
-        row = data["row_marker"]
-        with self.lock:
-            self.calls.append((action, row))
-        if row == self.interrupt_row:
-            raise KeyboardInterrupt
-        if row == self.drop_row:
-            raise Unreachable("resource_create: no answer from the catalogue (ConnectionError)")
-        if row in self.fail_rows:
-            raise Invalid("format: Value must be one of [...]", {"format": "Value must be one of"})
-        return {"id": data.get("id") or f"res-{row}"}
-
-    def delete_resource(self, resource_id):
-        with self.lock:
-            self.calls.append(("resource_delete", resource_id))
-
-    def resource_page(self, package_type, package_name, resource_id):
-        return f"{self.url}/{package_type}/{package_name}/resource/{resource_id}"
+@pytest.fixture
+def catalogue():
+    fake = FakeCatalogue()
+    fake.add_package("p1")
+    fake.add_package("p2")
+    return fake
 
 
 def op(row, action, package="p1", resource_id=None, after_row=None):
     return Operation(
         row=row,
-        action=action,
-        package_id=package,
+        action=Action(action),
+        package_id=f"pkg-{package}",
         package_name=package,
         package_type="bcdc_dataset",
         resource_id=resource_id,
         resource_name=f"R{row}",
         after_row=after_row,
-        fields={"row_marker": row},
+        fields={"name": f"R{row}"} if action == "create" else {"description": f"row {row}"},
     )
 
 
-def test_rows_of_one_dataset_run_in_order_and_dependents_get_the_new_id():
-    catalogue = StubCatalogue()
+def test_rows_of_one_dataset_run_in_order_and_dependents_get_the_new_id(catalogue):
     plan = Plan([op(2, "create"), op(3, "create", package="p2"), op(4, "patch", after_row=2)], [])
 
     outcomes = {o.row: o for o in execute(plan, catalogue, jobs=2)}
 
     assert outcomes[2].action == "created resource 'R2'"
     assert outcomes[4].action == "patched resource 'R4'"
-    assert outcomes[4].resource_id == "res-2"
-    assert outcomes[4].resource_url == "https://catalogue.example/bcdc_dataset/p1/resource/res-2"
-    p1_calls = [row for _, row in catalogue.calls if row in (2, 4)]
-    assert p1_calls == [2, 4]
+    assert outcomes[4].resource_id == outcomes[2].resource_id
+    assert outcomes[4].resource_url == (
+        f"https://catalogue.example/bcdc_dataset/p1/resource/{outcomes[2].resource_id}"
+    )
+    assert [c for c in catalogue.calls if c[1] == "R2"] == [
+        ("resource_create", "R2"),
+        ("resource_patch", "R2"),
+    ]
+    (stored,) = catalogue.package("p1")["resources"]
+    assert stored["description"] == "row 4"
 
 
-def test_a_failed_create_skips_the_rows_that_depend_on_it_and_the_rest_go_on():
-    catalogue = StubCatalogue(fail_rows={2})
+def test_a_failed_create_skips_the_rows_that_depend_on_it_and_the_rest_go_on(catalogue):
+    catalogue.faults["R2"] = Invalid("format: Value must be one of", {"format": "Value must"})
     plan = Plan([op(2, "create"), op(3, "patch", after_row=2), op(4, "create")], [])
 
     outcomes = {o.row: o for o in execute(plan, catalogue)}
 
     assert outcomes[2].status == "failed"
-    assert outcomes[2].field_errors == {"format": "Value must be one of"}
+    assert outcomes[2].code == "refused"
+    assert outcomes[2].field_errors == {"format": "Value must"}
     assert outcomes[3].status == "skipped"
     assert "row 2, which creates this resource, did not succeed" in outcomes[3].error
     assert outcomes[4].status == "done"
+    assert [r["name"] for r in catalogue.package("p1")["resources"]] == ["R4"]
 
 
-def test_a_hard_interrupt_names_the_row_whose_call_was_under_way():
-    catalogue = StubCatalogue(interrupt_row=3)
+def test_a_hard_interrupt_names_the_row_whose_call_was_under_way(catalogue):
+    catalogue.faults["R3"] = KeyboardInterrupt()
     plan = Plan([op(2, "create"), op(3, "create"), op(4, "create")], [])
-    seen = []
+    recorder = Recorder([2, 3, 4])
+    seen: list[Outcome] = []
+    recorder.listen(seen.append)
 
     with pytest.raises(KeyboardInterrupt):
-        execute(plan, catalogue, on_outcome=seen.append)
+        execute(plan, catalogue, recorder)
 
     assert [(o.row, o.status) for o in seen] == [(2, "done"), (3, "failed")]
     assert "may or may not have saved it" in seen[1].error
+    assert seen[1].code == "interrupted"
+    closed = recorder.close("the run was interrupted before this row")
+    assert [(o.row, o.status) for o in closed] == [(2, "done"), (3, "failed"), (4, "not run")]
+    assert closed[2].error == "the run was interrupted before this row"
 
 
-def test_a_dropped_connection_says_the_write_may_have_been_saved():
-    catalogue = StubCatalogue(drop_row=2)
+def test_a_dropped_connection_says_the_write_may_have_been_saved(catalogue):
+    catalogue.faults["R2"] = Unreachable("resource_create: no answer (ConnectionError)")
 
     (outcome,) = execute(Plan([op(2, "create")], []), catalogue)
 
     assert outcome.status == "failed"
+    assert outcome.code == "no-answer"
     assert "may or may not have saved it" in outcome.error
+
+
+def test_one_operation_is_one_call_and_a_noop_sends_nothing(catalogue):
+    (stored,) = catalogue.add_package("p3", resources=[{"name": "Kept"}])["resources"]
+    lane = [op(2, "noop", package="p3", resource_id=stored["id"]), op(3, "create", "p3")]
+
+    calls = calls_for(lane)
+
+    assert [(c.action, [o.row for o in c.operations]) for c in calls] == [
+        ("", [2]),
+        ("resource_create", [3]),
+    ]
+    outcomes = execute(Plan(lane, []), catalogue)
+    assert [(o.row, o.status, o.action) for o in outcomes] == [
+        (2, Status.DONE, "no change"),
+        (3, Status.DONE, "created resource 'R3'"),
+    ]
+    assert catalogue.calls == [("resource_create", "R3")]
+
+
+def test_the_recorder_closes_every_row_exactly_once():
+    recorder = Recorder([2, 3, 4, 5])
+    recorder.record(Outcome(3, Status.DONE, action="created resource 'A'"))
+    recorder.sending([op(4, "create")])
+
+    closed = recorder.close("the run was stopped before this row")
+
+    assert [(o.row, o.status) for o in closed] == [
+        (2, "not run"),
+        (3, "done"),
+        (4, "failed"),
+        (5, "not run"),
+    ]
+    assert closed[2].code == "interrupted" and closed[2].action == "tried to create resource 'R4'"
+    assert closed[0].code == "not-reached"
+    assert recorder.counts() == {"not run": 2, "done": 1, "failed": 1}

@@ -3,69 +3,29 @@
 from __future__ import annotations
 
 import pytest
+from fake_catalogue import FakeCatalogue
 
-from loader.client import NotFound
-from loader.model import CheckedRow
-from loader.plan import Planner, same
+from loader.model import CheckedRow, Op
+from loader.pipeline.plan import Planner, same
 from loader.schema import load_schema
 
 SCHEMA = load_schema()
 
 
-class StubCatalogue:
-    """Answers the look-ups a planner makes; counts them."""
-
-    def __init__(self):
-        self.calls = 0
-        self.packages = {
-            "p1": {
-                "id": "p1",
-                "name": "rivers",
-                "type": "bcdc_dataset",
-                "owner_org": "o1",
-                "organization": {"name": "water"},
-                "resources": [
-                    {
-                        "id": "r1",
-                        "name": "Gauges",
-                        "url": "https://e.org/g",
-                        "description": "old",
-                        "format": "csv",
-                    },
-                    {"id": "r2", "name": "Twin"},
-                    {"id": "r3", "name": "Twin"},
-                ],
-            },
-            "p2": {
-                "id": "p2",
-                "name": "lakes",
-                "type": "bcdc_dataset",
-                "owner_org": "o2",
-                "resources": [],
-            },
-        }
-        self.orgs = {"water": {"id": "o1"}, "o1": {"id": "o1"}}
-
-    def package(self, name_or_id):
-        self.calls += 1
-        for package in self.packages.values():
-            if name_or_id in (package["id"], package["name"]):
-                return package
-        raise NotFound("package_show: not found")
-
-    def resource(self, resource_id):
-        self.calls += 1
-        for package in self.packages.values():
-            for resource in package["resources"]:
-                if resource["id"] == resource_id:
-                    return {**resource, "package_id": package["id"]}
-        raise NotFound("resource_show: not found")
-
-    def organization(self, name_or_id):
-        self.calls += 1
-        if name_or_id not in self.orgs:
-            raise NotFound("organization_show: not found")
-        return self.orgs[name_or_id]
+def stub_catalogue() -> FakeCatalogue:
+    """Two datasets: rivers (organization water) with Gauges and two named Twin; lakes, empty."""
+    fake = FakeCatalogue()
+    fake.add_package(
+        "rivers",
+        organization="water",
+        resources=[
+            {"name": "Gauges", "url": "https://e.org/g", "description": "old", "format": "csv"},
+            {"name": "Twin"},
+            {"name": "Twin"},
+        ],
+    )
+    fake.add_package("lakes", organization="shore")
+    return fake
 
 
 def row(number, op, package="rivers", name=None, resource_id=None, clear=(), **fields):
@@ -73,7 +33,7 @@ def row(number, op, package="rivers", name=None, resource_id=None, clear=(), **f
         fields.setdefault("name", name)
     return CheckedRow(
         number,
-        op,
+        Op(op),
         package,
         fields.pop("organization", None),
         resource_id,
@@ -85,7 +45,7 @@ def row(number, op, package="rivers", name=None, resource_id=None, clear=(), **f
 
 
 def plan(*rows):
-    catalogue = StubCatalogue()
+    catalogue = stub_catalogue()
     return Planner(catalogue, SCHEMA).plan(rows), catalogue
 
 
@@ -95,7 +55,7 @@ def test_upsert_creates_when_absent_and_updates_when_present():
         row(3, "upsert", name="New", url="https://e.org/n", format="csv"),
     )
     first, second = result.operations
-    assert (first.action, first.resource_id) == ("update", "r1")
+    assert (first.action, first.resource_id) == ("update", "res-1")
     assert [c.field for c in first.changes] == ["description"]  # update clears what it omits
     assert (second.action, second.resource_id) == ("create", None)
 
@@ -119,15 +79,15 @@ def test_unresolvable_rows_fail_alone_and_say_why():
         row(3, "patch", name="Twin", description="d"),
         row(4, "create", name="Gauges", url="https://e.org/again"),
         row(5, "patch", name="Gauges", organization="elsewhere", description="d"),
-        row(6, "patch", package="lakes", resource_id="r1", description="d"),
+        row(6, "patch", package="lakes", resource_id="res-1", description="d"),
         row(7, "patch", name="Gauges", description="new"),
     )
     errors = {f.row: f.error for f in result.failures}
     assert "dataset 'nowhere' was not found" in errors[2]
-    assert "2 resources in dataset 'rivers' are named 'Twin' (r2, r3)" in errors[3]
+    assert "2 resources in dataset 'rivers' are named 'Twin' (res-2, res-3)" in errors[3]
     assert "already has a resource named 'Gauges'" in errors[4]
     assert "organization 'elsewhere' was not found" in errors[5]
-    assert "resource id 'r1' is not in dataset 'lakes'" in errors[6]
+    assert "resource id 'res-1' is not in dataset 'lakes'" in errors[6]
     assert [o.row for o in result.operations] == [7]
 
 
@@ -148,10 +108,10 @@ def test_lanes_keep_sheet_order_within_a_dataset_and_look_ups_are_cached():
         row(2, "create", name="A", url="u"),
         row(3, "create", package="lakes", name="B", url="u"),
         row(4, "create", name="C", url="u"),
-        row(5, "create", package="p1", name="D", url="u"),
+        row(5, "create", package="pkg-rivers", name="D", url="u"),
     )
     assert [[o.row for o in lane] for lane in result.lanes()] == [[2, 4, 5], [3]]
-    assert catalogue.calls == 2
+    assert catalogue.reads == 2
 
 
 @pytest.mark.parametrize(
@@ -176,13 +136,13 @@ def test_values_compare_as_the_catalogue_stores_them(a, b, equal):
 
 
 def test_a_patch_merges_group_parts_into_the_current_group():
-    catalogue = StubCatalogue()
-    gauges = catalogue.packages["p1"]["resources"][0]
+    catalogue = stub_catalogue()
+    gauges = catalogue.packages["pkg-rivers"]["resources"][0]
     gauges["temporal_extent"] = [{"beginning_date": "2020-01-01", "end_date": "2020-12-31"}]
     planner = Planner(catalogue, SCHEMA)
     result = planner.plan(
         [
-            row(2, "patch", name="Gauges", temporal_extent=[{"end_date": "2025-12-31"}]),
+            row(2, "patch", name="Gauges", **{"temporal_extent.end_date": "2025-12-31"}),
             row(3, "patch", name="Gauges", clear={"temporal_extent.beginning_date"}),
             row(4, "patch", name="Gauges", clear={"temporal_extent.end_date"}),
         ]
@@ -196,7 +156,7 @@ def test_a_patch_merges_group_parts_into_the_current_group():
 
 
 def test_rows_that_act_on_what_a_row_that_will_not_run_creates_are_skipped():
-    catalogue = StubCatalogue()
+    catalogue = stub_catalogue()
     result = Planner(catalogue, SCHEMA).plan(
         [
             row(3, "create", package="nowhere", name="Lost", url="https://e.org/l"),

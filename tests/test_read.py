@@ -1,13 +1,14 @@
 """Reading batch files: values as typed, row numbers as shown, clear file-level errors."""
 
 import datetime as dt
+import zipfile
 
 import openpyxl
 import pytest
-from helpers_offline import write_csv, write_xlsx
+from batches import write_csv, write_xlsx
 
 from loader.errors import BatchError
-from loader.read import column_letter, read_batch
+from loader.pipeline.read import column_letter, read_batch
 
 HEADER = ["op", "package", "name", "format"]
 
@@ -215,3 +216,45 @@ def test_column_letters():
         "ZZ",
         "AAA",
     ]
+
+
+def test_a_formula_never_computed_is_named_as_such_not_as_blank(tmp_path):
+    """A script wrote the file: the formula has no saved value, so the cell reads blank."""
+    from batches import DOCUMENT
+
+    from loader.pipeline.validate import validate_batch
+    from loader.schema import load_schema
+
+    header = list(DOCUMENT)
+    row = [DOCUMENT[k] for k in header]
+    row[header.index("format")] = '=LOWER("CSV")'
+    path = write_xlsx(tmp_path / "scripted.xlsx", header, [row])
+
+    batch = read_batch(path)
+    problems, checked = validate_batch(batch, load_schema())
+
+    assert batch.rows[0].formulas == {"format"}
+    assert [(p.code, p.row, p.column) for p in problems] == [("formula-not-computed", 2, "format")]
+    assert "formula whose value was never computed" in problems[0].message
+    assert checked == []
+
+
+def test_a_formula_with_its_saved_value_reads_as_that_value(tmp_path):
+    from openpyxl import load_workbook
+
+    path = write_xlsx(tmp_path / "saved.xlsx", ["op", "package", "name"], [["patch", "p", "=1+1"]])
+    # Give the formula a saved result, as a spreadsheet program does on saving.
+    with zipfile.ZipFile(path) as archive:
+        parts = {n: archive.read(n) for n in archive.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert b"<f>1+1</f><v /></c>" in parts[sheet]
+    parts[sheet] = parts[sheet].replace(b"<f>1+1</f><v /></c>", b"<f>1+1</f><v>2</v></c>")
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    assert load_workbook(path, data_only=True).active["C2"].value == 2
+
+    batch = read_batch(path)
+
+    assert batch.rows[0].values["name"] == "2"
+    assert batch.rows[0].formulas == frozenset()

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers_offline import DOCUMENT, batch_file
+from batches import DOCUMENT, write_batch
 
-from loader import report
 from loader.model import Batch, Outcome, Row, RunSummary
-from loader.read import read_batch
-from loader.report import validation_outcomes, write_results
+from loader.pipeline import report
+from loader.pipeline.read import read_batch
+from loader.pipeline.record import Recorder
+from loader.pipeline.report import write_results
+from loader.pipeline.validate import validate_batch
 from loader.schema import load_schema
-from loader.validate import validate_batch
 
 START = dt.datetime(2025, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
 SUMMARY = RunSummary(
@@ -157,14 +158,17 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_debris(tmp_path, monkey
 
 def test_validation_problems_become_invalid_outcomes(tmp_path):
     schema = load_schema()
-    path = batch_file(
+    path = write_batch(
         tmp_path,
         {**DOCUMENT, "format": "CSV", "resource_type": "dataset"},
         {**DOCUMENT, "name": "Fine"},
     )
     batch = read_batch(path)
     problems, checked = validate_batch(batch, schema)
-    outcomes = validation_outcomes(batch, problems, checked)
+    recorder = Recorder(row.number for row in batch.rows)
+    recorder.record_problems(problems)
+    recorder.record_ready(checked)
+    outcomes = recorder.close("")
     assert [(o.row, o.status) for o in outcomes] == [(2, "invalid"), (3, "not run")]
     assert set(outcomes[0].field_errors) == {"format", "resource_type"}
     assert outcomes[0].error.count("\n") == 1

@@ -224,3 +224,83 @@ def test_scheming_keeps_the_loaders_own_rules_for_known_fields():
 def test_scheming_result_without_resource_fields_is_refused():
     with pytest.raises(SchemaError, match="does not describe resources"):
         schema_from_scheming({"dataset_fields": []})
+
+
+# -- the mapping both ways ------------------------------------------------------------
+
+STORED = {
+    "id": "3f1c",
+    "name": "Sites (map)",
+    "url": "https://example.com/sites.geojson",
+    "bcdc_type": "geographic",
+    "resource_update_cycle": "monthly",
+    "format": "geojson",
+    "resource_storage_location": "web or ftp site",
+    "resource_type": "data",
+    "resource_access_method": "direct access",
+    "spatial_datatype": "SDO_GEOMETRY",
+    "projection_name": "epsg4326",
+    "iso_topic_category": ["environment", "inlandWaters"],
+    "last_modified": "2025-01-31T00:00:00",
+    "json_table_schema": '{"fields": [{"name": "site"}]}',
+    "temporal_extent": [{"beginning_date": "2024-01-01", "end_date": "2024-12-31"}],
+    "geographic_extent": [{"north_bound_latitude": 60, "south_bound_latitude": 48.3}],
+    "preview_info": [{"preview_zoom_level": "7"}],
+    "object_short_name": "SITES",  # read-only: filled by the warehouse
+    "description": "",
+}
+
+
+def test_a_resource_becomes_the_cells_a_row_would_hold():
+    from loader.schema import resource_cells
+
+    cells = resource_cells(load_schema(), STORED)
+
+    assert cells["iso_topic_category"] == "environment,inlandWaters"
+    assert cells["temporal_extent.end_date"] == "2024-12-31"
+    assert cells["geographic_extent.north_bound_latitude"] == "60"
+    assert cells["preview_info.preview_zoom_level"] == "7"
+    assert cells["last_modified"] == "2025-01-31T00:00:00"
+    assert "object_short_name" not in cells and "description" not in cells
+    assert "id" not in cells
+
+
+def test_a_resource_read_back_from_its_cells_is_the_same_resource(tmp_path):
+    """resource -> cells -> batch row -> validation -> payload: nothing changes on the way."""
+    from batches import write_batch
+
+    from loader.pipeline.plan import same
+    from loader.pipeline.read import read_batch
+    from loader.pipeline.validate import validate_batch
+    from loader.schema import payload, resource_cells
+
+    schema = load_schema()
+    cells = resource_cells(schema, STORED)
+    path = write_batch(tmp_path, {"op": "update", "resource_id": STORED["id"], **cells})
+
+    problems, (row,) = validate_batch(read_batch(path), schema)
+    sent = payload(schema, row.cells)
+
+    assert problems == []
+    writable = {k: v for k, v in STORED.items() if k not in ("id", "object_short_name")}
+    assert set(sent) == {k for k, v in writable.items() if not same(v, None)}
+    assert all(same(sent[k], writable[k]) for k in sent), sent
+
+
+def test_a_patch_payload_clears_and_merges_groups():
+    from loader.schema import patch_payload
+
+    sent = patch_payload(
+        load_schema(),
+        STORED,
+        {"temporal_extent.end_date": "2025-12-31", "format": "csv"},
+        {"iso_topic_category", "supplemental_info", "geographic_extent.south_bound_latitude"},
+    )
+
+    assert sent == {
+        "format": "csv",
+        "temporal_extent": [{"beginning_date": "2024-01-01", "end_date": "2025-12-31"}],
+        "iso_topic_category": [],
+        "supplemental_info": "",
+        "geographic_extent": [{"north_bound_latitude": 60}],
+    }

@@ -5,11 +5,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from loader.model import CLEAR, OPS
-from loader.read import read_batch
+from loader.model import CLEAR, Op
+from loader.pipeline.read import read_batch
+from loader.pipeline.validate import validate_batch
 from loader.schema import load_schema
 from loader.template import csv_template, write_template
-from loader.validate import validate_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED_XLSX = ROOT / "templates" / "bcdc-loader-template.xlsx"
@@ -70,7 +70,7 @@ def test_committed_csv_template_matches_the_schema():
 
 def test_committed_template_carries_its_dropdowns():
     found = dropdowns(COMMITTED_XLSX)
-    assert found["op"] == list(OPS)
+    assert found["op"] == list(tuple(Op))
     assert found["format"] == list(SCHEMA.field("format").choices)  # required: no <clear>
     assert found["projection_name"] == [*SCHEMA.field("projection_name").choices, CLEAR]
     choice_columns = {c.name for c in SCHEMA.columns if c.field.type in ("choice", "choice_list")}

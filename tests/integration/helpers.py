@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import ckan_stack
 import openpyxl
+from batches import write_batch
 
 from loader.client import Catalogue
-from loader.plan import Operation
+from loader.pipeline.plan import Operation
 
 REQUIRED = ckan_stack.RESOURCE_REQUIRED
-
-
-def write_batch(folder: Path, rows: list[dict[str, str]], name: str = "batch.csv") -> Path:
-    """A CSV batch with the union of the rows' columns, in first-seen order."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [c for c in row if c not in columns]
-    path = folder / name
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+__all__ = ["REQUIRED", "create_operation", "editor", "resources_of", "sheet_rows", "write_batch"]
 
 
 def editor(catalogue) -> Catalogue:

@@ -18,11 +18,11 @@ from integration.helpers import (
     sheet_rows,
     write_batch,
 )
-from loader.execute import execute
 from loader.model import RunSummary
-from loader.plan import Plan
-from loader.read import read_batch
-from loader.report import write_results
+from loader.pipeline.execute import execute
+from loader.pipeline.plan import Plan
+from loader.pipeline.read import read_batch
+from loader.pipeline.report import write_results
 from loader.run import run_batch
 
 pytestmark = pytest.mark.catalogue
@@ -36,7 +36,7 @@ def test_create_from_upload_and_url_then_read_the_result_workbook(
     data.write_bytes(b"station,lat,lon\nA1,49.2,-123.1\n")
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "create",
                 "package": package["name"],
@@ -105,7 +105,7 @@ def test_update_replaces_the_resource_and_keeps_its_file(catalogue, make_package
         )
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "update",
                 "package": package["name"],
@@ -148,7 +148,7 @@ def test_patch_changes_only_given_fields_clears_and_replaces_the_file(
     new_file.write_bytes(b"%PDF-1.4 new")
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "patch",
                 "resource_id": original["id"],
@@ -184,7 +184,7 @@ def test_delete_and_upsert(catalogue, make_package, tmp_path):
         **REQUIRED,
     }
     first = write_batch(
-        tmp_path, [{"op": "delete", "package": package["name"], "name": "Old"}, upsert]
+        tmp_path, *[{"op": "delete", "package": package["name"], "name": "Old"}, upsert]
     )
 
     assert run_batch(first, editor(catalogue)).exit_code == 0
@@ -193,7 +193,7 @@ def test_delete_and_upsert(catalogue, make_package, tmp_path):
     assert doomed["id"] not in [r["id"] for r in resources_of(catalogue, package["id"])]
 
     second = write_batch(
-        tmp_path, [{**upsert, "url": "https://example.com/2026-11.csv"}], name="again.csv"
+        tmp_path, *[{**upsert, "url": "https://example.com/2026-11.csv"}], name="again.csv"
     )
     result = run_batch(second, editor(catalogue))
 
@@ -212,7 +212,7 @@ def test_names_resolve_and_unresolvable_rows_fail_alone(catalogue, make_package,
         )
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {"op": "patch", "package": "no-such-dataset", "name": "X", "description": "d"},
             {"op": "patch", "package": package["name"], "name": "Twin", "description": "d"},
             {"op": "patch", "package": package["name"], "name": "Nobody", "description": "d"},
@@ -251,7 +251,7 @@ def test_a_row_can_target_what_an_earlier_row_creates(catalogue, make_package, t
     package = make_package()
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "create",
                 "package": package["name"],
@@ -283,7 +283,7 @@ def test_editor_refused_on_another_organization_and_the_rest_goes_on(
     mine = make_package()
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "create",
                 "package": theirs["name"],
@@ -335,7 +335,7 @@ def test_dry_run_resolves_everything_and_writes_nothing(catalogue, make_package,
     before = admin.action.package_show(id=package["id"])
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "create",
                 "package": package["name"],
@@ -369,7 +369,7 @@ def test_invalid_batch_writes_nothing(catalogue, make_package, tmp_path):
     package = make_package()
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "create",
                 "package": package["name"],
@@ -404,7 +404,7 @@ def test_result_workbook_marks_failed_cells(catalogue, make_package, tmp_path):
     (outcome,) = execute(Plan([op], []), editor(catalogue))
     batch_path = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "create",
                 "package": package["name"],
@@ -455,7 +455,7 @@ def test_a_stopped_run_marks_the_rest_not_run_and_still_writes_results(
         }
         for n in range(1, 5)
     ]
-    batch = write_batch(tmp_path, rows)
+    batch = write_batch(tmp_path, *rows)
     stop = threading.Event()
     result_path = tmp_path / "stopped.xlsx"
 
@@ -486,7 +486,7 @@ def test_patching_one_part_of_a_group_keeps_the_other_parts(catalogue, make_pack
     )
     batch = write_batch(
         tmp_path,
-        [{"op": "patch", "resource_id": original["id"], "temporal_extent.end_date": "2025-12-31"}],
+        *[{"op": "patch", "resource_id": original["id"], "temporal_extent.end_date": "2025-12-31"}],
     )
 
     result = run_batch(batch, editor(catalogue))
@@ -500,7 +500,7 @@ def test_skip_invalid_skips_rows_that_need_an_invalid_row(catalogue, make_packag
     package = make_package()
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "create",
                 "package": package["name"],
@@ -527,7 +527,7 @@ def test_a_patch_that_would_leave_the_resource_incomplete_fails(catalogue, make_
     )
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "patch",
                 "resource_id": original["id"],
@@ -551,7 +551,7 @@ def test_an_upload_carries_lists_groups_and_the_editors_last_modified(
     (tmp_path / "sites.geojson").write_text('{"type": "FeatureCollection", "features": []}')
     batch = write_batch(
         tmp_path,
-        [
+        *[
             {
                 "op": "create",
                 "package": package["name"],

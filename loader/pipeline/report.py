@@ -17,23 +17,24 @@ import os
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from loader.model import STATUSES, Batch, CheckedRow, Outcome, Problem, Row, RunSummary
+from loader.model import Batch, Outcome, Row, RunSummary, Status
 
 RESULT_COLUMNS = ("status", "action", "resource_id", "package_id", "resource_url", "error")
 
 STATUS_FILLS = {
-    "done": PatternFill("solid", fgColor="C6EFCE"),
-    "failed": PatternFill("solid", fgColor="FFC7CE"),
-    "invalid": PatternFill("solid", fgColor="FFC7CE"),
-    "skipped": PatternFill("solid", fgColor="EDEDED"),
+    Status.DONE: PatternFill("solid", fgColor="C6EFCE"),
+    Status.FAILED: PatternFill("solid", fgColor="FFC7CE"),
+    Status.INVALID: PatternFill("solid", fgColor="FFC7CE"),
+    Status.SKIPPED: PatternFill("solid", fgColor="EDEDED"),
 }
 PROBLEM_FILL = PatternFill("solid", fgColor="FFC7CE")
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -42,40 +43,13 @@ LINK = Font(color="0563C1", underline="single")
 AUTHOR = "bcdc-loader"
 
 
-def validation_outcomes(
-    batch: Batch, problems: list[Problem], checked: list[CheckedRow]
-) -> list[Outcome]:
-    """One Outcome per row of a validate-only pass: "invalid" with its problems, or "not run"."""
-    by_row: dict[int, list[Problem]] = {}
-    for problem in problems:
-        if problem.row is not None:
-            by_row.setdefault(problem.row, []).append(problem)
-    ops = {c.number: c.op for c in checked}
-    outcomes = []
-    for row in batch.rows:
-        found = by_row.get(row.number)
-        if not found:
-            outcomes.append(Outcome(row.number, "not run", action=ops.get(row.number, "")))
-            continue
-        field_errors: dict[str, str] = {}
-        for p in found:
-            if p.column is not None:
-                field_errors[p.column] = "\n".join(
-                    filter(None, [field_errors.get(p.column), p.message])
-                )
-        outcomes.append(
-            Outcome(
-                row.number,
-                "invalid",
-                action=row.values.get("op", ""),
-                error="\n".join(p.message for p in found),
-                field_errors=field_errors,
-            )
-        )
-    return outcomes
+# What the loader writes into a cell.
+CellValue = str | int | float | bool | None
+# openpyxl's write-only sheet (its type stubs lack column_dimensions and auto_filter).
+WriteOnlyWorksheet = Any
 
 
-def put(cell: Cell, value: object) -> None:
+def put(cell: Cell | MergedCell, value: CellValue) -> None:
     """Write a value so that Excel shows it and never evaluates it.
 
     openpyxl stores any string starting with "=" as a formula; text from the
@@ -100,12 +74,14 @@ def write_results(path: Path, batch: Batch, outcomes: list[Outcome], summary: Ru
     return save_atomically(wb, Path(path))
 
 
-def _cell(ws, value: object, **style: object) -> object:
+def _cell(ws: WriteOnlyWorksheet, value: CellValue, **style: object) -> object:
     """A value for ws.append: plain when that is safe, else a text cell with its style.
 
     openpyxl turns a plain string starting with "=" into a formula and refuses
     control characters; such strings go through `put`.
     """
+    if isinstance(value, str):
+        value = str(value)  # a status is a str subclass; the file wants plain text
     plain = not isinstance(value, str) or (
         not value.startswith("=") and not ILLEGAL_CHARACTERS_RE.search(value)
     )
@@ -143,15 +119,17 @@ def _umask() -> int:
     return mask
 
 
-def _results_sheet(ws, batch: Batch, outcomes: list[Outcome]) -> None:
+def _results_sheet(ws: WriteOnlyWorksheet, batch: Batch, outcomes: list[Outcome]) -> None:
     headers = [*batch.headers, *RESULT_COLUMNS]
     width = len(batch.columns)
-    status_at, error_at, link_at = width, width + 5, width + 4  # 0-based positions
+    status_at, error_at, link_at = (
+        width + RESULT_COLUMNS.index(name) for name in ("status", "error", "resource_url")
+    )
     position = {column: i for i, column in enumerate(batch.columns)}
     by_row = {o.row: o for o in outcomes}
 
     def outcome_of(row: Row) -> Outcome:
-        return by_row.get(row.number) or Outcome(row.number, "not run")
+        return by_row.get(row.number) or Outcome(row.number, Status.NOT_RUN)
 
     # A write-only sheet takes its layout before its rows: size the columns
     # from the headings and the first rows.
@@ -177,7 +155,7 @@ def _results_sheet(ws, batch: Batch, outcomes: list[Outcome]) -> None:
                 cells[offset] = _cell(ws, value)
         if outcome.status in STATUS_FILLS:
             cells[status_at] = _cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
-        if outcome.status in ("failed", "invalid") and outcome.error:
+        if outcome.status in (Status.FAILED, Status.INVALID) and outcome.error:
             cells[error_at] = _cell(ws, outcome.error, fill=PROBLEM_FILL)
         url = outcome.resource_url
         if url and url.lower().startswith(("https://", "http://")):
@@ -192,22 +170,17 @@ def _results_sheet(ws, batch: Batch, outcomes: list[Outcome]) -> None:
         ws.append(cells)
 
 
-def _result_values(outcome: Outcome) -> tuple:
-    """The values of RESULT_COLUMNS for one row."""
-    return (
-        outcome.status,
-        outcome.action,
-        outcome.resource_id,
-        outcome.package_id,
-        outcome.resource_url,
-        outcome.error,
-    )
+def _result_values(outcome: Outcome) -> tuple[CellValue, ...]:
+    """The values of RESULT_COLUMNS for one row, in that order."""
+    return tuple(getattr(outcome, name) for name in RESULT_COLUMNS)
 
 
-def _summary_sheet(ws, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> None:
+def _summary_sheet(
+    ws: WriteOnlyWorksheet, batch: Batch, outcomes: list[Outcome], summary: RunSummary
+) -> None:
     status = {o.row: o.status for o in outcomes}
-    counts = Counter(status.get(row.number, "not run") for row in batch.rows)
-    lines: list[tuple[str, object]] = [
+    counts = Counter(status.get(row.number, Status.NOT_RUN) for row in batch.rows)
+    lines: list[tuple[str, CellValue]] = [
         ("Mode", summary.mode + (" (dry run)" if summary.dry_run else "")),
         ("Batch file", str(batch.path)),
         ("Sheet", batch.sheet or ""),
@@ -219,7 +192,7 @@ def _summary_sheet(ws, batch: Batch, outcomes: list[Outcome], summary: RunSummar
         ("Loader version", summary.loader_version),
         ("Rows", len(batch.rows)),
     ]
-    lines += [(f"Rows {status}", counts.get(status, 0)) for status in STATUSES]
+    lines += [(f"Rows {status}", counts.get(status, 0)) for status in Status]
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 60
     ws.append([_cell(ws, "Item", font=BOLD), _cell(ws, "Value", font=BOLD)])

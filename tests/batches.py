@@ -1,10 +1,11 @@
-"""Small builders shared by the offline tests: batch files written on the fly."""
+"""Batch files written on the fly, for every test that needs one (offline or not)."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 
@@ -34,7 +35,22 @@ GEOGRAPHIC = {
 }
 
 
-def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence], sheet="Batch") -> Path:
+def write_batch(folder: Path, *rows: dict[str, Any], name: str = "batch.csv") -> Path:
+    """A batch holding one row per dict, headed by every key any row uses (first-seen
+    order): a workbook when `name` ends in .xlsx, else a UTF-8 CSV file."""
+    header: list[str] = []
+    for row in rows:
+        header += [k for k in row if k not in header]
+    cells = [[row.get(k, "") for k in header] for row in rows]
+    path = folder / name
+    if path.suffix.lower() == ".xlsx":
+        return write_xlsx(path, header, cells)
+    return write_csv(path, header, cells)
+
+
+def write_xlsx(
+    path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], sheet: str = "Batch"
+) -> Path:
     """A workbook with one sheet: the header row, then the rows as given."""
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -46,7 +62,7 @@ def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence], shee
     return path
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence], **kwargs) -> Path:
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], **kwargs) -> Path:
     """A CSV file; kwargs go to open() (encoding, newline) and csv.writer (delimiter)."""
     delimiter = kwargs.pop("delimiter", ",")
     kwargs.setdefault("encoding", "utf-8")
@@ -56,17 +72,3 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence], **kwa
         writer.writerow(header)
         writer.writerows(rows)
     return path
-
-
-def rows_from_dicts(dicts: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows covering every key used by any of the dicts."""
-    header: list[str] = []
-    for d in dicts:
-        header.extend(k for k in d if k not in header)
-    return header, [[d.get(k, "") for k in header] for d in dicts]
-
-
-def batch_file(tmp_path: Path, *dicts: dict, name: str = "batch.csv") -> Path:
-    """A CSV batch holding one row per dict."""
-    header, rows = rows_from_dicts(dicts)
-    return write_csv(tmp_path / name, header, rows)

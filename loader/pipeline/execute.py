@@ -1,0 +1,201 @@
+"""Carry out planned operations, one lane per dataset, recording an outcome for each.
+
+Within a lane (one dataset) calls run one at a time in sheet order, always;
+with `jobs` > 1 different lanes run at the same time. Every operation ends in
+exactly one Outcome, recorded the moment it is known. Setting `stop` lets
+calls already sent finish and marks the rest `not run`; a hard interrupt
+(KeyboardInterrupt) marks the calls under way as possibly saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from loader import problems
+from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
+from loader.model import Outcome, Status
+from loader.pipeline.calls import Answer, Call, calls_for
+from loader.pipeline.plan import Action, Operation, Plan
+from loader.pipeline.record import Recorder
+
+log = logging.getLogger(__name__)
+
+
+def dry_run(plan: Plan, catalogue: CatalogueAPI, recorder: Recorder) -> None:
+    """Record what each planned operation would do; nothing is written."""
+    for op in plan.operations:
+        recorder.record(
+            Outcome(
+                row=op.row,
+                status=Status.NOT_RUN,
+                action=op.describe("would"),
+                resource_id=op.resource_id,
+                package_id=op.package_id,
+                resource_url=_page(catalogue, op, op.resource_id),
+            )
+        )
+
+
+def execute(
+    plan: Plan,
+    catalogue: CatalogueAPI,
+    recorder: Recorder | None = None,
+    *,
+    jobs: int = 1,
+    stop: threading.Event | None = None,
+) -> list[Outcome]:
+    """Run the plan's operations into `recorder`; returns their outcomes, in sheet order."""
+    recorder = recorder or Recorder(op.row for op in plan.operations)
+    stop = stop or threading.Event()
+    lanes = [calls_for(lane) for lane in plan.lanes()]
+    try:
+        if jobs <= 1 or len(lanes) <= 1:
+            for lane in lanes:
+                _run_lane(lane, catalogue, recorder, stop)
+        else:
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lane") as pool:
+                futures = [
+                    pool.submit(_run_lane, lane, catalogue, recorder, stop) for lane in lanes
+                ]
+                for future in futures:
+                    future.result()
+    except BaseException:
+        stop.set()
+        recorder.interrupt()
+        raise
+    rows = {op.row for op in plan.operations}
+    return [o for o in recorder.outcomes() if o.row in rows]
+
+
+def _run_lane(
+    lane: list[Call], catalogue: CatalogueAPI, recorder: Recorder, stop: threading.Event
+) -> None:
+    created: dict[int, str] = {}  # row number -> id of the resource it created
+    for call in lane:
+        if stop.is_set():
+            for op in call.operations:
+                reason = problems.NOT_REACHED.message(reason="the run was stopped before this row")
+                code = problems.NOT_REACHED.code
+                recorder.record(Outcome(op.row, Status.NOT_RUN, error=reason, code=code))
+            continue
+        ids, skipped = _resolve(call, created)
+        for outcome in skipped:
+            recorder.record(outcome)
+        if skipped:
+            continue
+        recorder.sending(call.operations)
+        for outcome in _perform(call, ids, catalogue):
+            op = next(o for o in call.operations if o.row == outcome.row)
+            if op.action == Action.CREATE and outcome.status == Status.DONE and outcome.resource_id:
+                created[op.row] = outcome.resource_id
+            recorder.record(outcome)
+
+
+def _resolve(call: Call, created: dict[int, str]) -> tuple[dict[int, str | None], list[Outcome]]:
+    """Each row's resource id, taking ids from rows of this lane that created them.
+
+    A row whose creator did not succeed is skipped (with the whole call)."""
+    ids: dict[int, str | None] = {}
+    skipped: list[Outcome] = []
+    for op in call.operations:
+        ids[op.row] = op.resource_id
+        if op.after_row is None:
+            continue
+        ids[op.row] = created.get(op.after_row)
+        if ids[op.row] is None:
+            error = problems.MAKER_FAILED.message(row=op.after_row)
+            skipped.append(
+                Outcome(
+                    op.row,
+                    Status.SKIPPED,
+                    error=error,
+                    package_id=op.package_id,
+                    code=problems.MAKER_FAILED.code,
+                )
+            )
+    return ids, skipped
+
+
+def _perform(call: Call, ids: dict[int, str | None], catalogue: CatalogueAPI) -> list[Outcome]:
+    """Send one call and spread its answer (or its failure) over the rows it covers."""
+    try:
+        answer = call.send(catalogue, ids)
+    except CatalogueError as error:
+        return [_failed(op, ids.get(op.row), error, catalogue) for op in call.operations]
+    except Exception as error:  # a bug must not hide what the rest of the batch did
+        log.exception("rows %s: unexpected error", [op.row for op in call.operations])
+        detail = problems.UNEXPECTED_ERROR.message(detail=repr(error))
+        return [
+            Outcome(
+                op.row,
+                Status.FAILED,
+                package_id=op.package_id,
+                error=detail,
+                code=problems.UNEXPECTED_ERROR.code,
+            )
+            for op in call.operations
+        ]
+    return [_done(op, ids.get(op.row), answer, catalogue) for op in call.operations]
+
+
+def _done(
+    op: Operation, resource_id: str | None, answer: Answer, catalogue: CatalogueAPI
+) -> Outcome:
+    if op.action == Action.DELETE:
+        resource_id_out = resource_id
+    else:
+        resource_id_out = answer.get(op.row, {}).get("id") or resource_id
+    return Outcome(
+        op.row,
+        Status.DONE,
+        op.describe("did"),
+        resource_id_out,
+        op.package_id,
+        _page(catalogue, op, resource_id_out),
+    )
+
+
+def _failed(
+    op: Operation, resource_id: str | None, error: CatalogueError, catalogue: CatalogueAPI
+) -> Outcome:
+    """A refused or unanswered call, in the editor's words, with the fields it names."""
+    partial = error.partial_resource
+    message = error.message
+    problem = _problem_of(error)
+    if isinstance(error, Unreachable) and error.maybe_saved and op.action != Action.NOOP:
+        message += (
+            ": the connection dropped after the request was sent, so the catalogue may "
+            "or may not have saved it; check the dataset before running this row again"
+        )
+    if partial:
+        problem = problems.PARTLY_SAVED
+        message = problem.message(resource_id=partial["id"], detail=message)
+    saved_id = (partial or {}).get("id") or resource_id
+    return Outcome(
+        op.row,
+        Status.FAILED,
+        action=op.describe("tried to"),
+        resource_id=saved_id,
+        package_id=op.package_id,
+        resource_url=_page(catalogue, op, saved_id),
+        error=message,
+        field_errors=error.field_errors,
+        code=problem.code,
+    )
+
+
+def _problem_of(error: CatalogueError) -> problems.ProblemType:
+    kinds: list[tuple[type[CatalogueError], problems.ProblemType]] = [
+        (Invalid, problems.REFUSED),
+        (NotAuthorized, problems.NOT_AUTHORIZED),
+        (Unreachable, problems.NO_ANSWER),
+    ]
+    return next((p for kind, p in kinds if isinstance(error, kind)), problems.CATALOGUE_ERROR)
+
+
+def _page(catalogue: CatalogueAPI, op: Operation, resource_id: str | None) -> str | None:
+    if not resource_id or op.action == Action.DELETE:
+        return None
+    return catalogue.resource_page(op.package_type, op.package_name, resource_id)

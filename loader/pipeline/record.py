@@ -1,0 +1,121 @@
+"""The one recorder of outcomes: every row's outcome during a validate or a run.
+
+Validation, planning and execution all record into one `Recorder`; it also
+knows which requests are under way, so that however a run ends (finished,
+stopped, interrupted at once, unable to start) `close` leaves every row with
+exactly one true outcome. The result workbook, the console summary and any
+listener (a progress bar, a journal) are views of its records.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from loader import problems
+from loader.model import CheckedRow, Outcome, Problem, Status
+
+if TYPE_CHECKING:
+    from loader.pipeline.plan import Operation
+
+Listener = Callable[[Outcome], None]
+
+
+class Recorder:
+    """Holds one outcome per row; safe to record into from several threads."""
+
+    def __init__(self, rows: Iterable[int]):
+        self.rows = list(rows)  # spreadsheet row numbers, sheet order
+        self._outcomes: dict[int, Outcome] = {}
+        self._in_flight: dict[int, Operation] = {}
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener` with every outcome recorded from now on."""
+        self._listeners.append(listener)
+
+    def record(self, outcome: Outcome) -> None:
+        """Record (or replace) a row's outcome; the row's request, if any, is answered."""
+        with self._lock:
+            self._outcomes[outcome.row] = outcome
+            self._in_flight.pop(outcome.row, None)
+        for listener in self._listeners:
+            listener(outcome)
+
+    def record_problems(self, found: Iterable[Problem]) -> None:
+        """Rows with problems are invalid, each with all its messages."""
+        by_row: dict[int, list[Problem]] = {}
+        for problem in found:
+            if problem.row is not None:
+                by_row.setdefault(problem.row, []).append(problem)
+        for number, row_problems in by_row.items():
+            field_errors: dict[str, str] = {}
+            for p in row_problems:
+                if p.column is not None:
+                    field_errors[p.column] = "\n".join(
+                        filter(None, [field_errors.get(p.column), p.message])
+                    )
+            self.record(
+                Outcome(
+                    number,
+                    Status.INVALID,
+                    error="\n".join(p.message for p in row_problems),
+                    field_errors=field_errors,
+                    code=row_problems[0].code,
+                )
+            )
+
+    def record_ready(self, checked: Iterable[CheckedRow]) -> None:
+        """Rows that passed validation and go no further (validate only)."""
+        for row in checked:
+            self.record(Outcome(row.number, Status.NOT_RUN, action=row.op))
+
+    def sending(self, operations: Iterable[Operation]) -> None:
+        """These operations' request is about to leave."""
+        with self._lock:
+            for op in operations:
+                self._in_flight[op.row] = op
+
+    def has(self, row: int) -> bool:
+        with self._lock:
+            return row in self._outcomes
+
+    def interrupt(self) -> None:
+        """A hard stop: say plainly that requests under way may or may not have been saved."""
+        with self._lock:
+            in_flight = list(self._in_flight.values())
+        for op in in_flight:
+            self.record(
+                Outcome(
+                    op.row,
+                    Status.FAILED,
+                    action=op.describe("tried to"),
+                    resource_id=op.resource_id,
+                    package_id=op.package_id,
+                    error=problems.INTERRUPTED.message(),
+                    code=problems.INTERRUPTED.code,
+                )
+            )
+
+    def close(self, reason: str) -> list[Outcome]:
+        """End the records: requests under way are in doubt, rows never reached did
+        not run (for `reason`). Returns one outcome per row, in sheet order."""
+        self.interrupt()
+        for row in self.rows:
+            if not self.has(row):
+                error = problems.NOT_REACHED.message(reason=reason) if reason else ""
+                code = problems.NOT_REACHED.code if reason else ""
+                self.record(Outcome(row, Status.NOT_RUN, error=error, code=code))
+        return self.outcomes()
+
+    def outcomes(self) -> list[Outcome]:
+        """The outcomes recorded so far, in sheet order."""
+        with self._lock:
+            return [self._outcomes[row] for row in self.rows if row in self._outcomes]
+
+    def counts(self) -> Counter[str]:
+        """How many rows have each status."""
+        return Counter(str(o.status) for o in self.outcomes())

@@ -1,0 +1,134 @@
+"""The batch-level checks: what no single cell shows.
+
+Pairs of cells that contradict each other (an extent that ends before it
+begins), files to upload that are not there, and rows that cannot all work
+given that rows of one resource run in sheet order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from loader import problems
+from loader.model import MAKING_OPS, Op
+from loader.pipeline.validate.cells import DATE
+from loader.pipeline.validate.rules import Found, Instance
+
+# (earlier, later, message): pairs of cells where the second must not come before the first.
+EXTENT_PAIRS = (
+    (
+        "temporal_extent.beginning_date",
+        "temporal_extent.end_date",
+        "the end date is before the beginning date",
+    ),
+    (
+        "geographic_extent.south_bound_latitude",
+        "geographic_extent.north_bound_latitude",
+        "the north bound latitude is south of the south bound latitude",
+    ),
+)
+
+
+def extent_problems(instance: Instance) -> list[Found]:
+    """Extents that end before they begin: no single cell is wrong, the pair is."""
+    out: list[Found] = []
+    for low, high, body in EXTENT_PAIRS:
+        a, b = instance.get(low), instance.get(high)
+        if a is None or b is None:
+            continue
+        if isinstance(a, str) or isinstance(b, str):  # dates, or numbers that are not numbers
+            if not (isinstance(a, str) and isinstance(b, str)):
+                continue
+            if not (DATE.fullmatch(a) and DATE.fullmatch(b)):
+                continue
+        if b < a:
+            detail = problems.INCONSISTENT_EXTENT.message(detail=body)
+            out.append((problems.INCONSISTENT_EXTENT.code, high, detail))
+    return out
+
+
+class Uploads:
+    """Files the batch names, each looked at once: {cell text: (absolute path, problem)}."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.seen: dict[str, tuple[Path, Found | None]] = {}
+
+    def check(self, text: str) -> tuple[Path, Found | None]:
+        """The file's absolute path, and what is wrong with it (None when it is a file)."""
+        if text not in self.seen:
+            self.seen[text] = self._look(text)
+        return self.seen[text]
+
+    def _look(self, text: str) -> tuple[Path, Found | None]:
+        path = (self.base / Path(text).expanduser()).resolve()
+        if not path.exists():
+            body = problems.UPLOAD_MISSING.message(text=text, path=path)
+            return path, (problems.UPLOAD_MISSING.code, "upload", body)
+        if not path.is_file():
+            body = problems.UPLOAD_NOT_FILE.message(text=text)
+            return path, (problems.UPLOAD_NOT_FILE.code, "upload", body)
+        return path, None
+
+
+Target = tuple[str, ...]
+
+
+def _target(instance: Instance) -> Target | None:
+    if instance.get("resource_id"):
+        return ("resource_id", instance["resource_id"])
+    if instance.get("package") and instance.get("name"):
+        return ("name", instance["package"], instance["name"])
+    return None
+
+
+def _describe(target: Target) -> str:
+    if target[0] == "resource_id":
+        return f"resource '{target[1]}'"
+    return f"resource '{target[2]}' in dataset '{target[1]}'"
+
+
+def collisions(rows: Mapping[int, tuple[Op, Instance]]) -> dict[int, list[Found]]:
+    """Rows that cannot all work, given that rows of one resource run in sheet order.
+
+    A later row may act on what an earlier row creates or changes; what cannot
+    work is creating one name twice, or acting on a resource an earlier row
+    deleted (unless a row in between creates it again).
+    """
+    by_target: dict[Target, list[int]] = defaultdict(list)
+    for number, (_, instance) in rows.items():
+        target = _target(instance)
+        if target is not None:
+            by_target[target].append(number)
+    out: dict[int, list[Found]] = defaultdict(list)
+    for target, numbers in by_target.items():
+        _follow(target, sorted(numbers), {n: rows[n][0] for n in numbers}, out)
+    return out
+
+
+def _follow(target: Target, numbers: list[int], ops: dict[int, Op], out: Any) -> None:
+    """Walk one resource's rows in sheet order, noting those that cannot work."""
+    column = "resource_id" if target[0] == "resource_id" else "name"
+    created_by: int | None = None
+    deleted_by: int | None = None
+    for n in numbers:
+        op = ops[n]
+        if op in MAKING_OPS and deleted_by is not None:
+            created_by, deleted_by = n, None  # made again after the delete
+        elif op == Op.CREATE:
+            if created_by is not None:
+                body = problems.DUPLICATE_CREATE.message(other=created_by, target=_describe(target))
+                out[n].append((problems.DUPLICATE_CREATE.code, column, body))
+            created_by = n
+        elif deleted_by is not None:
+            body = problems.CONFLICTING_TARGET.message(
+                other=deleted_by, target=_describe(target), op=op
+            )
+            out[n].append((problems.CONFLICTING_TARGET.code, column, body))
+        elif op == Op.DELETE:
+            deleted_by = n
+        elif op == Op.UPSERT and created_by is None:
+            created_by = n

@@ -1,0 +1,435 @@
+"""Every problem the loader reports, stated once: a registry of problem types.
+
+Each type has a stable `code` (for scripts, the result workbook and the
+journal), a `title`, a `description` for the docs, and a message `template`
+filled in where the problem is found. The stage says where that is: reading
+the file, validating rows, planning against the catalogue, or running.
+
+The code table in docs/batch-format.md is generated from this registry
+(`docs_table`), and a test fails when the two differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+STAGES = ("read", "validate", "plan", "run")
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of problem."""
+
+    code: str
+    title: str
+    description: str
+    template: str
+    stage: str
+
+    def message(self, **values: Any) -> str:
+        """The message for one occurrence, with the template's blanks filled in."""
+        return self.template.format(**values)
+
+
+REGISTRY: dict[str, ProblemType] = {}
+
+
+def _register(code: str, title: str, description: str, template: str, stage: str) -> ProblemType:
+    if code in REGISTRY:
+        raise ValueError(f"problem code {code} registered twice")
+    if stage not in STAGES:
+        raise ValueError(f"problem code {code}: unknown stage {stage}")
+    problem = ProblemType(code, title, description, template, stage)
+    REGISTRY[code] = problem
+    return problem
+
+
+def get(code: str) -> ProblemType:
+    """The problem type with this code (KeyError if there is none)."""
+    return REGISTRY[code]
+
+
+# -- reading the file: the batch is refused as a whole -------------------------------
+
+UNREADABLE_FILE = _register(
+    "unreadable-file",
+    "Unreadable file",
+    "the batch file does not exist, is not a workbook or CSV file, or cannot be read",
+    "{detail}",
+    "read",
+)
+MISSING_SHEET = _register(
+    "missing-sheet",
+    "Missing sheet",
+    "the workbook has no sheet of the name asked for, or no sheets at all",
+    "{detail}",
+    "read",
+)
+EMPTY_BATCH = _register(
+    "empty-batch",
+    "Empty batch",
+    "the sheet or file has no heading row, or no rows under it",
+    "The {where} {detail}.",
+    "read",
+)
+UNKNOWN_COLUMN = _register(
+    "unknown-column",
+    "Unknown column",
+    "a heading is not a column the loader knows (a close match is suggested)",
+    "Column {letter}, '{text}', is not a column the loader knows{hint}",
+    "read",
+)
+DUPLICATE_COLUMN = _register(
+    "duplicate-column",
+    "Duplicate column",
+    "two headings name the same column",
+    "Column {letter}, '{text}', is the same column as {other}; keep only one of them.",
+    "read",
+)
+UNNAMED_COLUMN = _register(
+    "unnamed-column",
+    "Unnamed column",
+    "a column holds values but has no heading",
+    "Column {letter} has no heading but holds values (row {rows}); give it a heading or clear it.",
+    "read",
+)
+MISSING_COLUMN = _register(
+    "missing-column",
+    "Missing column",
+    "a column the batch needs is missing: `op` always; `package` or `resource_id`; "
+    "and every required field when there are create, update or upsert rows",
+    "{detail}",
+    "read",
+)
+
+# -- validating rows: offline, every problem at once ----------------------------------
+
+UNKNOWN_OP = _register(
+    "unknown-op",
+    "Unknown operation",
+    "`op` is not one of create, update, patch, delete, upsert",
+    "'{value}' is not an operation; use create, update, patch, delete or upsert{hint}",
+    "validate",
+)
+MISSING_VALUE = _register(
+    "missing-value",
+    "Missing value",
+    "a required cell is blank",
+    "{detail}",
+    "validate",
+)
+FORMULA_NOT_COMPUTED = _register(
+    "formula-not-computed",
+    "Formula never computed",
+    "a cell holds a formula whose value was never computed (the file was written by a "
+    "program, not saved by a spreadsheet program), so its value is unknown",
+    "this cell holds a formula whose value was never computed (the file was written by a "
+    "program); open the file in Excel or LibreOffice and save it, or type the value itself",
+    "validate",
+)
+INVALID_CHOICE = _register(
+    "invalid-choice",
+    "Invalid choice",
+    "a value is not one of the field's allowed values",
+    "'{value}' is not one of the allowed values; {hint}",
+    "validate",
+)
+NOT_A_NUMBER = _register(
+    "not-a-number",
+    "Not a number",
+    "a number field holds something else",
+    "'{value}' is not {kind}",
+    "validate",
+)
+OUT_OF_RANGE = _register(
+    "out-of-range",
+    "Out of range",
+    "a number is outside its range (latitudes, longitudes, zoom)",
+    "{value} is out of range: it must be {range}",
+    "validate",
+)
+INVALID_DATE = _register(
+    "invalid-date",
+    "Invalid date",
+    "a date is not `YYYY-MM-DD` (or a date-time not `YYYY-MM-DDTHH:MM:SS`)",
+    "'{value}' is not {kind}",
+    "validate",
+)
+INVALID_URL = _register(
+    "invalid-url",
+    "Invalid URL",
+    "a URL does not start with `http://`, `https://` or `ftp://`",
+    "'{value}' is not a web address starting with https:// or http://",
+    "validate",
+)
+INVALID_JSON = _register(
+    "invalid-json",
+    "Invalid JSON",
+    "`json_table_schema` is not a JSON object",
+    "this is not a JSON object{detail}",
+    "validate",
+)
+INVALID_VALUE = _register(
+    "invalid-value",
+    "Invalid value",
+    "a value breaks a rule of its field that no other code covers",
+    "{detail}",
+    "validate",
+)
+CONDITIONAL_REQUIRED = _register(
+    "conditional-required",
+    "Needed by another field",
+    "a field the resource's kind needs is blank",
+    "a value is needed when {condition}",
+    "validate",
+)
+NOT_APPLICABLE = _register(
+    "not-applicable",
+    "Not applicable",
+    "a field the resource's kind does not take is filled",
+    "only taken when {condition}; leave it blank",
+    "validate",
+)
+READ_ONLY = _register(
+    "read-only",
+    "Read-only field",
+    "a field the catalogue fills itself is filled",
+    "the catalogue fills this field itself; {detail}",
+    "validate",
+)
+CLEAR_NOT_ALLOWED = _register(
+    "clear-not-allowed",
+    "Cannot be cleared",
+    "`<clear>` on a row that is not a patch, or on a required field",
+    "{detail}",
+    "validate",
+)
+MISSING_TARGET = _register(
+    "missing-target",
+    "Missing target",
+    "the row does not say which resource or dataset it acts on",
+    "{detail}",
+    "validate",
+)
+UNEXPECTED_VALUE = _register(
+    "unexpected-value",
+    "Unexpected value",
+    "a cell this operation does not take is filled (e.g. `resource_id` on create)",
+    "{detail}",
+    "validate",
+)
+NO_CHANGE = _register(
+    "no-change",
+    "Nothing to change",
+    "a patch row changes nothing",
+    "a patch row must change at least one field (or <clear> one)",
+    "validate",
+)
+INCONSISTENT_EXTENT = _register(
+    "inconsistent-extent",
+    "Inconsistent extent",
+    "an extent ends before it begins",
+    "{detail}",
+    "validate",
+)
+CONFLICTING_TARGET = _register(
+    "conflicting-target",
+    "Conflicting rows",
+    "two rows act on one resource in colliding ways",
+    "row {other} deletes {target} earlier in the batch, so this {op} would find nothing",
+    "validate",
+)
+DUPLICATE_CREATE = _register(
+    "duplicate-create",
+    "Duplicate create",
+    "two rows create resources of one name in one dataset",
+    "row {other} already creates {target}; a dataset should hold one resource of a name",
+    "validate",
+)
+UPLOAD_MISSING = _register(
+    "upload-missing",
+    "File missing",
+    "the file to upload does not exist",
+    "there is no file '{text}' (looked for {path})",
+    "validate",
+)
+UPLOAD_NOT_FILE = _register(
+    "upload-not-file",
+    "Not a file",
+    "the path to upload is a folder, not a file",
+    "'{text}' is a folder or a special file, not a file",
+    "validate",
+)
+UPLOAD_AND_URL = _register(
+    "upload-and-url",
+    "File and URL",
+    "a row gives both `upload` and `url`",
+    "give either a file to upload or a URL, not both",
+    "validate",
+)
+NOT_IN_SCHEMA = _register(
+    "not-in-schema",
+    "Not in the schema",
+    "a column the file was read with is not a field of the schema the rows are checked against",
+    "the schema in use has no such field",
+    "validate",
+)
+
+# -- planning: names resolved against the catalogue ---------------------------------
+
+NOT_FOUND = _register(
+    "not-found",
+    "Not found",
+    "a dataset, resource or organization the row names is not in the catalogue",
+    "{what} '{name}' was not found",
+    "plan",
+)
+NOT_VISIBLE = _register(
+    "not-visible",
+    "Not visible",
+    "the token may not see a dataset, resource or organization the row names",
+    "you may not see {what} '{name}'",
+    "plan",
+)
+LOOK_UP_FAILED = _register(
+    "look-up-failed",
+    "Look-up failed",
+    "the catalogue could not answer a look-up the row needs",
+    "{what} '{name}': {detail}",
+    "plan",
+)
+WRONG_ORGANIZATION = _register(
+    "wrong-organization",
+    "Wrong organization",
+    "the dataset belongs to another organization than the row's `organization`",
+    "dataset '{package}' belongs to organization '{owner}', not '{organization}'",
+    "plan",
+)
+NOT_IN_DATASET = _register(
+    "not-in-dataset",
+    "Resource not in dataset",
+    "the `resource_id` given is not a resource of the dataset given",
+    "resource id '{resource_id}' is not in dataset '{package}'",
+    "plan",
+)
+AMBIGUOUS_NAME = _register(
+    "ambiguous-name",
+    "Ambiguous name",
+    "several resources of the dataset have the name the row gives",
+    "{count} resources in dataset '{package}' are named '{name}' ({ids}); "
+    "give resource_id to say which one",
+    "plan",
+)
+NO_SUCH_RESOURCE = _register(
+    "no-such-resource",
+    "No such resource",
+    "no resource of the dataset has the name the row gives",
+    "no resource named '{name}' in dataset '{package}'",
+    "plan",
+)
+NAME_TAKEN = _register(
+    "name-taken",
+    "Name taken",
+    "a create names a resource the dataset already has (use upsert to refresh it)",
+    "dataset '{package}' already has a resource named '{name}'; use upsert or update to "
+    "change it, or give the new one another name",
+    "plan",
+)
+INCOMPLETE_AFTER_PATCH = _register(
+    "incomplete-after-patch",
+    "Incomplete after patch",
+    "the resource as the patch would leave it breaks the conditional rules",
+    "after this patch the resource ({kind}) would have no {fields}; give {them} in the same row",
+    "plan",
+)
+MAKER_NOT_RUN = _register(
+    "maker-not-run",
+    "Depends on a row that does not run",
+    "the row acts on a resource an earlier row creates, and that row does not run",
+    "row {row}, which creates this resource, does not run",
+    "plan",
+)
+
+# -- running: the catalogue's answers ------------------------------------------------
+
+REFUSED = _register(
+    "refused",
+    "Refused by the catalogue",
+    "the catalogue's own validation refused the values (the fields it names are marked)",
+    "{detail}",
+    "run",
+)
+NOT_AUTHORIZED = _register(
+    "not-authorized",
+    "Not authorized",
+    "the token's user may not make this change",
+    "{detail}",
+    "run",
+)
+NO_ANSWER = _register(
+    "no-answer",
+    "No answer",
+    "the connection failed or dropped; after a request was sent, the catalogue may or "
+    "may not have saved it",
+    "{detail}",
+    "run",
+)
+CATALOGUE_ERROR = _register(
+    "catalogue-error",
+    "Catalogue error",
+    "the catalogue answered with an error that is none of the above",
+    "{detail}",
+    "run",
+)
+PARTLY_SAVED = _register(
+    "partly-saved",
+    "Partly saved",
+    "an upload was saved with its file and text fields, but its lists, groups or "
+    "last_modified were refused",
+    "the file and text fields were saved to resource {resource_id}, but not the rest: {detail}",
+    "run",
+)
+INTERRUPTED = _register(
+    "interrupted",
+    "Interrupted",
+    "the run was stopped at once while this row's request was under way",
+    "interrupted while the request was under way: the catalogue may or may not have saved "
+    "it; check the dataset before running this row again",
+    "run",
+)
+MAKER_FAILED = _register(
+    "maker-failed",
+    "Depends on a failed row",
+    "the row acts on a resource an earlier row was to create, and that row failed",
+    "row {row}, which creates this resource, did not succeed",
+    "run",
+)
+NOT_REACHED = _register(
+    "not-reached",
+    "Not reached",
+    "the row did not run: the run was stopped, could not start, or the batch was refused",
+    "{reason}",
+    "run",
+)
+UNEXPECTED_ERROR = _register(
+    "unexpected-error",
+    "Unexpected error",
+    "a fault in the loader itself; the rest of the batch goes on",
+    "unexpected error: {detail}",
+    "run",
+)
+
+
+def docs_table() -> str:
+    """The Markdown table of every code, by stage, for docs/batch-format.md."""
+    words = {
+        "read": "reading the file (the batch is refused as a whole)",
+        "validate": "checking rows",
+        "plan": "resolving rows against the catalogue",
+        "run": "running",
+    }
+    lines = ["| code | found while | meaning |", "|---|---|---|"]
+    for problem in REGISTRY.values():
+        lines.append(f"| `{problem.code}` | {words[problem.stage]} | {problem.description} |")
+    return "\n".join(lines) + "\n"

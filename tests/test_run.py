@@ -1,0 +1,30 @@
+"""The Python API's offline half: check_batch and what a RunResult offers."""
+
+from __future__ import annotations
+
+from batches import DOCUMENT, write_batch
+
+from loader.run import check_batch
+
+
+def test_check_batch_gives_every_row_one_outcome_and_a_data_frame(tmp_path):
+    path = write_batch(
+        tmp_path,
+        {**DOCUMENT, "format": "CSV"},
+        {**DOCUMENT, "name": "Fine"},
+    )
+
+    result = check_batch(path)
+    frame = result.to_frame()
+
+    assert result.exit_code == 2
+    assert [(o.row, o.status, o.code) for o in result.outcomes] == [
+        (2, "invalid", "invalid-choice"),
+        (3, "not run", ""),
+    ]
+    assert list(frame["row"]) == [2, 3]
+    assert list(frame["status"]) == ["invalid", "not run"]
+    assert list(frame["format"]) == ["CSV", "csv"]
+    assert frame.loc[0, "code"] == "invalid-choice"
+    assert "did you mean 'csv'?" in frame.loc[0, "error"]
+    assert list(frame.columns[:3]) == ["row", *list(DOCUMENT)[:2]]
