@@ -160,7 +160,7 @@ def ensure_config() -> bool:
         "ckan.site_url": URL,
         "ckan.site_id": "bcdc-test-catalogue",
         "ckan.storage_path": str(STATE / "storage"),
-        "ckan.max_resource_size": "200",
+        "ckan.max_resource_size": "2048",  # MB: the benchmarks upload a 1 GiB file
         # Nothing listens here: the search stand-in plugin answers instead.
         "solr_url": "http://127.0.0.1:8983/solr/none",
         "ckan.plugins": "scheming_datasets bcdc_test_search",

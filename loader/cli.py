@@ -199,6 +199,22 @@ def _count(n: int, word: str) -> str:
     show_default=True,
     help="Datasets worked on at once (rows of one dataset always run in order).",
 )
+@click.option(
+    "--no-fold",
+    is_flag=True,
+    help="One call per row, instead of one call for consecutive rows of a dataset "
+    "that move no file.",
+)
+@click.option(
+    "--force-upload",
+    is_flag=True,
+    help="Send every file, even one the resource already holds (same size and hash).",
+)
+@click.option(
+    "--touch",
+    is_flag=True,
+    help="When a file is unchanged, still record the refresh: set last_modified to now.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before writing to the production catalogue.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
@@ -211,6 +227,9 @@ def run(
     dry_run: bool,
     skip_invalid: bool,
     jobs: int,
+    no_fold: bool,
+    force_upload: bool,
+    touch: bool,
     yes: bool,
     quiet: bool,
 ) -> None:
@@ -244,9 +263,18 @@ def run(
         "dry_run_only": dry_run,
         "skip_invalid": skip_invalid,
         "jobs": jobs,
+        "fold": not no_fold,
+        "force_upload": force_upload,
+        "touch": touch,
         "result_path": output or default_result_path(batch_path),
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
+    _say_how_it_went(result, batch_path, url, quiet)
+    sys.exit(result.exit_code)
+
+
+def _say_how_it_went(result: RunResult, batch_path: Path, url: str, quiet: bool) -> None:
+    """Problems and failed rows on stderr (always when something went wrong), then one line."""
     if not quiet or result.exit_code:
         for problem in result.problems:
             click.echo(problem.message, err=True)
@@ -254,12 +282,11 @@ def run(
             if outcome.status == "failed":
                 click.echo(f"Row {outcome.row}: {outcome.error}", err=True)
     counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
-    what = "Dry run" if dry_run else "Run"
+    what = "Dry run" if result.summary.dry_run else "Run"
     click.echo(
         f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
         f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
-    sys.exit(result.exit_code)
 
 
 def _run_with_progress(

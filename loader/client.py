@@ -86,6 +86,8 @@ class CatalogueAPI(Protocol):
         self, action: str, data: dict[str, Any], upload: Path | None = ...
     ) -> dict[str, Any]: ...
     def delete_resource(self, resource_id: str) -> None: ...
+    def touch_resource(self, resource_id: str, timestamp: str) -> dict[str, Any]: ...
+    def revise_package(self, data: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
@@ -185,6 +187,7 @@ class Catalogue:
         self.url = url.rstrip("/")
         self._api_key = api_key
         self._local = threading.local()
+        self._has_refresh_action: bool | None = None  # unknown until tried
 
     def __repr__(self) -> str:  # never shows the token
         return f"Catalogue({self.url!r})"
@@ -282,6 +285,29 @@ class Catalogue:
 
     def delete_resource(self, resource_id: str) -> None:
         self.call("resource_delete", {"id": resource_id})
+
+    def touch_resource(self, resource_id: str, timestamp: str) -> dict[str, Any]:
+        """Set only last_modified: the catalogue's refresh action where it has one
+        (the BC Data Catalogue does), else a patch of that one field."""
+        if self._has_refresh_action is not False:
+            try:
+                self.call(
+                    "update_resource_refresh_timestamp", {"id": resource_id, "timestamp": timestamp}
+                )
+                self._has_refresh_action = True
+                return self.resource(resource_id)
+            except CatalogueError as error:
+                if "Action name not known" not in error.message:
+                    raise
+                self._has_refresh_action = False
+        patch = {"id": resource_id, "last_modified": timestamp}
+        return _a_dict("resource_patch", self.call("resource_patch", patch))
+
+    def revise_package(self, data: dict[str, Any]) -> dict[str, Any]:
+        """package_revise: several resource changes to one dataset in one transaction.
+        Returns the dataset as saved."""
+        answer = _a_dict("package_revise", self.call("package_revise", data))
+        return _a_dict("package_revise", answer.get("package"))
 
 
 def _a_dict(action: str, answer: Any) -> dict[str, Any]:

@@ -398,6 +398,16 @@ INTERRUPTED = _register(
     "it; check the dataset before running this row again",
     "run",
 )
+DATASET_CHANGED = _register(
+    "dataset-changed",
+    "Dataset changed meanwhile",
+    "someone changed the dataset after the run read it, so rows sent together were not "
+    "sent (nothing of theirs was saved); run the batch again",
+    "dataset '{package}' changed after this run read it (its metadata_modified is no longer "
+    "{seen}); nothing of this row was sent, so that the other change is not overwritten: "
+    "run the batch again",
+    "run",
+)
 MAKER_FAILED = _register(
     "maker-failed",
     "Depends on a failed row",

@@ -112,6 +112,9 @@ def run_batch(
     dry_run_only: bool = False,
     skip_invalid: bool = False,
     jobs: int = 1,
+    fold: bool = True,
+    force_upload: bool = False,
+    touch: bool = False,
     result_path: Path | str | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
@@ -121,9 +124,12 @@ def run_batch(
 
     Nothing is written when any row is invalid, unless `skip_invalid`. With
     `dry_run_only`, names are resolved and each row says what it would do.
-    `on_start` receives the number of operations about to run (for a progress
-    bar); `on_outcome` each of their outcomes as it happens. Raises BatchError
-    when the file cannot be read.
+    `fold` sends consecutive rows of a dataset that move no file as one call;
+    a file the resource already holds is not sent again unless `force_upload`,
+    and `touch` then still records the refresh in `last_modified`. `on_start`
+    receives the number of operations about to run (for a progress bar);
+    `on_outcome` each of their outcomes as it happens. Raises BatchError when
+    the file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
@@ -135,9 +141,8 @@ def run_batch(
         if not refused:
             user = _who(catalogue)
             invalid = {p.row for p in problems if p.row is not None}
-            plan = Planner(catalogue, schema).plan(
-                checked, unmade=unmade_resources(batch.rows, invalid)
-            )
+            planner = Planner(catalogue, schema, force_upload=force_upload, touch=touch)
+            plan = planner.plan(checked, unmade=unmade_resources(batch.rows, invalid))
             for failure in plan.failures:
                 recorder.record(failure)
             if on_start:
@@ -147,7 +152,7 @@ def run_batch(
             if dry_run_only:
                 dry_run(plan, catalogue, recorder)
             else:
-                execute(plan, catalogue, recorder, jobs=jobs, stop=stop)
+                execute(plan, catalogue, recorder, jobs=jobs, stop=stop, fold=fold)
     except KeyboardInterrupt:
         unreached = "the run was interrupted before this row"
         raise

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loader.client import CatalogueAPI, NotFound
+from loader.client import CatalogueAPI, Invalid, NotFound
 
 
 class FakeCatalogue:
@@ -31,6 +31,7 @@ class FakeCatalogue:
         self.calls: list[tuple[str, str]] = []  # (action, resource name or id)
         self.reads = 0
         self._ids = itertools.count(1)
+        self._clock = itertools.count(1)
         self._lock = threading.Lock()
 
     # -- building the catalogue's contents -------------------------------------------
@@ -51,6 +52,7 @@ class FakeCatalogue:
             "type": "bcdc_dataset",
             "owner_org": org["id"],
             "organization": {"name": org["name"]},
+            "metadata_modified": self._stamp(),
             "resources": [],
         }
         self.packages[package["id"]] = package
@@ -109,7 +111,12 @@ class FakeCatalogue:
                     resource.update(kept)
                 resource.update(data)
             if upload is not None:
-                resource.update(url=f"{self.url}/download/{upload.name}", url_type="upload")
+                resource.update(
+                    url=f"{self.url}/download/{upload.name}",
+                    url_type="upload",
+                    size=upload.stat().st_size,
+                )
+            self._find(resource["id"])[0]["metadata_modified"] = self._stamp()
             return copy.deepcopy(resource)
 
     def delete_resource(self, resource_id: str) -> None:
@@ -117,6 +124,39 @@ class FakeCatalogue:
             package, resource = self._find(resource_id)
             self._call("resource_delete", resource.get("name", ""), resource)
             package["resources"].remove(resource)
+            package["metadata_modified"] = self._stamp()
+
+    def touch_resource(self, resource_id: str, timestamp: str) -> dict[str, Any]:
+        with self._lock:
+            package, resource = self._find(resource_id)
+            self._call("update_resource_refresh_timestamp", resource.get("name", ""), resource)
+            resource["last_modified"] = timestamp
+            return copy.deepcopy(resource)
+
+    def revise_package(self, data: dict[str, Any]) -> dict[str, Any]:
+        """package_revise, for the keys the loader sends: match on id and
+        metadata_modified; filter, update__resources__ID and extend."""
+        with self._lock:
+            package = self.packages[data["match"]["id"]]
+            if data["match"].get("metadata_modified") != package["metadata_modified"]:
+                raise Invalid("match: metadata_modified", {"match": "metadata_modified"})
+            revised = copy.deepcopy(package["resources"])
+            for pattern in data.get("filter", []):
+                _filter(revised, pattern)
+            for key, value in data.items():
+                if key.startswith("update__resources__") and not key.endswith("extend"):
+                    resource = next(r for r in revised if r["id"] == key.rsplit("__", 1)[1])
+                    resource.update(value)
+            for fields in data.get("update__resources__extend", []):
+                revised.append({**fields, "id": f"res-{next(self._ids)}"})
+            for resource in revised:  # one transaction: any fault refuses the whole call
+                self._call("package_revise", resource.get("name", ""), resource)
+            package["resources"] = revised
+            package["metadata_modified"] = self._stamp()
+            return copy.deepcopy(package)
+
+    def _stamp(self) -> str:
+        return f"2026-01-01T00:{next(self._clock):05d}"
 
     def _call(self, action: str, name: str, resource: dict[str, Any]) -> None:
         self.calls.append((action, name or resource.get("id", "")))
@@ -130,6 +170,20 @@ class FakeCatalogue:
                 if resource["id"] == resource_id:
                     return package, resource
         raise NotFound("resource_show: not found")
+
+
+def _filter(resources: list[dict[str, Any]], pattern: str) -> None:
+    """package_revise's filter for the patterns the loader sends."""
+    keep, path = pattern[0] == "+", pattern[1:].split("__")[1:]
+    resource = next((r for r in resources if r["id"] == path[0]), None)
+    if resource is None or keep:
+        return
+    if len(path) == 1:
+        resources.remove(resource)
+    elif path[1] == "*":
+        kept = resource["id"]
+        resource.clear()
+        resource["id"] = kept
 
 
 _: type[CatalogueAPI] = FakeCatalogue  # the fake keeps the real client's contract

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from fake_catalogue import FakeCatalogue
 
@@ -77,7 +79,7 @@ def test_a_hard_interrupt_names_the_row_whose_call_was_under_way(catalogue):
     recorder.listen(seen.append)
 
     with pytest.raises(KeyboardInterrupt):
-        execute(plan, catalogue, recorder)
+        execute(plan, catalogue, recorder, fold=False)
 
     assert [(o.row, o.status) for o in seen] == [(2, "done"), (3, "failed")]
     assert "may or may not have saved it" in seen[1].error
@@ -131,3 +133,85 @@ def test_the_recorder_closes_every_row_exactly_once():
     assert closed[2].code == "interrupted" and closed[2].action == "tried to create resource 'R4'"
     assert closed[0].code == "not-reached"
     assert recorder.counts() == {"not run": 2, "done": 1, "failed": 1}
+
+
+# -- folding several rows of a dataset into one package_revise ----------------------
+
+
+def patch_of(resource, row, **fields):
+    return Operation(
+        row=row,
+        action=Action.PATCH,
+        package_id="pkg-p3",
+        package_name="p3",
+        package_type="bcdc_dataset",
+        resource_id=resource["id"],
+        resource_name=resource["name"],
+        fields=fields,
+        package_modified=None,
+    )
+
+
+@pytest.fixture
+def three(catalogue):
+    package = catalogue.add_package("p3", resources=[{"name": n} for n in ("A", "B", "C")])
+    return package, package["resources"]
+
+
+def test_rows_without_files_fold_into_one_revise_in_sheet_order(catalogue, three):
+    package, (a, b, c) = three
+    lane = [
+        patch_of(a, 2, description="first"),
+        op(3, "create", package="p3"),
+        patch_of(b, 4, description="second"),
+        Operation(5, Action.DELETE, "pkg-p3", "p3", "bcdc_dataset", c["id"], "C"),
+    ]
+    lane = [dataclasses.replace(o, package_modified=package["metadata_modified"]) for o in lane]
+
+    outcomes = execute(Plan(lane, []), catalogue)
+
+    assert [(o.row, o.status) for o in outcomes] == [(r, "done") for r in (2, 3, 4, 5)]
+    assert catalogue.calls.count(("package_revise", "A")) == 1
+    assert not [c for c in catalogue.calls if c[0].startswith("resource_")]
+    stored = catalogue.package("p3")["resources"]
+    assert [(r["name"], r.get("description")) for r in stored] == [
+        ("A", "first"),
+        ("B", "second"),
+        ("R3", None),
+    ]
+    assert outcomes[1].resource_id == stored[2]["id"]
+
+
+def test_a_refused_fold_falls_back_to_one_call_per_row(catalogue, three):
+    package, (a, b, _) = three
+    catalogue.faults["B"] = Invalid("format: Value must be one of", {"format": "Value must"})
+    lane = [patch_of(a, 2, description="fine"), patch_of(b, 3, format="CSV")]
+
+    outcomes = execute(Plan(lane, []), catalogue)
+
+    assert [(o.row, o.status) for o in outcomes] == [(2, "done"), (3, "failed")]
+    assert outcomes[1].field_errors == {"format": "Value must"}
+    assert ("resource_patch", "A") in catalogue.calls
+    assert catalogue.package("p3")["resources"][0]["description"] == "fine"
+
+
+def test_a_fold_never_overwrites_a_change_made_meanwhile(catalogue, three):
+    package, (a, b, _) = three
+    seen = package["metadata_modified"]
+    lane = [patch_of(a, 2, description="x"), patch_of(b, 3, description="y")]
+    lane = [dataclasses.replace(o, package_modified=seen) for o in lane]
+    catalogue.write_resource("resource_patch", {"id": a["id"], "description": "someone else"})
+
+    outcomes = execute(Plan(lane, []), catalogue)
+
+    assert {o.code for o in outcomes} == {"dataset-changed"}
+    assert "changed after this run read it" in outcomes[0].error
+    assert catalogue.package("p3")["resources"][0]["description"] == "someone else"
+
+
+def test_no_fold_sends_one_call_per_row(catalogue, three):
+    _, (a, b, _) = three
+    lane = [patch_of(a, 2, description="x"), patch_of(b, 3, description="y")]
+
+    assert [c.action for c in calls_for(lane, fold=False)] == ["resource_patch"] * 2
+    assert [c.action for c in calls_for(lane)] == ["package_revise"]

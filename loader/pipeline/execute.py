@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
 from loader.model import Outcome, Status
-from loader.pipeline.calls import Answer, Call, calls_for
+from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
 from loader.pipeline.plan import Action, Operation, Plan
 from loader.pipeline.record import Recorder
 
@@ -45,21 +45,23 @@ def execute(
     *,
     jobs: int = 1,
     stop: threading.Event | None = None,
+    fold: bool = True,
 ) -> list[Outcome]:
-    """Run the plan's operations into `recorder`; returns their outcomes, in sheet order."""
+    """Run the plan's operations into `recorder`; returns their outcomes, in sheet order.
+
+    With `fold`, consecutive rows of a dataset that move no file go as one
+    package_revise call (see calls.py).
+    """
     recorder = recorder or Recorder(op.row for op in plan.operations)
     stop = stop or threading.Event()
-    lanes = [calls_for(lane) for lane in plan.lanes()]
+    lanes = [_Lane(catalogue, recorder, stop, calls_for(lane, fold)) for lane in plan.lanes()]
     try:
         if jobs <= 1 or len(lanes) <= 1:
             for lane in lanes:
-                _run_lane(lane, catalogue, recorder, stop)
+                lane.run()
         else:
             with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lane") as pool:
-                futures = [
-                    pool.submit(_run_lane, lane, catalogue, recorder, stop) for lane in lanes
-                ]
-                for future in futures:
+                for future in [pool.submit(lane.run) for lane in lanes]:
                     future.result()
     except BaseException:
         stop.set()
@@ -69,28 +71,67 @@ def execute(
     return [o for o in recorder.outcomes() if o.row in rows]
 
 
-def _run_lane(
-    lane: list[Call], catalogue: CatalogueAPI, recorder: Recorder, stop: threading.Event
-) -> None:
-    created: dict[int, str] = {}  # row number -> id of the resource it created
-    for call in lane:
-        if stop.is_set():
-            for op in call.operations:
+class _Lane:
+    """One dataset's calls, run one at a time in sheet order."""
+
+    def __init__(
+        self, catalogue: CatalogueAPI, recorder: Recorder, stop: threading.Event, calls: list[Call]
+    ):
+        self.catalogue = catalogue
+        self.recorder = recorder
+        self.stop = stop
+        self.calls = calls
+        self.created: dict[int, str] = {}  # row number -> id of the resource it created
+        # the dataset's metadata_modified as this lane last saw it (None: look again)
+        ops = [op for call in calls for op in call.operations]
+        self.guard: str | None = ops[0].package_modified if ops else None
+
+    def run(self) -> None:
+        for call in self.calls:
+            if self.stop.is_set():
                 reason = problems.NOT_REACHED.message(reason="the run was stopped before this row")
-                code = problems.NOT_REACHED.code
-                recorder.record(Outcome(op.row, Status.NOT_RUN, error=reason, code=code))
-            continue
-        ids, skipped = _resolve(call, created)
+                for op in call.operations:
+                    self.recorder.record(
+                        Outcome(
+                            op.row, Status.NOT_RUN, error=reason, code=problems.NOT_REACHED.code
+                        )
+                    )
+                continue
+            self.run_call(call)
+
+    def run_call(self, call: Call) -> None:
+        ids, skipped = _resolve(call, self.created)
         for outcome in skipped:
-            recorder.record(outcome)
+            self.recorder.record(outcome)
         if skipped:
-            continue
-        recorder.sending(call.operations)
-        for outcome in _perform(call, ids, catalogue):
+            gone = {o.row for o in skipped}
+            rest = [op for op in call.operations if op.row not in gone]
+            if rest:
+                self.run_call(Call(REVISE, tuple(rest)) if len(rest) > 1 else single(rest[0]))
+            return
+        self.recorder.sending(call.operations)
+        outcomes, answer, error = _perform(call, ids, self.catalogue, self._guard(call))
+        if call.folded and isinstance(error, Invalid) and "match" not in error.field_errors:
+            # One bad row refuses the whole transaction: send each row alone, so each
+            # gets its own outcome and its field errors on its own columns.
+            self.guard = None
+            for op in call.operations:
+                self.run_call(single(op))
+            return
+        if call.writes:
+            self.guard = answer.package_modified if answer else None
+        for outcome in outcomes:
             op = next(o for o in call.operations if o.row == outcome.row)
             if op.action == Action.CREATE and outcome.status == Status.DONE and outcome.resource_id:
-                created[op.row] = outcome.resource_id
-            recorder.record(outcome)
+                self.created[op.row] = outcome.resource_id
+            self.recorder.record(outcome)
+
+    def _guard(self, call: Call) -> str | None:
+        """What a folded call must find as the dataset's metadata_modified."""
+        if call.folded and self.guard is None:
+            package_id = call.operations[0].package_id
+            self.guard = str(self.catalogue.package(package_id).get("metadata_modified", ""))
+        return self.guard
 
 
 def _resolve(call: Call, created: dict[int, str]) -> tuple[dict[int, str | None], list[Outcome]]:
@@ -118,16 +159,24 @@ def _resolve(call: Call, created: dict[int, str]) -> tuple[dict[int, str | None]
     return ids, skipped
 
 
-def _perform(call: Call, ids: dict[int, str | None], catalogue: CatalogueAPI) -> list[Outcome]:
+def _perform(
+    call: Call, ids: dict[int, str | None], catalogue: CatalogueAPI, guard: str | None
+) -> tuple[list[Outcome], Answer | None, CatalogueError | None]:
     """Send one call and spread its answer (or its failure) over the rows it covers."""
     try:
-        answer = call.send(catalogue, ids)
+        answer = call.send(catalogue, ids, guard)
     except CatalogueError as error:
-        return [_failed(op, ids.get(op.row), error, catalogue) for op in call.operations]
+        if call.folded and isinstance(error, Invalid) and "match" in error.field_errors:
+            return [_changed_meanwhile(op, guard) for op in call.operations], None, error
+        return (
+            [_failed(op, ids.get(op.row), error, catalogue) for op in call.operations],
+            None,
+            error,
+        )
     except Exception as error:  # a bug must not hide what the rest of the batch did
         log.exception("rows %s: unexpected error", [op.row for op in call.operations])
         detail = problems.UNEXPECTED_ERROR.message(detail=repr(error))
-        return [
+        outcomes = [
             Outcome(
                 op.row,
                 Status.FAILED,
@@ -137,7 +186,21 @@ def _perform(call: Call, ids: dict[int, str | None], catalogue: CatalogueAPI) ->
             )
             for op in call.operations
         ]
-    return [_done(op, ids.get(op.row), answer, catalogue) for op in call.operations]
+        return outcomes, None, None
+    return [_done(op, ids.get(op.row), answer, catalogue) for op in call.operations], answer, None
+
+
+def _changed_meanwhile(op: Operation, guard: str | None) -> Outcome:
+    """The dataset changed after the run read it: nothing of this row was sent."""
+    return Outcome(
+        op.row,
+        Status.FAILED,
+        action=op.describe("tried to"),
+        resource_id=op.resource_id,
+        package_id=op.package_id,
+        error=problems.DATASET_CHANGED.message(package=op.package_name, seen=guard),
+        code=problems.DATASET_CHANGED.code,
+    )
 
 
 def _done(
@@ -146,7 +209,7 @@ def _done(
     if op.action == Action.DELETE:
         resource_id_out = resource_id
     else:
-        resource_id_out = answer.get(op.row, {}).get("id") or resource_id
+        resource_id_out = answer.resources.get(op.row, {}).get("id") or resource_id
     return Outcome(
         op.row,
         Status.DONE,

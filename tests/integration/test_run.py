@@ -466,6 +466,7 @@ def test_a_stopped_run_marks_the_rest_not_run_and_still_writes_results(
         stop=stop,
         result_path=result_path,
         on_outcome=lambda outcome: stop.set(),
+        fold=False,  # one call per row, so that the stop falls between rows
     )
 
     assert [o.status for o in result.outcomes] == ["done", "not run", "not run", "not run"]

@@ -9,8 +9,9 @@ fails on its own; rows of other datasets go on.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from loader import problems
 from loader.client import CatalogueAPI
 from loader.model import MAKING_OPS, TARGETING_OPS, CheckedRow, Op, Outcome, Row
+from loader.pipeline.files import file_facts
 from loader.pipeline.plan.diff import Change, changes, same
 from loader.pipeline.plan.state import (
     Datasets,
@@ -47,6 +49,7 @@ class Action(StrEnum):
     UPDATE = "update"
     PATCH = "patch"
     DELETE = "delete"
+    TOUCH = "touch"  # only last_modified: the file is unchanged, the refresh is recorded
     NOOP = "noop"  # nothing to send: the row asks for what is already there
 
 
@@ -55,6 +58,7 @@ _PAST = {
     Action.UPDATE: "updated",
     Action.PATCH: "patched",
     Action.DELETE: "deleted",
+    Action.TOUCH: "touched",
 }
 
 
@@ -73,22 +77,25 @@ class Operation:
     fields: dict[str, Any] = field(default_factory=dict)  # what the API call sends
     upload: Path | None = None
     changes: tuple[Change, ...] = ()
+    file_unchanged: bool = False  # the row names a file the resource already holds
+    package_modified: str | None = None  # the dataset's metadata_modified when planned
 
     def describe(self, tense: str = "would") -> str:
         """What the operation does, in words: tense is "would", "did" or "tried"."""
+        unchanged = " (file unchanged)" if self.file_unchanged else ""
         if self.action == Action.NOOP:
-            return "no change"
+            return "no change" + unchanged
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
         words = f"{verb} resource '{self.resource_name}'"
         if self.action == Action.CREATE and self.upload:
             words += f" from file {self.upload.name}"
-        elif self.action in (Action.UPDATE, Action.PATCH):
+        elif self.action in (Action.UPDATE, Action.PATCH, Action.TOUCH):
             parts = [c.describe() for c in self.changes]
             if self.upload:
                 parts.insert(0, f"new file {self.upload.name}")
             if parts:
                 words += ": " + "; ".join(parts)
-        return words
+        return words + unchanged
 
 
 @dataclass
@@ -109,8 +116,21 @@ class Plan:
 class Planner:
     """Resolves rows against the catalogue, remembering what earlier rows do."""
 
-    def __init__(self, catalogue: CatalogueAPI, schema: Schema):
+    def __init__(
+        self,
+        catalogue: CatalogueAPI,
+        schema: Schema,
+        *,
+        force_upload: bool = False,
+        touch: bool = False,
+        now: Callable[[], str] = lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+    ):
+        """`force_upload` sends files the resource already holds; `touch` records a
+        refresh (last_modified = `now()`) for rows whose file is unchanged."""
         self.schema = schema
+        self.force_upload = force_upload
+        self.touch = touch
+        self.now = now
         self.datasets = Datasets(catalogue)
         # (dataset as written, resource name) -> a row meant to create it that will not run
         self._unmade: dict[tuple[str, str], int] = {}
@@ -169,6 +189,7 @@ class Planner:
             "package_id": state.package["id"],
             "package_name": state.name,
             "package_type": state.package.get("type") or "dataset",
+            "package_modified": state.package.get("metadata_modified"),
             "upload": row.upload,
         }
         if target is None:
@@ -181,6 +202,8 @@ class Planner:
 
     def _create(self, row: CheckedRow, state: DatasetState, common: dict[str, Any]) -> Operation:
         fields = payload(self.schema, row.cells)
+        if row.upload is not None:
+            fields["hash"] = file_facts(row.upload).stored_hash
         name = fields.get("name") or row.name or ""
         if row.op == Op.CREATE and any(r.name == name for r in state.resources):
             # a second resource of one name makes every later look-up by name ambiguous
@@ -193,6 +216,9 @@ class Planner:
     def _change(self, row: CheckedRow, target: ResourceState, common: dict[str, Any]) -> Operation:
         """An update or a patch (an upsert of an existing resource is an update)."""
         current = target.current
+        upload, new_hash = self._file_to_send(row.upload, current)
+        common["upload"] = upload
+        unchanged = row.upload is not None and upload is None
         if row.op == Op.PATCH:
             action = Action.PATCH
             fields = patch_payload(self.schema, current, row.cells, row.clear)
@@ -200,14 +226,25 @@ class Planner:
             replaced: list[str] = []
         else:
             action = Action.UPDATE
-            fields = self._update_payload(row, current)
+            fields = self._update_payload(upload, row, current)
             # an upload sets the URL, and the catalogue stamps last_modified itself
             managed = {"url", "last_modified"} if row.upload is not None else set()
             replaced = [f.name for f in self.schema.fields if f.name not in managed]
-        ignored = {"url_type"} | ({"url"} if row.upload is not None else set())
+        if unchanged and self.touch and "last_modified" not in row.cells:
+            fields["last_modified"] = self.now()
+        ignored = {"url_type", "hash", "size"} | ({"url"} if upload is not None else set())
         found = changes(fields, current, ignored=ignored, replaced=replaced)
-        if not found and row.upload is None:
-            return Operation(action=Action.NOOP, resource_name=target.name, **common)
+        if new_hash:
+            fields["hash"] = new_hash
+        if unchanged and all(c.field == "last_modified" for c in found):
+            action = Action.TOUCH if found else Action.NOOP
+            fields = {"last_modified": fields["last_modified"]} if found else {}
+        elif not found and upload is None:
+            action = Action.NOOP
+        if action == Action.NOOP:
+            return Operation(
+                action=action, resource_name=target.name, file_unchanged=unchanged, **common
+            )
         target.current = {**current, **fields}
         target.name = target.current.get("name") or target.name
         return Operation(
@@ -215,17 +252,35 @@ class Planner:
             resource_name=target.name,
             fields=fields,
             changes=tuple(found),
+            file_unchanged=unchanged,
             **common,
         )
 
-    def _update_payload(self, row: CheckedRow, current: dict[str, Any]) -> dict[str, Any]:
+    def _file_to_send(
+        self, upload: Path | None, current: dict[str, Any]
+    ) -> tuple[Path | None, str | None]:
+        """The file to send (None when the resource already holds it) and its hash."""
+        if upload is None:
+            return None, None
+        facts = file_facts(upload)
+        if facts.matches(current) and not self.force_upload:
+            return None, None
+        return upload, facts.stored_hash
+
+    def _update_payload(
+        self, upload: Path | None, row: CheckedRow, current: dict[str, Any]
+    ) -> dict[str, Any]:
         """An update replaces the resource; without a new file or URL it keeps its file."""
         fields = payload(self.schema, row.cells)
-        if row.upload is None and "url" not in fields and current.get("url"):
-            # without this the catalogue points an uploaded file's URL at nothing
-            fields["url"] = current["url"]
-            if current.get("url_type"):
-                fields["url_type"] = current["url_type"]
+        if upload is None and "url" not in fields and current.get("url"):
+            # without this the catalogue points an uploaded file's URL at nothing,
+            # and forgets what it knows of the file
+            kept = ["url", "url_type", "hash", "size"]
+            if row.upload is not None:  # a refresh whose file is unchanged
+                kept.append("last_modified")
+            for name in kept:
+                if name not in fields and current.get(name) not in (None, ""):
+                    fields[name] = current[name]
         return fields
 
     def _check_whole(self, patched: dict[str, Any]) -> None:

@@ -1,0 +1,56 @@
+"""Files to upload: what they hold, so an unchanged file is not sent again.
+
+The loader records a file's SHA-256 on the resource it uploads to, in CKAN's
+core `hash` field, written `sha256:<hex>`. The prefix matters: ckanext-xloader
+and DataPusher compare `hash` with the MD5 of the file they fetch and skip
+loading it into the DataStore when the two are equal, so a bare MD5 set in
+advance would stop them loading a new file. After loading, they store their
+MD5 in `hash`; a file whose MD5 matches that is the same file too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """A local file's size and digests, read once."""
+
+    path: Path
+    size: int
+    sha256: str
+    md5: str
+
+    @property
+    def stored_hash(self) -> str:
+        """The value the loader writes in a resource's `hash` field."""
+        return f"sha256:{self.sha256}"
+
+    def matches(self, resource: Mapping[str, Any]) -> bool:
+        """Whether `resource` already holds this file (same size, same content)."""
+        if resource.get("url_type") != "upload":
+            return False
+        try:
+            size = int(resource.get("size") or -1)
+        except (TypeError, ValueError):
+            return False
+        return size == self.size and resource.get("hash") in (self.stored_hash, self.md5)
+
+
+def file_facts(path: Path) -> FileFacts:
+    """Read a file once for its size and digests (streamed: memory stays flat)."""
+    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            sha256.update(chunk)
+            md5.update(chunk)
+            size += len(chunk)
+    return FileFacts(path, size, sha256.hexdigest(), md5.hexdigest())

@@ -1,0 +1,155 @@
+"""Monthly refresh runs on the local catalogue: unchanged files, refreshes, folded calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from integration.helpers import REQUIRED, create_operation, resources_of, write_batch
+from loader.client import Catalogue
+from loader.pipeline.execute import execute
+from loader.pipeline.plan import Action, Operation, Plan
+from loader.run import run_batch
+
+pytestmark = pytest.mark.catalogue
+
+
+class Counting(Catalogue):
+    """The real client, noting every action it calls."""
+
+    def __init__(self, url: str, api_key: str):
+        super().__init__(url, api_key)
+        self.actions: list[str] = []
+
+    def call(self, action: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        self.actions.append(action)
+        return super().call(action, data, **kwargs)
+
+
+def counting(catalogue) -> Counting:
+    return Counting(catalogue.url, catalogue.editor_token)
+
+
+def test_an_unchanged_file_is_not_sent_again_and_a_changed_one_is(
+    catalogue, make_package, tmp_path
+):
+    package = make_package()
+    data = tmp_path / "monthly.csv"
+    data.write_bytes(b"month,value\n2026-10,1\n")
+    row = {"op": "upsert", "package": package["name"], "name": "Monthly", "upload": "monthly.csv"}
+    batch = write_batch(tmp_path, {**row, **REQUIRED})
+    admin = catalogue.client("admin")
+
+    first = run_batch(batch, counting(catalogue))
+    (stored,) = resources_of(catalogue, package["id"])
+    assert first.exit_code == 0, first.outcomes[0].error
+    assert stored["hash"].startswith("sha256:") and stored["size"] == data.stat().st_size
+
+    before = admin.action.package_show(id=package["id"])["metadata_modified"]
+    client = counting(catalogue)
+    again = run_batch(batch, client)
+    assert again.outcomes[0].action == "no change (file unchanged)"
+    assert not {"resource_update", "resource_patch", "package_revise"} & set(client.actions)
+    assert admin.action.package_show(id=package["id"])["metadata_modified"] == before
+
+    touched = run_batch(batch, counting(catalogue), touch=True)
+    assert touched.outcomes[0].action.startswith("touched resource 'Monthly': last_modified")
+    after_touch = admin.action.resource_show(id=stored["id"])
+    assert after_touch["last_modified"] != stored["last_modified"]
+    assert after_touch["hash"] == stored["hash"]
+
+    data.write_bytes(b"month,value\n2026-11,2\n")
+    changed = run_batch(batch, counting(catalogue))
+    assert changed.outcomes[0].action.startswith("updated resource 'Monthly': new file")
+    refreshed = admin.action.resource_show(id=stored["id"])
+    assert requests.get(refreshed["url"], timeout=30).content == data.read_bytes()
+    assert refreshed["hash"] != stored["hash"]
+
+    forced = run_batch(batch, counting(catalogue), force_upload=True)
+    assert "new file monthly.csv" in forced.outcomes[0].action
+
+
+def test_rows_of_a_dataset_fold_into_one_call_in_sheet_order(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    for name in ("A", "B"):
+        admin.action.resource_create(
+            package_id=package["id"], name=name, url=f"https://example.com/{name}", **REQUIRED
+        )
+    rows = [
+        {"op": "patch", "package": package["name"], "name": "A", "description": "first"},
+        *[
+            {
+                "op": "create",
+                "package": package["name"],
+                "name": name,
+                "url": f"https://example.com/{name}",
+                **REQUIRED,
+            }
+            for name in ("C", "D")
+        ],
+        {"op": "delete", "package": package["name"], "name": "B"},
+    ]
+    client = counting(catalogue)
+
+    result = run_batch(write_batch(tmp_path, *rows), client)
+
+    assert result.exit_code == 0, [o.error for o in result.outcomes]
+    assert client.actions.count("package_revise") == 1
+    assert not [a for a in client.actions if a.startswith("resource_")]
+    stored = resources_of(catalogue, package["id"])
+    assert [(r["name"], r.get("description") or "") for r in stored] == [
+        ("A", "first"),
+        ("C", ""),
+        ("D", ""),
+    ]
+    assert [o.resource_id for o in result.outcomes[1:3]] == [stored[1]["id"], stored[2]["id"]]
+
+    unfolded = counting(catalogue)
+    rerun = [{**rows[0], "description": "second"}, {**rows[0], "name": "C", "description": "c"}]
+    run_batch(write_batch(tmp_path, *rerun, name="again.csv"), unfolded, fold=False)
+    assert (
+        unfolded.actions.count("resource_patch") == 2 and "package_revise" not in unfolded.actions
+    )
+
+
+def test_a_folded_call_the_server_refuses_ends_with_each_rows_own_outcome(catalogue, make_package):
+    package = make_package()
+    admin = catalogue.client("admin")
+    a, b = (
+        admin.action.resource_create(
+            package_id=package["id"], name=name, url=f"https://example.com/{name}", **REQUIRED
+        )
+        for name in ("A", "B")
+    )
+    common = {
+        "package_id": package["id"],
+        "package_name": package["name"],
+        "package_type": "bcdc_dataset",
+    }
+    # The loader's own checks would refuse "CSV"; built by hand to reach the server.
+    created = create_operation(package)  # row 2
+    good = Operation(
+        3,
+        Action.PATCH,
+        resource_id=a["id"],
+        resource_name="A",
+        fields={"description": "kept"},
+        **common,
+    )
+    bad = Operation(
+        4, Action.PATCH, resource_id=b["id"], resource_name="B", fields={"format": "CSV"}, **common
+    )
+    client = counting(catalogue)
+
+    outcomes = execute(Plan([created, good, bad], []), client)
+
+    assert client.actions[:2] == ["package_show", "package_revise"]  # guard, then the fold
+    assert [(o.row, o.status) for o in outcomes] == [(2, "done"), (3, "done"), (4, "failed")]
+    assert "Value must be one of" in outcomes[2].field_errors["format"]
+    stored = {r["name"]: r for r in resources_of(catalogue, package["id"])}
+    assert stored["A"]["description"] == "kept"
+    assert stored["B"]["format"] == "csv"
+    assert "Bad" in stored
