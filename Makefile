@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint ckan-up ckan-down ckan-status bench clean
+.PHONY: demo test lint browser ckan-up ckan-down ckan-status bench clean
 
 # The loader's own virtual environment (CKAN lives apart, in .ckan/venv).
 $(STAMP): pyproject.toml
@@ -17,8 +17,12 @@ demo: $(STAMP) ckan-up
 	@$(BIN)/python dev/demo.py
 
 ## test: set everything up, lint, and run the whole test suite (starts the catalogue itself)
-test: $(STAMP) lint
+test: $(STAMP) browser lint
 	@$(BIN)/python -m pytest
+
+## browser: Debian's chromium and chromedriver, for the page's browser tests (apt, if missing)
+browser:
+	@bash dev/install_browser.sh
 
 lint: $(STAMP)
 	@$(BIN)/ruff check loader tests dev benchmarks
