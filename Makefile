@@ -37,10 +37,11 @@ ckan-down:
 ckan-status:
 	@$(PYTHON) dev/ckan_stack.py status
 
-## bench: the benchmarks, printing figures (upload memory needs the local catalogue)
-bench: $(STAMP) ckan-up
+## bench: the benchmarks, printing figures (upload memory and serve need the local catalogue)
+bench: $(STAMP) browser ckan-up
 	@$(BIN)/python benchmarks/bench_read_validate.py
 	@$(BIN)/python benchmarks/bench_upload_memory.py
+	@$(BIN)/python benchmarks/bench_serve.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -21,13 +20,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import chromium  # dev/chromium.py
 import openpyxl
 import pytest
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from integration.helpers import REQUIRED, resources_of, sheet_rows
@@ -35,21 +34,6 @@ from loader.serve.server import make_page_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-# What headless Chromium needs on these machines: no sandbox as root, and no
-# calls home (the network is closed, and each refused call costs time).
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,800",
-]
 WAIT = 60  # seconds: the longest step is a run against the local catalogue
 
 
@@ -60,19 +44,7 @@ def downloads(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def chrome(tmp_path_factory, downloads) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-    )
+    driver = chromium.chrome(tmp_path_factory.mktemp("chromium-profile"), downloads)
     yield driver
     driver.quit()
 
@@ -131,12 +103,22 @@ def statuses(driver: WebDriver, table: str) -> list[str]:
     return [c.text for c in cells]
 
 
+def click_and_load(driver: WebDriver, by: str, what: str) -> None:
+    """Click something that loads a new page, and wait until the new page is there."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, what).click()
+    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
 def drop(driver: WebDriver, batch: Path, *files: Path) -> None:
     """Hand files to the first page's two file fields (what a drop on them does) and send."""
     driver.find_element(By.ID, "batch").send_keys(str(batch))
     if files:
         driver.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
-    driver.find_element(By.CSS_SELECTOR, "form.drop button[type=submit]").click()
+    click_and_load(driver, By.CSS_SELECTOR, "form.drop button[type=submit]")
 
 
 @pytest.mark.catalogue
@@ -198,7 +180,7 @@ def test_drop_fix_preview_run_and_download(
     # ... fixed in the workbook and dropped again (its file was dropped the first time)
     rows[1]["resource_update_cycle"] = "monthly"
     write_workbook(batch, rows)
-    driver.find_element(By.LINK_TEXT, "All batches").click()
+    click_and_load(driver, By.LINK_TEXT, "All batches")
     drop(driver, batch)
     assert not driver.find_elements(By.CSS_SELECTOR, "td.problem")
     assert "3 rows: 3 ready, 0 with problems" in driver.find_element(By.ID, "check-counts").text
@@ -208,13 +190,13 @@ def test_drop_fix_preview_run_and_download(
     field = driver.find_element(By.ID, "api_key")
     assert field.get_attribute("type") == "password"
     field.send_keys(catalogue.editor_token)
-    driver.find_element(By.CSS_SELECTOR, ".token-form button").click()
+    click_and_load(driver, By.CSS_SELECTOR, ".token-form button")
     assert f"you are {catalogue.editor_name}" in driver.find_element(By.ID, "token").text
     assert catalogue.editor_token not in driver.page_source
     steps.shot("token")
 
     # 3. Preview: one line per row, nothing written
-    driver.find_element(By.ID, "preview-button").click()
+    click_and_load(driver, By.ID, "preview-button")
     WebDriverWait(driver, WAIT).until(lambda d: statuses(d, "preview-table") == ["ready"] * 3)
     actions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#preview-table td.action")]
     assert actions[0] == "would create resource 'Readings' from file readings.csv"
@@ -223,7 +205,7 @@ def test_drop_fix_preview_run_and_download(
     steps.shot("preview")
 
     # 4. Run: every row reaches its status, with a link to its resource
-    driver.find_element(By.ID, "run-button").click()
+    click_and_load(driver, By.ID, "run-button")
     steps.shot("run-under-way")
     WebDriverWait(driver, WAIT).until(lambda d: statuses(d, "run-table") == ["done"] * 3)
     WebDriverWait(driver, WAIT).until(
