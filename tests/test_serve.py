@@ -139,6 +139,18 @@ def test_a_token_the_catalogue_refuses_is_not_kept(page, monkeypatch):
     assert b"does not accept this token" in client.get("/").data
 
 
+def test_a_refused_token_from_the_environment_is_dropped_and_the_page_asks(page, monkeypatch):
+    def refuse(url, key):
+        raise library.CatalogueError("user_show: not authorized")
+
+    monkeypatch.setattr(library, "who", refuse)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    body = client.get("/").get_data(as_text=True)
+    assert "The token from CKAN_API_KEY was not accepted" in body
+    assert 'type="password" id="api_key"' in body
+    assert not workspace.has_token
+
+
 def test_each_problem_is_shown_on_its_cell_and_cells_are_escaped(page):
     client, workspace = page()
     batch_file(

@@ -92,11 +92,13 @@ def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
         if kind not in ("preview", "run"):
             abort(404)
         entry = batch_or_404(batch_id)
-        ws.check(entry)  # the file may have changed since the page was drawn
-        refusal = _why_not(entry, kind)
+        with ws.lock:  # a double click must not start two jobs
+            ws.check(entry)  # the file may have changed since the page was drawn
+            refusal = _why_not(entry, kind)
+            if not refusal:
+                ws.start(entry, kind)
         if refusal:
             return _batch_page(entry, refusal=refusal), 409
-        ws.start(entry, kind)
         return redirect(url_for("batch_page", batch_id=entry.id) + f"#{kind}", code=303)
 
     @app.post("/batch/<batch_id>/<kind>/stop")
@@ -118,11 +120,10 @@ def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
 
     @app.get("/batch/<batch_id>/<kind>.xlsx")
     def job_workbook(batch_id: str, kind: str):
-        entry = batch_or_404(batch_id)
         job = ws.job(batch_id, kind)
         if job is None or job.running or job.result_path is None or not job.result_path.exists():
             abort(404)
-        return _download(job.result_path, job.result_path.name if entry else "results.xlsx")
+        return _download(job.result_path, job.result_path.name)
 
     def _batch_page(entry, refusal: str = ""):  # noqa: ANN001
         return render_template(

@@ -198,7 +198,11 @@ class Workspace:
             try:
                 self.user = library.who(self.catalogue_url, self._api_key)
             except library.CatalogueError as error:
-                self.token_problem = f"The catalogue refused the token: {error.message}"
+                self._api_key = None  # asked once; the editor can enter another on the page
+                self.token_problem = (
+                    f"The token from CKAN_API_KEY was not accepted ({error.message}); "
+                    "enter one here."
+                )
 
     # -- batches -----------------------------------------------------------------
 
