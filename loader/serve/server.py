@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,8 @@ def serve(
     say("(only this address works: it carries the page's secret). Ctrl-C stops the server.")
     if open_browser:
         webbrowser.open(url)
+    # A plain `kill` stops it as Ctrl-C does, so the scratch folder still goes.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -57,3 +60,7 @@ def serve(
     finally:
         server.server_close()
         workspace.close()
+
+
+def _interrupt(signum, frame) -> None:  # noqa: ANN001, ARG001
+    raise KeyboardInterrupt
