@@ -24,7 +24,10 @@ import chromium  # dev/chromium.py
 import openpyxl
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -103,14 +106,17 @@ def statuses(driver: WebDriver, table: str) -> list[str]:
     return [c.text for c in cells]
 
 
+def wait(driver: WebDriver) -> WebDriverWait:
+    """Wait for a condition; a page that is being replaced meanwhile is not a failure."""
+    return WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException])
+
+
 def click_and_load(driver: WebDriver, by: str, what: str) -> None:
     """Click something that loads a new page, and wait until the new page is there."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(by, what).click()
-    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, WAIT).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
+    wait(driver).until(expected_conditions.staleness_of(old))
+    wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def drop(driver: WebDriver, batch: Path, *files: Path) -> None:
@@ -197,7 +203,7 @@ def test_drop_fix_preview_run_and_download(
 
     # 3. Preview: one line per row, nothing written
     click_and_load(driver, By.ID, "preview-button")
-    WebDriverWait(driver, WAIT).until(lambda d: statuses(d, "preview-table") == ["ready"] * 3)
+    wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"] * 3)
     actions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#preview-table td.action")]
     assert actions[0] == "would create resource 'Readings' from file readings.csv"
     assert actions[2] == "would create resource 'Sites <b>map</b>'"
@@ -207,10 +213,8 @@ def test_drop_fix_preview_run_and_download(
     # 4. Run: every row reaches its status, with a link to its resource
     click_and_load(driver, By.ID, "run-button")
     steps.shot("run-under-way")
-    WebDriverWait(driver, WAIT).until(lambda d: statuses(d, "run-table") == ["done"] * 3)
-    WebDriverWait(driver, WAIT).until(
-        lambda d: d.find_element(By.ID, "run-download").is_displayed()
-    )
+    wait(driver).until(lambda d: statuses(d, "run-table") == ["done"] * 3)
+    wait(driver).until(lambda d: d.find_element(By.ID, "run-download").is_displayed())
     summary = driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
     assert re.fullmatch(r"Run finished in [\d.]+ s: 3 done\.", summary), summary
     assert driver.find_element(By.CSS_SELECTOR, "#run-job .rows-text").text == "3 of 3 rows"
@@ -232,9 +236,7 @@ def test_drop_fix_preview_run_and_download(
 
     # ... and the result workbook downloads and reads back
     driver.find_element(By.ID, "run-download").click()
-    WebDriverWait(driver, WAIT).until(
-        lambda d: [p for p in downloads.glob("refresh-results-*.xlsx")]
-    )
+    wait(driver).until(lambda d: [p for p in downloads.glob("refresh-results-*.xlsx")])
     result = next(downloads.glob("refresh-results-*.xlsx"))
     read = sheet_rows(result)
     assert [r["status"] for r in read] == ["done", "done", "done"]
@@ -296,3 +298,45 @@ def test_the_serve_command_prints_its_secret_address(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def tab_to(driver: WebDriver, predicate, most: int = 40) -> list[str]:
+    """Press Tab until the focused element satisfies `predicate`; the focus order seen."""
+    seen = []
+    for _ in range(most):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        focused = driver.switch_to.active_element
+        seen.append(focused.get_attribute("id") or focused.text)
+        if predicate(focused):
+            return seen
+    raise AssertionError(f"never reached by Tab; focus went {seen}")
+
+
+@pytest.mark.catalogue
+def test_the_page_works_from_the_keyboard(catalogue, make_package, chrome, serve, tmp_path):
+    driver, steps = chrome, Steps(chrome, "keyboard")
+    package = make_package()
+    row = {
+        "op": "create",
+        "package": package["name"],
+        "name": "Portal",
+        "url": "https://example.com/portal",
+        **{**REQUIRED, "format": "html", "resource_storage_location": "web or ftp site"},
+    }
+    write_workbook(tmp_path / "portal.xlsx", [row])
+    url, _ = serve(catalogue.url)
+    driver.get(url)
+
+    tab_to(driver, lambda e: e.text == "portal.xlsx")
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait(driver).until(lambda d: d.find_elements(By.ID, "check-counts"))
+    order = tab_to(driver, lambda e: e.get_attribute("id") == "api_key")
+    # the page's own controls come in reading order: check's buttons, then the token
+    assert order.index("check-again") < order.index("checked-download") < order.index("api_key")
+    ActionChains(driver).send_keys(catalogue.editor_token, Keys.ENTER).perform()
+    wait(driver).until(lambda d: "you are" in d.find_element(By.ID, "token").text)
+    tab_to(driver, lambda e: e.get_attribute("id") == "preview-button")
+    steps.shot("focus-on-preview")
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"])
+    steps.shot("previewed-by-keyboard")
