@@ -38,6 +38,7 @@ from loader.serve.server import make_page_server
 pytestmark = pytest.mark.browser
 
 WAIT = 60  # seconds: the longest step is a run against the local catalogue
+STOP_ROWS = 80  # far more than can finish between the first status shown and Stop
 
 
 @pytest.fixture(scope="module")
@@ -340,3 +341,41 @@ def test_the_page_works_from_the_keyboard(catalogue, make_package, chrome, serve
     ActionChains(driver).send_keys(Keys.ENTER).perform()
     wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"])
     steps.shot("previewed-by-keyboard")
+
+
+@pytest.mark.catalogue
+def test_stop_lets_the_call_under_way_finish_and_leaves_the_rest_not_run(
+    catalogue, make_package, chrome, serve, tmp_path
+):
+    driver, steps = chrome, Steps(chrome, "stop")
+    package = make_package()
+    rows = [
+        {
+            "op": "create",
+            "package": package["name"],
+            "name": f"Link {n:02d}",
+            "url": f"https://example.com/{n}",
+            **{**REQUIRED, "format": "html", "resource_storage_location": "web or ftp site"},
+        }
+        for n in range(STOP_ROWS)
+    ]
+    write_workbook(tmp_path / "many.xlsx", rows)
+    url, workspace = serve(catalogue.url)
+    workspace.set_token(catalogue.editor_token)
+    driver.get(url)
+    click_and_load(driver, By.LINK_TEXT, "many.xlsx")
+    click_and_load(driver, By.ID, "run-button")
+    wait(driver).until(lambda d: "done" in statuses(d, "run-table"))
+    click_and_load(driver, By.ID, "run-stop")
+    wait(driver).until(lambda d: "waiting" not in statuses(d, "run-table"))
+    wait(driver).until(lambda d: d.find_element(By.ID, "run-download").is_displayed())
+    shown = statuses(driver, "run-table")
+    steps.shot("stopped")
+    done = shown.count("done")
+    assert 1 <= done < STOP_ROWS
+    assert shown == ["done"] * done + ["not run"] * (STOP_ROWS - done)
+    assert len(resources_of(catalogue, package["id"])) == done
+    assert (
+        f"{done} done, {STOP_ROWS - done} not run"
+        in driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
+    )
