@@ -317,14 +317,11 @@ def tab_to(driver: WebDriver, predicate, most: int = 40) -> list[str]:
 def test_the_page_works_from_the_keyboard(catalogue, make_package, chrome, serve, tmp_path):
     driver, steps = chrome, Steps(chrome, "keyboard")
     package = make_package()
-    row = {
-        "op": "create",
-        "package": package["name"],
-        "name": "Portal",
-        "url": "https://example.com/portal",
-        **{**REQUIRED, "format": "html", "resource_storage_location": "web or ftp site"},
-    }
-    write_workbook(tmp_path / "portal.xlsx", [row])
+    catalogue.client("admin").action.resource_create(
+        package_id=package["id"], name="Portal", url="https://example.com/portal", **REQUIRED
+    )
+    row = {"op": "patch", "package": package["name"], "name": "Portal"}
+    write_workbook(tmp_path / "portal.xlsx", [{**row, "resource_update_cycle": "weekly"}])
     url, _ = serve(catalogue.url)
     driver.get(url)
 
@@ -340,6 +337,10 @@ def test_the_page_works_from_the_keyboard(catalogue, make_package, chrome, serve
     steps.shot("focus-on-preview")
     ActionChains(driver).send_keys(Keys.ENTER).perform()
     wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"])
+    action = driver.find_element(By.CSS_SELECTOR, "#preview-table td.action").text
+    assert (
+        action == "would patch resource 'Portal': resource_update_cycle: 'monthly' \u2192 'weekly'"
+    )
     steps.shot("previewed-by-keyboard")
 
 
