@@ -125,3 +125,9 @@ def test_the_sample_batches_are_valid(runner, name):
     path = Path(__file__).resolve().parent.parent / "sample_batches" / name
     result = runner.invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_serve_refuses_a_catalogue_that_is_no_address(runner, tmp_path):
+    result = runner.invoke(main, ["serve", str(tmp_path), "--ckan", "ftp://x", "--no-browser"])
+    assert result.exit_code == 2
+    assert "neither prod, test nor an http(s) URL" in result.output

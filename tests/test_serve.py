@@ -6,6 +6,7 @@ Chromium against the local catalogue; these check each rule on its own.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 
@@ -298,3 +299,63 @@ def test_production_asks_for_confirmation_before_a_run(page, monkeypatch):
     assert sent.status_code == 303
     _wait(workspace.job(entry.id, "run"))
     assert calls == [{"dry_run": False, "api_key": TOKEN}]
+
+
+def test_a_long_batch_draws_a_page_of_rows_not_all_of_them(page):
+    client, workspace = page()
+    rows = [{**DOCUMENT, "name": f"R{n}"} for n in range(700)]
+    rows[650] = {**rows[650], "format": "CSV"}
+    batch_file(workspace.folder, *rows)
+    entry = workspace.folder_batches()[0]
+    body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+    assert body.count('<tr data-row="') == 501  # the first 500, and the one with a problem
+    assert '<tr data-row="652" class="has-problem">' in body
+    assert "199 more rows are not shown here" in body
+
+
+def test_a_poll_gets_only_the_rows_finished_since_the_last(page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    gate = threading.Event()
+    fake, _ = _fake_run(gate)
+    monkeypatch.setattr(library, "run", fake)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+    client.post(f"/batch/{entry.id}/run", headers=ORIGIN)
+    job = workspace.job(entry.id, "run")
+    deadline = time.monotonic() + 5
+    while not job.outcomes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = client.get(f"/batch/{entry.id}/run.json?since=0").get_json()
+    assert [r["row"] for r in first["rows"]] == [2] and first["next"] == 1
+    again = client.get(f"/batch/{entry.id}/run.json?since=1").get_json()
+    assert again["rows"] == [] and again["running"]
+    gate.set()
+    _wait(job)
+    final = client.get(f"/batch/{entry.id}/run.json?since=1").get_json()
+    assert [r["row"] for r in final["rows"]] == [2, 3]  # all of them, once finished
+
+
+def test_dropped_file_names_keep_their_spaces_and_stay_in_the_folder(page):
+    client, workspace = page()
+    row = {**DOCUMENT, "upload": "Sampling sites 2024.csv"}
+    del row["url"]
+    batch = batch_file(workspace.folder, row, name="my batch.csv")
+    with batch.open("rb") as b:
+        client.post(
+            "/drop",
+            data={
+                "batch": (b, "my batch.csv"),
+                "files": [
+                    (io.BytesIO(b"a\n"), "Sampling sites 2024.csv"),
+                    (io.BytesIO(b"x\n"), "../../escape.csv"),
+                    (io.BytesIO(b"x\n"), ".hidden"),
+                ],
+            },
+            headers=ORIGIN,
+            content_type="multipart/form-data",
+        )
+    entry = workspace.dropped_batches()[0]
+    assert entry.name == "my batch.csv" and entry.ready
+    saved = sorted(p.name for p in workspace.dropped_folder.iterdir())
+    assert saved == ["Sampling sites 2024.csv", "escape.csv", "my batch.csv"]
+    assert not (workspace.scratch.parent / "escape.csv").exists()

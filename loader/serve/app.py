@@ -18,7 +18,7 @@ from loader.serve import guard
 from loader.serve.library import CellProblem, CheckedBatch
 from loader.serve.state import Workspace
 
-TABLE_ROWS = 500  # rows drawn in the check table; rows with a problem are always drawn
+TABLE_ROWS = 500  # rows drawn in the check table (and as many more with problems)
 
 
 def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
@@ -116,7 +116,7 @@ def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
         job = ws.job(batch_id, kind)
         if job is None:
             abort(404)
-        return jsonify(job.snapshot())
+        return jsonify(job.snapshot(since=request.args.get("since", 0, type=int)))
 
     @app.get("/batch/<batch_id>/<kind>.xlsx")
     def job_workbook(batch_id: str, kind: str):
@@ -161,7 +161,7 @@ class CheckView:
     ready: int
     bad: int
     bad_rows: set[int]
-    rows: list[tuple[int, dict[str, str]]]  # the rows shown: every row with a problem, and more
+    rows: list[tuple[int, dict[str, str]]]  # the rows drawn: the first ones, then bad ones
     hidden: int  # rows without problems left out of the table
     file_problems: list[CellProblem]
     row_problems: dict[int, list[CellProblem]]
@@ -179,7 +179,13 @@ class CheckView:
             else:  # the whole row, or a column the batch lacks
                 row_problems.setdefault(p.row, []).append(p)
         bad_rows = {p.row for p in checked.problems if p.row is not None}
-        shown = [r for i, r in enumerate(checked.rows) if i < limit or r[0] in bad_rows]
+        # The first `limit` rows, and up to `limit` more with problems: a page, not 50,000 rows.
+        shown, bad_shown = [], 0
+        for i, row in enumerate(checked.rows):
+            bad = row[0] in bad_rows
+            if i < limit or (bad and bad_shown < limit):
+                shown.append(row)
+                bad_shown += bad
         return cls(
             total=len(checked.rows),
             ready=len(checked.rows) - len(bad_rows),

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
-from werkzeug.utils import secure_filename
 
 from loader.serve import library
 from loader.serve.library import CheckedBatch, RowOutcome
@@ -60,6 +59,7 @@ class Job:
     state: str = "starting"  # starting, running, stopping, finished, could not start
     total: int | None = None  # operations the run carries out (from on_start)
     outcomes: dict[int, RowOutcome] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)  # rows in the order they finished
     counts: dict[str, int] = field(default_factory=dict)
     message: str = ""
     result_path: Path | None = None
@@ -84,10 +84,18 @@ class Job:
             return "ready"
         return outcome.status
 
-    def snapshot(self) -> dict:
-        """The job as the page shows it, and as its script reads it (text only)."""
+    def snapshot(self, since: int = 0) -> dict:
+        """The job as the page shows it, and as its script reads it (text only).
+
+        While it runs, `rows` holds only the rows finished after the first
+        `since` (the script asks for what is new, so a long batch costs each
+        poll little); `next` is the `since` of the next poll. Once finished,
+        every row is there.
+        """
         running = self.running
         outcomes = dict(self.outcomes)
+        order = list(self.order)
+        shown = order[since:] if running else self.rows
         total = self.total if self.total is not None and running else len(self.rows)
         finished = len(outcomes) if running else len(self.rows)
         counts: dict[str, int] = {}
@@ -126,8 +134,9 @@ class Job:
                     "error": o.error,
                     "link": o.resource_url if _is_web_address(o.resource_url) else None,
                 }
-                for o in (outcomes[r] for r in self.rows if r in outcomes)
+                for o in (outcomes[r] for r in shown if r in outcomes)
             ],
+            "next": len(order) if running else len(self.rows),
         }
 
 
@@ -244,9 +253,9 @@ class Workspace:
         dropped `a.csv`). A batch dropped again under the same name replaces
         the first; files dropped earlier stay.
         """
-        name = secure_filename(batch.filename or "") or "batch.xlsx"
+        name = _file_name(batch.filename) or "batch.xlsx"
         for upload in files:
-            file_name = secure_filename(upload.filename or "")
+            file_name = _file_name(upload.filename)
             if file_name:
                 upload.save(self.dropped_folder / file_name)
         path = self.dropped_folder / name
@@ -324,6 +333,7 @@ class Workspace:
 
         def on_outcome(outcome: RowOutcome) -> None:
             job.outcomes[outcome.row] = outcome
+            job.order.append(outcome.row)
 
         try:
             outcomes, counts, _code = library.run(
@@ -356,6 +366,18 @@ class Workspace:
         for job in self.jobs.values():
             job.stop.set()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _file_name(sent: str | None) -> str | None:
+    """A dropped file's own name, as the batch names it (spaces and accents kept), or None.
+
+    Only the last part of what the browser sends is used, so a name can never
+    reach outside the folder it is saved in.
+    """
+    name = (sent or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name or name.startswith(".") or "\x00" in name:
+        return None
+    return name
 
 
 def _is_web_address(url: str | None) -> bool:

@@ -39,11 +39,13 @@
     for (const el of box.querySelectorAll('[data-when="running"]')) el.hidden = !job.running;
     for (const el of box.querySelectorAll('[data-when="finished"]')) el.hidden = !job.has_workbook;
     box.dataset.running = job.running ? "true" : "false";
+    box.dataset.since = job.next; // next time, only the rows finished since
   }
 
   function poll(box) {
     const tick = function () {
-      fetch(box.dataset.poll, { credentials: "same-origin", cache: "no-store" })
+      const url = box.dataset.poll + "?since=" + Number(box.dataset.since || 0);
+      fetch(url, { credentials: "same-origin", cache: "no-store" })
         .then(function (response) {
           if (!response.ok) throw new Error("HTTP " + response.status);
           return response.json();
