@@ -359,3 +359,10 @@ def test_dropped_file_names_keep_their_spaces_and_stay_in_the_folder(page):
     saved = sorted(p.name for p in workspace.dropped_folder.iterdir())
     assert saved == ["Sampling sites 2024.csv", "escape.csv", "my batch.csv"]
     assert not (workspace.scratch.parent / "escape.csv").exists()
+
+
+@pytest.mark.parametrize("sent", ["//evil.example/", "/\\evil.example", "http://evil.example/"])
+def test_the_token_form_returns_only_to_this_page(page, sent):
+    client, _ = page()
+    response = client.post("/token/forget", data={"next": sent}, headers=ORIGIN)
+    assert response.headers["Location"] == "/"

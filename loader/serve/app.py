@@ -202,7 +202,9 @@ class CheckView:
 def _back() -> str:
     """Where a token form returns to: the page it was sent from, if it is one of ours."""
     target = request.form.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    # "//host" and "/\\host" would leave the page: browsers read both as another host.
+    ours = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if ours else "/"
 
 
 def _download(path: Path, name: str):
