@@ -15,9 +15,11 @@ from pathlib import Path
 
 from loader.client import Catalogue, CatalogueError, catalogue_url, is_production
 from loader.errors import LoaderError
+from loader.model import CLEAR
 from loader.run import check_batch, run_batch
 
 __all__ = [
+    "CLEAR",
     "CatalogueError",
     "CheckedBatch",
     "LoaderError",
@@ -130,7 +132,7 @@ def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
     sizes = {}
     for number, values in batch.rows:
         upload = values.get("upload")
-        if not upload or upload == "<clear>":
+        if not upload or upload == CLEAR:
             continue
         path = base / Path(upload).expanduser()
         if path.is_file():

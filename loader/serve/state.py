@@ -270,7 +270,7 @@ class Workspace:
         placed = False
         for _number, values in checked.rows:
             named = values.get("upload", "")
-            if not named or named == "<clear>":
+            if not named or named == library.CLEAR:
                 continue
             target = (self.dropped_folder / named).resolve()
             source = self.dropped_folder / Path(named).name
