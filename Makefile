@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint ckan-up ckan-down ckan-status bench clean
+.PHONY: demo test lint browser ckan-up ckan-down ckan-status bench clean
 
 # The loader's own virtual environment (CKAN lives apart, in .ckan/venv).
 $(STAMP): pyproject.toml
@@ -17,8 +17,12 @@ demo: $(STAMP) ckan-up
 	@$(BIN)/python dev/demo.py
 
 ## test: set everything up, lint, and run the whole test suite (starts the catalogue itself)
-test: $(STAMP) lint
+test: $(STAMP) browser lint
 	@$(BIN)/python -m pytest
+
+## browser: Debian's chromium and chromedriver, for the page's browser tests (apt, if missing)
+browser:
+	@bash dev/install_browser.sh
 
 lint: $(STAMP)
 	@$(BIN)/ruff check loader tests dev benchmarks sample_batches
@@ -35,11 +39,12 @@ ckan-down:
 ckan-status:
 	@$(PYTHON) dev/ckan_stack.py status
 
-## bench: the benchmarks, printing figures (upload memory needs the local catalogue)
-bench: $(STAMP) ckan-up
+## bench: the benchmarks, printing figures (upload memory and serve need the local catalogue)
+bench: $(STAMP) browser ckan-up
 	@$(BIN)/python benchmarks/bench_read_validate.py
 	@$(BIN)/python benchmarks/bench_upload_memory.py
 	@$(BIN)/python benchmarks/bench_refresh.py
+	@$(BIN)/python benchmarks/bench_serve.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan

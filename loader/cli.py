@@ -372,3 +372,40 @@ def _progress(enabled: bool) -> Iterator[_Progress]:
     """A progress bar for one run, closed however the run ends."""
     with contextlib.ExitStack() as stack:
         yield _Progress(stack, enabled)
+
+
+@main.command()
+@click.argument(
+    "folder",
+    required=False,
+    default=".",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option(
+    "--ckan",
+    "target",
+    envvar="CKAN_URL",
+    metavar="URL|test|prod",
+    help="The catalogue to preview and run against (default: $CKAN_URL; without one, "
+    "batches can only be checked).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="The port to listen on at 127.0.0.1 (0: any free port).",
+)
+@click.option("--no-browser", is_flag=True, help="Print the page's address; do not open it.")
+def serve(folder: Path, target: str | None, port: int, no_browser: bool) -> None:
+    """Start a page in the browser to check, preview and run the batches in FOLDER.
+
+    It listens on 127.0.0.1 only, and answers only the address it prints
+    (which carries a secret). The token is entered on the page, or taken
+    from $CKAN_API_KEY; it stays in the server's memory.
+    """
+    from loader.serve.server import serve as serve_page
+
+    url = _catalogue_url(target) if target else None
+    api_key = os.environ.get("CKAN_API_KEY", "").strip() or None
+    serve_page(folder, url, api_key, port=port, open_browser=not no_browser, say=click.echo)

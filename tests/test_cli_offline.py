@@ -143,3 +143,9 @@ def test_validate_live_schema_takes_the_catalogue_names_as_run_does(runner, tmp_
     assert result.exit_code == 2
     assert f"cannot read the schema of {dead}" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_serve_refuses_a_catalogue_that_is_no_address(runner, tmp_path):
+    result = runner.invoke(main, ["serve", str(tmp_path), "--ckan", "ftp://x", "--no-browser"])
+    assert result.exit_code == 2
+    assert "neither prod, test nor an http(s) URL" in result.output

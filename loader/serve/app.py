@@ -1,0 +1,216 @@
+"""The page: a Flask app over one Workspace.
+
+Views only read the request, ask the Workspace, and render a template (or
+redirect back to the batch's page); state changes are POSTs that the guard
+has checked. Templates are Jinja with autoescaping, so nothing from a batch,
+the catalogue or the editor reaches the page unescaped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, abort, jsonify, redirect, render_template, request, send_file, url_for
+
+from loader.serve import guard
+from loader.serve.library import CellProblem, CheckedBatch
+from loader.serve.state import Workspace
+
+TABLE_ROWS = 500  # rows drawn in the check table (and as many more with problems)
+
+
+def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
+    """The page's app; every request must carry `secret` (a random one when not given)."""
+    app = Flask(__name__)
+    app.config["SECRET"] = secret or secrets.token_urlsafe(32)
+    app.extensions["bcdc_workspace"] = workspace
+    guard.install(app, app.config["SECRET"])
+    ws = workspace
+
+    def batch_or_404(batch_id: str):
+        entry = ws.get(batch_id)
+        if entry is None:
+            abort(404)
+        return entry
+
+    @app.get("/")
+    def index():
+        ws.check_user()
+        return render_template(
+            "index.html", ws=ws, folder_batches=ws.folder_batches(), dropped=ws.dropped_batches()
+        )
+
+    @app.post("/drop")
+    def drop():
+        batch = request.files.get("batch")
+        if batch is None or not batch.filename:
+            return render_template(
+                "index.html",
+                ws=ws,
+                folder_batches=ws.folder_batches(),
+                dropped=ws.dropped_batches(),
+                drop_problem="Choose a batch file (a workbook or CSV file) first.",
+            ), 400
+        entry = ws.drop(batch, [f for f in request.files.getlist("files") if f.filename])
+        return redirect(url_for("batch_page", batch_id=entry.id), code=303)
+
+    @app.post("/token")
+    def set_token():
+        ws.set_token(request.form.get("api_key", ""))
+        return redirect(_back(), code=303)
+
+    @app.post("/token/forget")
+    def forget_token():
+        ws.forget_token()
+        return redirect(_back(), code=303)
+
+    @app.get("/batch/<batch_id>")
+    def batch_page(batch_id: str):
+        entry = batch_or_404(batch_id)
+        if entry.checked is None and not entry.unreadable:
+            ws.check(entry)
+        ws.check_user()
+        return _batch_page(entry)
+
+    @app.post("/batch/<batch_id>/check")
+    def check_again(batch_id: str):
+        entry = batch_or_404(batch_id)
+        ws.check(entry)
+        return redirect(url_for("batch_page", batch_id=entry.id) + "#check", code=303)
+
+    @app.get("/batch/<batch_id>/checked.xlsx")
+    def checked_workbook(batch_id: str):
+        entry = batch_or_404(batch_id)
+        if entry.checked_workbook is None or not entry.checked_workbook.exists():
+            abort(404)
+        return _download(entry.checked_workbook, f"{entry.path.stem}-checked.xlsx")
+
+    @app.post("/batch/<batch_id>/<kind>")
+    def start(batch_id: str, kind: str):
+        if kind not in ("preview", "run"):
+            abort(404)
+        entry = batch_or_404(batch_id)
+        with ws.lock:  # a double click must not start two jobs
+            ws.check(entry)  # the file may have changed since the page was drawn
+            refusal = _why_not(entry, kind)
+            if not refusal:
+                ws.start(entry, kind)
+        if refusal:
+            return _batch_page(entry, refusal=refusal), 409
+        return redirect(url_for("batch_page", batch_id=entry.id) + f"#{kind}", code=303)
+
+    @app.post("/batch/<batch_id>/<kind>/stop")
+    def stop(batch_id: str, kind: str):
+        job = ws.job(batch_id, kind)
+        if job is None:
+            abort(404)
+        if job.running:
+            job.stop.set()
+            job.state = "stopping"
+        return redirect(url_for("batch_page", batch_id=batch_id) + f"#{kind}", code=303)
+
+    @app.get("/batch/<batch_id>/<kind>.json")
+    def job_status(batch_id: str, kind: str):
+        job = ws.job(batch_id, kind)
+        if job is None:
+            abort(404)
+        return jsonify(job.snapshot(since=request.args.get("since", 0, type=int)))
+
+    @app.get("/batch/<batch_id>/<kind>.xlsx")
+    def job_workbook(batch_id: str, kind: str):
+        job = ws.job(batch_id, kind)
+        if job is None or job.running or job.result_path is None or not job.result_path.exists():
+            abort(404)
+        return _download(job.result_path, job.result_path.name)
+
+    def _batch_page(entry, refusal: str = ""):  # noqa: ANN001
+        return render_template(
+            "batch.html",
+            ws=ws,
+            entry=entry,
+            view=CheckView.of(entry.checked) if entry.checked else None,
+            preview=ws.job(entry.id, "preview"),
+            run=ws.job(entry.id, "run"),
+            busy=ws.busy(),
+            refusal=refusal,
+        )
+
+    def _why_not(entry, kind: str) -> str:  # noqa: ANN001
+        if not ws.catalogue_url:
+            return "No catalogue was chosen: start bcdc-loader serve with --ckan URL|test|prod."
+        if not ws.has_token:
+            return "Enter your API token first (step 2)."
+        if not entry.ready:
+            return "The batch has problems: fix them in the file, then check it again."
+        if ws.busy():
+            return "A preview or run is under way: wait for it to finish, or stop it."
+        if kind == "run" and ws.production and request.form.get("confirm") != "yes":
+            return "Tick the box to confirm writing to the production catalogue."
+        return ""
+
+    return app
+
+
+@dataclass
+class CheckView:
+    """A checked batch laid out for the page: each problem on its cell, its row or the file."""
+
+    total: int
+    ready: int
+    bad: int
+    bad_rows: set[int]
+    rows: list[tuple[int, dict[str, str]]]  # the rows drawn: the first ones, then bad ones
+    hidden: int  # rows without problems left out of the table
+    file_problems: list[CellProblem]
+    row_problems: dict[int, list[CellProblem]]
+    cell_problems: dict[tuple[int, str], list[CellProblem]]
+
+    @classmethod
+    def of(cls, checked: CheckedBatch, limit: int = TABLE_ROWS) -> CheckView:
+        columns = set(checked.columns)
+        file_problems, row_problems, cell_problems = [], {}, {}
+        for p in checked.problems:
+            if p.row is None:
+                file_problems.append(p)
+            elif p.column in columns:
+                cell_problems.setdefault((p.row, p.column), []).append(p)
+            else:  # the whole row, or a column the batch lacks
+                row_problems.setdefault(p.row, []).append(p)
+        bad_rows = {p.row for p in checked.problems if p.row is not None}
+        # The first `limit` rows, and up to `limit` more with problems: a page, not 50,000 rows.
+        shown, bad_shown = [], 0
+        for i, row in enumerate(checked.rows):
+            bad = row[0] in bad_rows
+            if i < limit or (bad and bad_shown < limit):
+                shown.append(row)
+                bad_shown += bad
+        return cls(
+            total=len(checked.rows),
+            ready=len(checked.rows) - len(bad_rows),
+            bad=len(bad_rows),
+            bad_rows=bad_rows,
+            rows=shown,
+            hidden=len(checked.rows) - len(shown),
+            file_problems=file_problems,
+            row_problems=row_problems,
+            cell_problems=cell_problems,
+        )
+
+
+def _back() -> str:
+    """Where a token form returns to: the page it was sent from, if it is one of ours."""
+    target = request.form.get("next", "")
+    # "//host" and "/\\host" would leave the page: browsers read both as another host.
+    ours = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if ours else "/"
+
+
+def _download(path: Path, name: str):
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=name,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )

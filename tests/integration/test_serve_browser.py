@@ -1,0 +1,382 @@
+"""`bcdc-loader serve` in a real headless Chromium, against the local catalogue.
+
+An editor's path through the page: drop a batch with a bad cell and see the
+problem on that cell, drop it again fixed, enter the token, preview, run and
+watch every row reach its status, download the result workbook and read it.
+Also what a stranger gets: no secret, or another Host, and the page refuses.
+
+Chromium and its driver are Debian's (`make test` installs them with apt
+when missing). Set BCDC_SCREENSHOTS=FOLDER to keep a screenshot of each step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromium  # dev/chromium.py
+import openpyxl
+import pytest
+import requests
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from integration.helpers import REQUIRED, resources_of, sheet_rows
+from loader.serve.server import make_page_server
+
+pytestmark = pytest.mark.browser
+
+WAIT = 60  # seconds: the longest step is a run against the local catalogue
+STOP_ROWS = 80  # far more than can finish between the first status shown and Stop
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def chrome(tmp_path_factory, downloads) -> Iterator[WebDriver]:
+    driver = chromium.chrome(tmp_path_factory.mktemp("chromium-profile"), downloads)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def serve(tmp_path) -> Iterator:
+    """Start the page (in this process) on a free port; give its secret address and workspace."""
+    started = []
+
+    def start(catalogue_url: str | None = None, folder: Path | None = None):
+        server, url, workspace = make_page_server(folder or tmp_path, catalogue_url)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        started.append((server, workspace))
+        return url, workspace
+
+    yield start
+    for server, workspace in started:
+        server.shutdown()
+        server.server_close()
+        workspace.close()
+
+
+class Steps:
+    """Screenshots of each step, when BCDC_SCREENSHOTS names a folder."""
+
+    def __init__(self, driver: WebDriver, name: str):
+        folder = os.environ.get("BCDC_SCREENSHOTS")
+        self.folder = Path(folder) if folder else None
+        self.driver, self.name, self.count = driver, name, 0
+
+    def shot(self, step: str) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        self.driver.save_screenshot(str(self.folder / f"{self.name}-{self.count:02d}-{step}.png"))
+
+
+def write_workbook(path: Path, rows: list[dict[str, str]]) -> Path:
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Batch"
+    ws.append(columns)
+    for row in rows:
+        ws.append([row.get(c) for c in columns])
+    wb.save(path)
+    return path
+
+
+def statuses(driver: WebDriver, table: str) -> list[str]:
+    cells = driver.find_elements(By.CSS_SELECTOR, f"#{table} td.status")
+    return [c.text for c in cells]
+
+
+def wait(driver: WebDriver) -> WebDriverWait:
+    """Wait for a condition; a page that is being replaced meanwhile is not a failure."""
+    return WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException])
+
+
+def click_and_load(driver: WebDriver, by: str, what: str) -> None:
+    """Click something that loads a new page, and wait until the new page is there."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, what).click()
+    wait(driver).until(expected_conditions.staleness_of(old))
+    wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def drop(driver: WebDriver, batch: Path, *files: Path) -> None:
+    """Hand files to the first page's two file fields (what a drop on them does) and send."""
+    driver.find_element(By.ID, "batch").send_keys(str(batch))
+    if files:
+        driver.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
+    click_and_load(driver, By.CSS_SELECTOR, "form.drop button[type=submit]")
+
+
+@pytest.mark.catalogue
+def test_drop_fix_preview_run_and_download(
+    catalogue, make_package, chrome, serve, downloads, tmp_path
+):
+    driver, steps = chrome, Steps(chrome, "run")
+    package = make_package()
+    desk = tmp_path / "desk"  # where the editor keeps the batch: not the served folder
+    desk.mkdir()
+    data = desk / "readings.csv"
+    data.write_bytes(b"site,value\n" + b"A1,12.5\n" * 20_000)
+    rows = [
+        {
+            "op": "create",
+            "package": package["name"],
+            "name": "Readings",
+            "upload": "files/readings.csv",  # resolved beside the batch, as on the command line
+            **REQUIRED,
+        },
+        {
+            "op": "create",
+            "package": package["name"],
+            "name": "Portal",
+            "url": "https://example.com/portal",
+            **{**REQUIRED, "format": "html", "resource_storage_location": "web or ftp site"},
+            "resource_update_cycle": "sometimes",
+        },
+        {
+            "op": "create",
+            "package": package["name"],
+            "name": "Sites <b>map</b>",
+            "url": "https://example.com/sites",
+            **{**REQUIRED, "format": "html", "resource_storage_location": "web or ftp site"},
+        },
+    ]
+    batch = write_workbook(desk / "refresh.xlsx", rows)
+    url, workspace = serve(catalogue.url)
+
+    # 1. Check: the bad cell carries its problem
+    driver.get(url)
+    assert "secret" not in driver.current_url  # kept in a cookie, out of the address bar
+    steps.shot("first-page")
+    drop(driver, batch, data)
+    cell = driver.find_element(
+        By.CSS_SELECTOR, 'tr[data-row="3"] td.problem[data-column="resource_update_cycle"]'
+    )
+    assert "sometimes" in cell.text
+    assert "invalid-choice" in cell.text
+    assert "Row 3, column 'resource_update_cycle'" in cell.text
+    assert len(driver.find_elements(By.CSS_SELECTOR, "td.problem")) == 1
+    counts = driver.find_element(By.ID, "check-counts").text
+    assert "3 rows: 2 ready, 1 with problems (1 problem)" in counts
+    assert driver.find_element(By.ID, "preview-button").get_attribute("disabled")
+    # a cell's markup is shown as text, not drawn
+    assert "Sites <b>map</b>" in driver.find_element(By.CSS_SELECTOR, 'tr[data-row="4"]').text
+    steps.shot("check-problem")
+
+    # ... fixed in the workbook and dropped again (its file was dropped the first time)
+    rows[1]["resource_update_cycle"] = "monthly"
+    write_workbook(batch, rows)
+    click_and_load(driver, By.LINK_TEXT, "All batches")
+    drop(driver, batch)
+    assert not driver.find_elements(By.CSS_SELECTOR, "td.problem")
+    assert "3 rows: 3 ready, 0 with problems" in driver.find_element(By.ID, "check-counts").text
+    steps.shot("check-fixed")
+
+    # 2. Token: typed once into a password field, never shown again
+    field = driver.find_element(By.ID, "api_key")
+    assert field.get_attribute("type") == "password"
+    field.send_keys(catalogue.editor_token)
+    click_and_load(driver, By.CSS_SELECTOR, ".token-form button")
+    assert f"you are {catalogue.editor_name}" in driver.find_element(By.ID, "token").text
+    assert catalogue.editor_token not in driver.page_source
+    steps.shot("token")
+
+    # 3. Preview: one line per row, nothing written
+    click_and_load(driver, By.ID, "preview-button")
+    wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"] * 3)
+    actions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#preview-table td.action")]
+    assert actions[0] == "would create resource 'Readings' from file readings.csv"
+    assert actions[2] == "would create resource 'Sites <b>map</b>'"
+    assert resources_of(catalogue, package["id"]) == []
+    steps.shot("preview")
+
+    # 4. Run: every row reaches its status, with a link to its resource
+    click_and_load(driver, By.ID, "run-button")
+    steps.shot("run-under-way")
+    wait(driver).until(lambda d: statuses(d, "run-table") == ["done"] * 3)
+    wait(driver).until(lambda d: d.find_element(By.ID, "run-download").is_displayed())
+    summary = driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
+    assert re.fullmatch(r"Run finished in [\d.]+ s: 3 done\.", summary), summary
+    assert driver.find_element(By.CSS_SELECTOR, "#run-job .rows-text").text == "3 of 3 rows"
+    assert driver.find_element(By.CSS_SELECTOR, "#run-job .bytes-text").text == (
+        "160.0 kB of 160.0 kB uploaded"
+    )
+    stored = {r["name"]: r for r in resources_of(catalogue, package["id"])}
+    assert set(stored) == {"Readings", "Portal", "Sites <b>map</b>"}
+    links = [
+        a.get_attribute("href")
+        for a in driver.find_elements(By.CSS_SELECTOR, "#run-table td.link a")
+    ]
+    assert links == [
+        f"{catalogue.url}/bcdc_dataset/{package['name']}/resource/{stored[name]['id']}"
+        for name in ("Readings", "Portal", "Sites <b>map</b>")
+    ]
+    assert stored["Readings"]["url_type"] == "upload"
+    steps.shot("run-finished")
+
+    # ... and the result workbook downloads and reads back
+    driver.find_element(By.ID, "run-download").click()
+    wait(driver).until(lambda d: [p for p in downloads.glob("refresh-results-*.xlsx")])
+    result = next(downloads.glob("refresh-results-*.xlsx"))
+    read = sheet_rows(result)
+    assert [r["status"] for r in read] == ["done", "done", "done"]
+    assert [r["resource_id"] for r in read] == [
+        stored[name]["id"] for name in ("Readings", "Portal", "Sites <b>map</b>")
+    ]
+    assert read[0]["upload"] == "files/readings.csv"
+    assert (workspace.dropped_folder / "files" / "readings.csv").read_bytes() == data.read_bytes()
+
+
+def test_without_the_secret_or_under_another_host_the_page_refuses(chrome, serve):
+    driver, steps = chrome, Steps(chrome, "refused")
+    url, _ = serve()
+    bare = url.split("?")[0]
+
+    driver.delete_all_cookies()
+    driver.get(bare)
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Refused"
+    assert "printed when it started" in driver.find_element(By.TAG_NAME, "body").text
+    steps.shot("no-secret")
+    driver.get(bare + "?secret=guessed")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Refused"
+
+    assert requests.get(bare, timeout=10).status_code == 403
+    port = bare.rsplit(":", 1)[1].strip("/")
+    rebound = requests.get(url, headers={"Host": f"evil.example:{port}"}, timeout=10)
+    assert rebound.status_code == 403
+    assert "loopback address" in rebound.text
+    assert requests.get(url, timeout=10).status_code == 200  # the real address still works
+
+
+def test_the_serve_command_prints_its_secret_address(tmp_path):
+    (tmp_path / "monthly.csv").write_text("op,package\n")
+    command = [
+        Path(sys.executable).with_name("bcdc-loader"),
+        "serve",
+        str(tmp_path),
+        "--ckan",
+        "http://127.0.0.1:9",
+        "--no-browser",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "CKAN_API_KEY"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stdout.readline()
+        address = re.search(r"http://127\.0\.0\.1:\d+/\?secret=\S+", line)
+        assert address, line
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                page = requests.get(address.group(0), timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert page.status_code == 200
+        assert "monthly.csv" in page.text
+        assert "Token: not entered" in page.text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def tab_to(driver: WebDriver, predicate, most: int = 40) -> list[str]:
+    """Press Tab until the focused element satisfies `predicate`; the focus order seen."""
+    seen = []
+    for _ in range(most):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        focused = driver.switch_to.active_element
+        seen.append(focused.get_attribute("id") or focused.text)
+        if predicate(focused):
+            return seen
+    raise AssertionError(f"never reached by Tab; focus went {seen}")
+
+
+@pytest.mark.catalogue
+def test_the_page_works_from_the_keyboard(catalogue, make_package, chrome, serve, tmp_path):
+    driver, steps = chrome, Steps(chrome, "keyboard")
+    package = make_package()
+    catalogue.client("admin").action.resource_create(
+        package_id=package["id"], name="Portal", url="https://example.com/portal", **REQUIRED
+    )
+    row = {"op": "patch", "package": package["name"], "name": "Portal"}
+    write_workbook(tmp_path / "portal.xlsx", [{**row, "resource_update_cycle": "weekly"}])
+    url, _ = serve(catalogue.url)
+    driver.get(url)
+
+    tab_to(driver, lambda e: e.text == "portal.xlsx")
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait(driver).until(lambda d: d.find_elements(By.ID, "check-counts"))
+    order = tab_to(driver, lambda e: e.get_attribute("id") == "api_key")
+    # the page's own controls come in reading order: check's buttons, then the token
+    assert order.index("check-again") < order.index("checked-download") < order.index("api_key")
+    ActionChains(driver).send_keys(catalogue.editor_token, Keys.ENTER).perform()
+    wait(driver).until(lambda d: "you are" in d.find_element(By.ID, "token").text)
+    tab_to(driver, lambda e: e.get_attribute("id") == "preview-button")
+    steps.shot("focus-on-preview")
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"])
+    action = driver.find_element(By.CSS_SELECTOR, "#preview-table td.action").text
+    assert (
+        action == "would patch resource 'Portal': resource_update_cycle: 'monthly' \u2192 'weekly'"
+    )
+    steps.shot("previewed-by-keyboard")
+
+
+@pytest.mark.catalogue
+def test_stop_lets_the_call_under_way_finish_and_leaves_the_rest_not_run(
+    catalogue, make_package, chrome, serve, tmp_path
+):
+    driver, steps = chrome, Steps(chrome, "stop")
+    package = make_package()
+    rows = [
+        {
+            "op": "create",
+            "package": package["name"],
+            "name": f"Link {n:02d}",
+            "url": f"https://example.com/{n}",
+            **{**REQUIRED, "format": "html", "resource_storage_location": "web or ftp site"},
+        }
+        for n in range(STOP_ROWS)
+    ]
+    write_workbook(tmp_path / "many.xlsx", rows)
+    url, workspace = serve(catalogue.url)
+    workspace.set_token(catalogue.editor_token)
+    driver.get(url)
+    click_and_load(driver, By.LINK_TEXT, "many.xlsx")
+    click_and_load(driver, By.ID, "run-button")
+    wait(driver).until(lambda d: "done" in statuses(d, "run-table"))
+    click_and_load(driver, By.ID, "run-stop")
+    wait(driver).until(lambda d: "waiting" not in statuses(d, "run-table"))
+    wait(driver).until(lambda d: d.find_element(By.ID, "run-download").is_displayed())
+    shown = statuses(driver, "run-table")
+    steps.shot("stopped")
+    done = shown.count("done")
+    assert 1 <= done < STOP_ROWS
+    assert shown == ["done"] * done + ["not run"] * (STOP_ROWS - done)
+    assert len(resources_of(catalogue, package["id"])) == done
+    assert (
+        f"{done} done, {STOP_ROWS - done} not run"
+        in driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
+    )

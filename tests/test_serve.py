@@ -1,0 +1,368 @@
+"""The page's rules, offline, through Flask's test client: who it answers, what it shows.
+
+The browser tests (integration/test_serve_browser.py) drive the same page in
+Chromium against the local catalogue; these check each rule on its own.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+from batches import DOCUMENT, write_batch
+
+from loader.serve import library
+from loader.serve.app import create_app
+from loader.serve.guard import cookie_name, host_is_loopback
+from loader.serve.library import RowOutcome
+from loader.serve.state import Workspace
+
+SECRET = "s3cret-for-tests"
+ORIGIN = {"Origin": "http://localhost"}
+TOKEN = "tok-0123456789-never-shown"
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A test client that has opened the secret address (so it holds the cookie)."""
+
+    def make(folder=None, catalogue_url=None, api_key=None):
+        workspace = Workspace(folder or tmp_path, catalogue_url, api_key)
+        client = create_app(workspace, SECRET).test_client()
+        assert client.get(f"/?secret={SECRET}").status_code == 303
+        made.append(workspace)
+        return client, workspace
+
+    made: list[Workspace] = []
+    yield make
+    for workspace in made:
+        workspace.close()
+
+
+def test_a_request_without_the_secret_is_refused(tmp_path):
+    client = create_app(Workspace(tmp_path, None), SECRET).test_client()
+    for path in ("/", "/static/page.js", "/batch/abc", "/nothing-here"):
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert b"the address that `bcdc-loader serve` printed" in response.data
+    assert client.get("/?secret=wrong").status_code == 403
+    assert client.post("/token", data={"api_key": "x"}, headers=ORIGIN).status_code == 403
+
+
+def test_the_secret_address_sets_a_strict_cookie_and_leaves_the_address_bar(tmp_path):
+    client = create_app(Workspace(tmp_path, None), SECRET).test_client()
+    response = client.get(f"/batch/abc?secret={SECRET}&x=1")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/batch/abc?x=1"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{cookie_name(SECRET)}={SECRET};")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/").status_code == 200
+
+
+def test_a_host_header_other_than_loopback_is_refused(page):
+    client, _ = page()
+    for host in ("127.0.0.1:8000", "[::1]:8000", "localhost:8000"):
+        # the cookie jar knows only "localhost": the secret address opens the others
+        assert client.get(f"/?secret={SECRET}", headers={"Host": host}).status_code == 303
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "10.0.0.1"):
+        response = client.get("/", headers={"Host": host})
+        assert response.status_code == 403, host
+        assert b"loopback address" in response.data
+    # not even the secret address itself opens the page under another name
+    assert client.get(f"/?secret={SECRET}", headers={"Host": "evil.example"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "host, expected",
+    [
+        ("127.0.0.1", True),
+        ("localhost:5000", True),
+        ("[::1]:80", True),
+        ("LOCALHOST", True),
+        ("127.0.0.2", False),
+        ("localhost.evil.example", False),
+        ("[::2]:80", False),
+    ],
+)
+def test_host_is_loopback(host, expected):
+    assert host_is_loopback(host) is expected
+
+
+def test_a_change_must_come_from_the_page_itself(page):
+    client, workspace = page()
+    form = {"api_key": TOKEN}
+    assert client.post("/token", data=form).status_code == 403  # no Origin, no Referer
+    for origin in ("http://evil.example", "null", "http://localhost.evil.example"):
+        assert client.post("/token", data=form, headers={"Origin": origin}).status_code == 403
+    cross = {"Referer": "http://evil.example/page"}
+    assert client.post("/token", data=form, headers=cross).status_code == 403
+    assert not workspace.has_token
+    same = {"Referer": "http://localhost/batch/x"}
+    assert client.post("/token", data=form, headers=same).status_code == 303
+    assert workspace.has_token
+
+
+def test_responses_forbid_framing_inline_script_and_caching(page):
+    client, _ = page()
+    headers = client.get("/").headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_token_is_never_sent_back(page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    client, workspace = page(catalogue_url="http://127.0.0.1:9")
+    path = write_batch(workspace.folder, DOCUMENT)
+    response = client.post("/token", data={"api_key": TOKEN, "next": "/"}, headers=ORIGIN)
+    assert TOKEN.encode() not in response.data
+    pages = [client.get("/").data]
+    batch_id = workspace.folder_batches()[0].id
+    pages.append(client.get(f"/batch/{batch_id}").data)
+    assert path.name.encode() in pages[0]
+    assert b"you are <strong>bcdc-editor</strong>" in pages[1]
+    assert all(TOKEN.encode() not in body for body in pages)
+    assert TOKEN not in str(workspace.__dict__.get("user"))
+
+
+def test_a_token_the_catalogue_refuses_is_not_kept(page, monkeypatch):
+    def refuse(url, key):
+        raise library.CatalogueError("user_show: not authorized")
+
+    monkeypatch.setattr(library, "who", refuse)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9")
+    client.post("/token", data={"api_key": TOKEN}, headers=ORIGIN)
+    assert not workspace.has_token
+    assert b"does not accept this token" in client.get("/").data
+
+
+def test_a_refused_token_from_the_environment_is_dropped_and_the_page_asks(page, monkeypatch):
+    def refuse(url, key):
+        raise library.CatalogueError("user_show: not authorized")
+
+    monkeypatch.setattr(library, "who", refuse)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    body = client.get("/").get_data(as_text=True)
+    assert "The token from CKAN_API_KEY was not accepted" in body
+    assert 'type="password" id="api_key"' in body
+    assert not workspace.has_token
+
+
+def test_each_problem_is_shown_on_its_cell_and_cells_are_escaped(page):
+    client, workspace = page()
+    write_batch(
+        workspace.folder,
+        {**DOCUMENT, "resource_update_cycle": "sometimes", "description": "<script>x()</script>"},
+    )
+    entry = workspace.folder_batches()[0]
+    body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+    assert "1 row:" in body and "0 ready" in body and "1 with problems" in body
+    cell = body.split('<td class="problem" data-column="resource_update_cycle">')[1]
+    cell = cell.split("</td>")[0]
+    assert "sometimes" in cell
+    assert "invalid-choice" in cell
+    assert "Row 2, column &#39;resource_update_cycle&#39;" in cell
+    assert "&lt;script&gt;x()&lt;/script&gt;" in body
+    assert "<script>x()" not in body
+    assert 'id="preview-button" disabled' in body
+
+
+def test_a_dropped_batch_finds_the_files_dropped_with_it(page):
+    client, workspace = page()
+    elsewhere = workspace.folder / "elsewhere"
+    elsewhere.mkdir()
+    row = {**DOCUMENT, "upload": "files/data.csv"}
+    del row["url"]
+    batch = write_batch(elsewhere, row)
+    (elsewhere / "data.csv").write_text("a,b\n1,2\n")
+    with batch.open("rb") as b, (elsewhere / "data.csv").open("rb") as f:
+        response = client.post(
+            "/drop",
+            data={"batch": (b, "batch.csv"), "files": [(f, "data.csv")]},
+            headers=ORIGIN,
+            content_type="multipart/form-data",
+        )
+    assert response.status_code == 303
+    entry = workspace.dropped_batches()[0]
+    assert entry.ready, entry.checked.problems
+    assert (workspace.dropped_folder / "files" / "data.csv").read_text() == "a,b\n1,2\n"
+    assert entry.path.parent == workspace.dropped_folder
+    assert workspace.scratch.name.startswith("bcdc-loader-serve-")
+
+
+def test_the_checked_workbook_downloads(page):
+    client, workspace = page()
+    write_batch(workspace.folder, {**DOCUMENT, "format": "CSV"})
+    entry = workspace.folder_batches()[0]
+    client.get(f"/batch/{entry.id}")
+    response = client.get(f"/batch/{entry.id}/checked.xlsx")
+    assert response.status_code == 200
+    assert response.data[:2] == b"PK"  # a zip: an xlsx
+    assert "attachment" in response.headers["Content-Disposition"]
+
+
+def _fake_run(gate: threading.Event | None = None):
+    """Stands in for library.run: two rows, the second waits on `gate` or the stop event."""
+    calls = []
+
+    def run(path, url, api_key, *, dry_run, result_path, stop, on_start, on_outcome):
+        calls.append({"dry_run": dry_run, "api_key": api_key})
+        on_start(2)
+        on_outcome(RowOutcome(2, "done", "created resource 'A'", "", "http://127.0.0.1:9/r/1"))
+        while gate is not None and not gate.is_set() and not stop.is_set():
+            time.sleep(0.01)
+        third = RowOutcome(3, "not run", "", "the run was stopped before this row", None)
+        if not stop.is_set():
+            third = RowOutcome(3, "done", "created resource 'B'", "", "javascript:alert(1)")
+        on_outcome(third)
+        result_path.write_bytes(b"PK fake")
+        outcomes = [
+            RowOutcome(2, "done", "created resource 'A'", "", "http://127.0.0.1:9/r/1"),
+            third,
+        ]
+        return outcomes, {"done": 1 + (third.status == "done")}, 0
+
+    return run, calls
+
+
+def _ready_batch(workspace):
+    write_batch(workspace.folder, DOCUMENT, {**DOCUMENT, "name": "Other"})
+    return workspace.folder_batches()[0]
+
+
+def _wait(job, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while job.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not job.running
+
+
+def test_a_run_reports_rows_live_and_stop_leaves_the_rest_not_run(page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    gate = threading.Event()
+    fake, calls = _fake_run(gate)
+    monkeypatch.setattr(library, "run", fake)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+
+    assert client.post(f"/batch/{entry.id}/run", headers=ORIGIN).status_code == 303
+    job = workspace.job(entry.id, "run")
+    deadline = time.monotonic() + 5
+    while not job.outcomes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    live = client.get(f"/batch/{entry.id}/run.json").get_json()
+    assert live["running"] and live["rows_text"] == "1 of 2 rows"
+    assert [r["status"] for r in live["rows"]] == ["done"]
+    # one job at a time
+    assert client.post(f"/batch/{entry.id}/preview", headers=ORIGIN).status_code == 409
+
+    client.post(f"/batch/{entry.id}/run/stop", headers=ORIGIN)
+    _wait(job)
+    final = client.get(f"/batch/{entry.id}/run.json").get_json()
+    assert [r["status"] for r in final["rows"]] == ["done", "not run"]
+    assert final["has_workbook"]
+    assert client.get(f"/batch/{entry.id}/run.xlsx").data == b"PK fake"
+    assert calls == [{"dry_run": False, "api_key": TOKEN}]
+
+
+def test_only_web_addresses_become_links(page, monkeypatch):
+    fake, _ = _fake_run()
+    monkeypatch.setattr(library, "run", fake)
+    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+    client.post(f"/batch/{entry.id}/preview", headers=ORIGIN)
+    _wait(workspace.job(entry.id, "preview"))
+    rows = client.get(f"/batch/{entry.id}/preview.json").get_json()["rows"]
+    assert [r["link"] for r in rows] == ["http://127.0.0.1:9/r/1", None]
+    assert "javascript:" not in client.get(f"/batch/{entry.id}").get_data(as_text=True)
+
+
+def test_production_asks_for_confirmation_before_a_run(page, monkeypatch):
+    fake, calls = _fake_run()
+    monkeypatch.setattr(library, "run", fake)
+    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    client, workspace = page(catalogue_url="https://catalogue.data.gov.bc.ca", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+    body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+    assert 'name="confirm" value="yes" required' in body
+
+    refused = client.post(f"/batch/{entry.id}/run", headers=ORIGIN)
+    assert refused.status_code == 409
+    assert b"confirm writing to the production catalogue" in refused.data
+    assert calls == []
+    sent = client.post(f"/batch/{entry.id}/run", data={"confirm": "yes"}, headers=ORIGIN)
+    assert sent.status_code == 303
+    _wait(workspace.job(entry.id, "run"))
+    assert calls == [{"dry_run": False, "api_key": TOKEN}]
+
+
+def test_a_long_batch_draws_a_page_of_rows_not_all_of_them(page):
+    client, workspace = page()
+    rows = [{**DOCUMENT, "name": f"R{n}"} for n in range(700)]
+    rows[650] = {**rows[650], "format": "CSV"}
+    write_batch(workspace.folder, *rows)
+    entry = workspace.folder_batches()[0]
+    body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+    assert body.count('<tr data-row="') == 501  # the first 500, and the one with a problem
+    assert '<tr data-row="652" class="has-problem">' in body
+    assert "199 more rows are not shown here" in body
+
+
+def test_a_poll_gets_only_the_rows_finished_since_the_last(page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    gate = threading.Event()
+    fake, _ = _fake_run(gate)
+    monkeypatch.setattr(library, "run", fake)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+    client.post(f"/batch/{entry.id}/run", headers=ORIGIN)
+    job = workspace.job(entry.id, "run")
+    deadline = time.monotonic() + 5
+    while not job.outcomes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = client.get(f"/batch/{entry.id}/run.json?since=0").get_json()
+    assert [r["row"] for r in first["rows"]] == [2] and first["next"] == 1
+    again = client.get(f"/batch/{entry.id}/run.json?since=1").get_json()
+    assert again["rows"] == [] and again["running"]
+    gate.set()
+    _wait(job)
+    final = client.get(f"/batch/{entry.id}/run.json?since=1").get_json()
+    assert [r["row"] for r in final["rows"]] == [2, 3]  # all of them, once finished
+
+
+def test_dropped_file_names_keep_their_spaces_and_stay_in_the_folder(page):
+    client, workspace = page()
+    row = {**DOCUMENT, "upload": "Sampling sites 2024.csv"}
+    del row["url"]
+    batch = write_batch(workspace.folder, row, name="my batch.csv")
+    with batch.open("rb") as b:
+        client.post(
+            "/drop",
+            data={
+                "batch": (b, "my batch.csv"),
+                "files": [
+                    (io.BytesIO(b"a\n"), "Sampling sites 2024.csv"),
+                    (io.BytesIO(b"x\n"), "../../escape.csv"),
+                    (io.BytesIO(b"x\n"), ".hidden"),
+                ],
+            },
+            headers=ORIGIN,
+            content_type="multipart/form-data",
+        )
+    entry = workspace.dropped_batches()[0]
+    assert entry.name == "my batch.csv" and entry.ready
+    saved = sorted(p.name for p in workspace.dropped_folder.iterdir())
+    assert saved == ["Sampling sites 2024.csv", "escape.csv", "my batch.csv"]
+    assert not (workspace.scratch.parent / "escape.csv").exists()
+
+
+@pytest.mark.parametrize("sent", ["//evil.example/", "/\\evil.example", "http://evil.example/"])
+def test_the_token_form_returns_only_to_this_page(page, sent):
+    client, _ = page()
+    response = client.post("/token/forget", data={"next": sent}, headers=ORIGIN)
+    assert response.headers["Location"] == "/"
