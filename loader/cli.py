@@ -215,6 +215,12 @@ def _count(n: int, word: str) -> str:
     is_flag=True,
     help="When a file is unchanged, still record the refresh: set last_modified to now.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run whose journal is beside -o (default: the newest result of "
+    "this batch): rows done are not run again, rows in doubt are looked up first.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before writing to the production catalogue.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
@@ -230,6 +236,7 @@ def run(
     no_fold: bool,
     force_upload: bool,
     touch: bool,
+    resume: bool,
     yes: bool,
     quiet: bool,
 ) -> None:
@@ -242,7 +249,7 @@ def run(
     not start.
     """
     from loader.client import Catalogue, is_production
-    from loader.run import default_result_path
+    from loader.run import default_result_path, last_result_path
 
     if not target:
         raise click.UsageError("say which catalogue: --ckan URL|test|prod, or set CKAN_URL")
@@ -266,7 +273,9 @@ def run(
         "fold": not no_fold,
         "force_upload": force_upload,
         "touch": touch,
-        "result_path": output or default_result_path(batch_path),
+        "resume": resume,
+        "result_path": output
+        or (last_result_path(batch_path) if resume else default_result_path(batch_path)),
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
     _say_how_it_went(result, batch_path, url, quiet)
@@ -292,11 +301,13 @@ def _say_how_it_went(result: RunResult, batch_path: Path, url: str, quiet: bool)
 def _run_with_progress(
     batch_path: Path, catalogue: Any, options: dict[str, Any], show: bool
 ) -> RunResult:
-    """run_batch with a progress bar on a terminal and Ctrl-C handled as the README says."""
+    """run_batch with a progress bar on a terminal, and Ctrl-C or SIGTERM handled:
+    the first lets calls under way finish, the second stops at once."""
     from loader.run import run_batch
 
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, _stop_on_interrupt(stop))
+    handler = _Stopper(stop)
+    previous = {number: signal.signal(number, handler) for number in _STOP_SIGNALS}
     try:
         with _progress(show and sys.stderr.isatty()) as progress:
             return run_batch(
@@ -308,10 +319,40 @@ def _run_with_progress(
                 **options,
             )
     except KeyboardInterrupt:
-        click.echo(f"Interrupted. Results so far: {options['result_path']}", err=True)
-        sys.exit(130)
+        click.echo(f"Stopped at once. Results so far: {options['result_path']}", err=True)
+        # Threads may still wait on requests under way; everything is recorded, so do
+        # not wait for them.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Stopper:
+    """First Ctrl-C (or SIGTERM): finish the calls under way, then stop. Second: stop
+    at once. Any more: ignored, so that the results are written whole."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.hard = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.hard:
+            click.echo("\nWriting the results; one moment...", err=True)
+            return
+        if self.stop.is_set():
+            self.hard = True
+            raise KeyboardInterrupt
+        self.stop.set()
+        click.echo(
+            "\nStopping after the calls under way finish (Ctrl-C again to stop at once)...",
+            err=True,
+        )
 
 
 def _api_key(api_key_file: Path | None, interactive: bool) -> str:
@@ -327,21 +368,6 @@ def _api_key(api_key_file: Path | None, interactive: bool) -> str:
     if not key:
         raise click.UsageError("no API token: set CKAN_API_KEY or use --api-key-file")
     return key
-
-
-def _stop_on_interrupt(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
-    """First Ctrl-C: finish the calls under way, then stop. Second: stop at once."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo(
-            "\nStopping after the calls under way finish (Ctrl-C again to stop at once)...",
-            err=True,
-        )
-
-    return handler
 
 
 class _Progress:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import ast
 import json
 import mimetypes
+import os
+import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -30,7 +33,17 @@ HOSTS = {
 }
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 300  # a large upload is acknowledged only once stored
-READ_RETRIES = 3
+
+# Retries: at most ATTEMPTS tries of one call, waiting BACKOFF * 2**n seconds (with
+# jitter, at most BACKOFF_CAP) between them, or what Retry-After asks (at most
+# RETRY_AFTER_CAP). Reads are retried after any failure to connect or answer and
+# after 429, 502, 503 and 504; writes only when the catalogue surely did not act
+# (no connection made, 429, 503). A write whose answer was lost is never sent
+# again here: the executor looks first.
+ATTEMPTS = 5
+BACKOFF = 0.5
+BACKOFF_CAP = 8.0
+RETRY_AFTER_CAP = 60.0
 
 
 class CatalogueError(Exception):
@@ -57,13 +70,26 @@ class Invalid(CatalogueError):
 
 
 class Unreachable(CatalogueError):
-    """No answer: connection refused, dropped or timed out.
+    """No answer: connection refused, dropped or timed out, or a gateway's 502/504.
 
     `maybe_saved` is False only when the request never left (no connection
     could be made); after that, a write may or may not have been saved.
     """
 
     maybe_saved = True
+
+
+class Busy(CatalogueError):
+    """The catalogue answered 429 or 503: it did not act on the request."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UploadFailed(CatalogueError):
+    """The file could not be sent whole (unreadable, or changed while being sent);
+    nothing was saved."""
 
 
 # multipart file fields: {field name: (file name, stream, content type)}
@@ -93,27 +119,63 @@ class CatalogueAPI(Protocol):
 class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
     """RemoteCKAN whose multipart uploads stream the file from disk."""
 
+    last_headers: Any = {}  # the headers of the last answer (for Retry-After)
+
     def _request_fn(
         self,
         url: str,
-        data: dict[str, Any],
+        data: Any,
         headers: dict[str, str],
         files: Files | None,
         requests_kwargs: dict[str, Any],
     ) -> tuple[int, str]:
-        if not files:
-            answer: tuple[int, str] = super()._request_fn(
-                url, data, headers, files, requests_kwargs
-            )
-            return answer
-        fields: dict[str, Any] = {_text(key): _text(value) for key, value in data.items()}
-        fields.update(files)
-        body = MultipartEncoder(fields=fields)
-        headers = {**headers, "Content-Type": body.content_type}
+        if files:
+            fields: dict[str, Any] = {_text(key): _text(value) for key, value in data.items()}
+            fields.update(files)
+            data = MultipartEncoder(fields=fields)
+            headers = {**headers, "Content-Type": data.content_type}
+        # no redirects: a redirected POST would arrive without its body
         response = self.session.post(
-            url, data=body, headers=headers, allow_redirects=False, **requests_kwargs
+            url, data=data, headers=headers, allow_redirects=False, **requests_kwargs
         )
+        self.last_headers = response.headers
         return response.status_code, response.text
+
+
+class FileChanged(Exception):
+    """A file changed while it was being sent (not an OSError, so that the HTTP
+    stack lets it through instead of retrying)."""
+
+
+class _SteadyFile:
+    """A file being uploaded: reading it fails at once if it changes meanwhile,
+    rather than leaving the catalogue waiting for bytes that never come."""
+
+    def __init__(self, stream: BinaryIO, path: Path):
+        self._stream = stream
+        self._path = path
+        status = os.fstat(stream.fileno())
+        self._size, self._mtime = status.st_size, status.st_mtime_ns
+        self.sent = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self.sent += len(chunk)
+        status = os.fstat(self._stream.fileno())
+        moved = (status.st_size, status.st_mtime_ns) != (self._size, self._mtime)
+        short = size != 0 and not chunk and self.sent < self._size
+        if moved or short or self.sent > self._size:
+            raise FileChanged(
+                f"the file {self._path} changed while it was being sent "
+                f"({self.sent} of {self._size} bytes read); nothing was saved"
+            )
+        return chunk
 
 
 def _text(value: str | bytes) -> str:
@@ -140,7 +202,26 @@ def _field_errors(error_dict: dict[str, Any]) -> dict[str, str]:
     return flat
 
 
-def _translate(error: Exception, action: str) -> CatalogueError:
+def _status(error: Exception) -> int | None:
+    """The HTTP status of an answer ckanapi could not read as CKAN's own error."""
+    arg = error.args[0] if error.args else ""
+    if isinstance(arg, str) and arg.startswith("["):
+        try:
+            status = ast.literal_eval(arg)[1]
+        except (ValueError, SyntaxError, IndexError, TypeError):
+            return None
+        return status if isinstance(status, int) else None
+    return None
+
+
+def _translate(error: Exception, action: str, retry_after: str | None = None) -> CatalogueError:
+    status = _status(error) if isinstance(error, ckanapi.CKANAPIError) else None
+    if status in (429, 503):
+        return Busy(f"{action}: the catalogue is busy (HTTP {status})", _seconds(retry_after))
+    if status in (502, 504):
+        return Unreachable(
+            f"{action}: no answer from the catalogue (HTTP {status} from its gateway)"
+        )
     if isinstance(error, ckanapi.NotFound):
         return NotFound(f"{action}: not found ({_detail(error)})")
     if isinstance(error, ckanapi.NotAuthorized):
@@ -160,6 +241,14 @@ def _translate(error: Exception, action: str) -> CatalogueError:
         unreachable.maybe_saved = not never_sent
         return unreachable
     return CatalogueError(f"{action}: {_detail(error)}")
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """Retry-After in seconds (a number of seconds; an HTTP date is not honoured)."""
+    try:
+        return min(float(retry_after), RETRY_AFTER_CAP) if retry_after else None
+    except ValueError:
+        return None
 
 
 def _detail(error: Exception) -> str:
@@ -183,11 +272,15 @@ class Catalogue:
     Safe to share between threads: each thread gets its own HTTP session.
     """
 
-    def __init__(self, url: str, api_key: str | None = None):
+    def __init__(
+        self, url: str, api_key: str | None = None, sleep: Callable[[float], None] = time.sleep
+    ):
         self.url = url.rstrip("/")
         self._api_key = api_key
         self._local = threading.local()
         self._has_refresh_action: bool | None = None  # unknown until tried
+        self._sleep = sleep
+        self.retries = 0  # calls tried again, for the run's summary
 
     def __repr__(self) -> str:  # never shows the token
         return f"Catalogue({self.url!r})"
@@ -209,20 +302,29 @@ class Catalogue:
         files: Files | None = None,
         retry: bool = False,
     ) -> Any:
-        """Call an action; reads may be retried on a dropped connection, writes never."""
+        """Call an action. `retry` marks a read: retried after any failure to get an
+        answer; a write is retried only when the catalogue surely did not act."""
+        return self._with_retries(action, lambda: self._send(action, data, files), read=retry)
+
+    def _send(self, action: str, data: dict[str, Any] | None, files: Files | None) -> Any:
+        ckan = self._ckan()
         kwargs = {"timeout": (CONNECT_TIMEOUT, READ_TIMEOUT)}
-        attempts = READ_RETRIES if retry else 1
-        for attempt in range(1, attempts + 1):
+        try:
+            return ckan.call_action(action, data or {}, files=files, requests_kwargs=kwargs)
+        except (ckanapi.CKANAPIError, requests.RequestException) as error:
+            retry_after = ckan.last_headers.get("Retry-After") if ckan.last_headers else None
+            raise _translate(error, action, retry_after) from None
+
+    def _with_retries(self, action: str, send: Callable[[], Any], read: bool) -> Any:
+        for attempt in range(1, ATTEMPTS + 1):
             try:
-                return self._ckan().call_action(
-                    action, data or {}, files=files, requests_kwargs=kwargs
-                )
-            except (ckanapi.CKANAPIError, requests.RequestException) as error:
-                translated = _translate(error, action)
-                if isinstance(translated, Unreachable) and attempt < attempts:
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                raise translated from None
+                return send()
+            except CatalogueError as error:
+                wait = _retry_wait(error, attempt, read)
+                if wait is None or attempt == ATTEMPTS:
+                    raise
+                self.retries += 1
+                self._sleep(wait)
         raise AssertionError("unreachable")
 
     # --- reads ---------------------------------------------------------------
@@ -270,18 +372,44 @@ class Catalogue:
         later = {k for k, v in data.items() if isinstance(v, (list, dict)) or k == "last_modified"}
         flat = {k: v for k, v in data.items() if k not in later}
         structured = {k: v for k, v in data.items() if k in later}
-        content_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
-        with upload.open("rb") as stream:
-            files: Files = {"upload": (upload.name, stream, content_type)}
-            resource = _a_dict(action, self.call(action, flat, files=files))
+        resource = self._with_retries(
+            action, lambda: self._upload(action, flat, upload), read=False
+        )
         if not structured:
-            return resource
+            return _a_dict(action, resource)
         try:
             patch = {"id": resource["id"], **structured}
             return _a_dict("resource_patch", self.call("resource_patch", patch))
         except CatalogueError as error:
             error.partial_resource = resource  # the file and text fields were saved
             raise
+
+    def _upload(self, action: str, data: dict[str, Any], upload: Path) -> dict[str, Any]:
+        """One try at sending a file; it must not change while it is sent, and the
+        catalogue must store as many bytes as were sent."""
+        content_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
+        try:
+            stream = upload.open("rb")
+        except OSError as error:
+            raise UploadFailed(
+                f"cannot read the file {upload}: {error.strerror or error}"
+            ) from None
+        with stream:
+            steady = _SteadyFile(stream, upload)
+            files: Files = {"upload": (upload.name, steady, content_type)}  # type: ignore[dict-item]
+            try:
+                resource = _a_dict(action, self._send(action, data, files))
+            except FileChanged as changed:
+                raise UploadFailed(str(changed)) from None
+        stored = resource.get("size")
+        if stored not in (None, "") and int(stored) != steady.sent:
+            mismatch = CatalogueError(
+                f"{action}: the catalogue stored {stored} bytes of the file {upload.name}, "
+                f"but {steady.sent} were sent"
+            )
+            mismatch.partial_resource = resource
+            raise mismatch
+        return resource
 
     def delete_resource(self, resource_id: str) -> None:
         self.call("resource_delete", {"id": resource_id})
@@ -308,6 +436,17 @@ class Catalogue:
         Returns the dataset as saved."""
         answer = _a_dict("package_revise", self.call("package_revise", data))
         return _a_dict("package_revise", answer.get("package"))
+
+
+def _retry_wait(error: CatalogueError, attempt: int, read: bool) -> float | None:
+    """Seconds to wait before trying again, or None when the call must not be repeated."""
+    if isinstance(error, Busy):
+        if error.retry_after is not None:
+            return error.retry_after
+    elif not isinstance(error, Unreachable) or (error.maybe_saved and not read):
+        return None
+    backoff = min(BACKOFF * 2.0 ** (attempt - 1), BACKOFF_CAP)
+    return backoff * (0.5 + random.random() / 2)  # jitter: several loaders do not beat together
 
 
 def _a_dict(action: str, answer: Any) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
 from loader.model import Batch, CheckedRow, Outcome, Problem, RunSummary, Status
 from loader.pipeline.execute import dry_run, execute
+from loader.pipeline.journal import SUFFIX as JOURNAL_SUFFIX
+from loader.pipeline.journal import Earlier, Journal, journal_path, read_journal
 from loader.pipeline.plan import Planner, unmade_resources
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
@@ -96,7 +98,9 @@ def check_batch(
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked, recorder = _read_and_check(path, sheet, schema)
+    batch, problems, checked = _read_and_check(path, sheet, schema)
+    recorder = Recorder(row.number for row in batch.rows)
+    recorder.record_problems(problems)
     recorder.record_ready(checked)
     target = schema.source if schema.source.startswith(("http://", "https://")) else None
     summary = RunSummary("validate", started, _now(), __version__, target_url=target)
@@ -115,6 +119,8 @@ def run_batch(
     fold: bool = True,
     force_upload: bool = False,
     touch: bool = False,
+    resume: bool = False,
+    journal: bool = True,
     result_path: Path | str | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
@@ -126,14 +132,30 @@ def run_batch(
     `dry_run_only`, names are resolved and each row says what it would do.
     `fold` sends consecutive rows of a dataset that move no file as one call;
     a file the resource already holds is not sent again unless `force_upload`,
-    and `touch` then still records the refresh in `last_modified`. `on_start`
-    receives the number of operations about to run (for a progress bar);
-    `on_outcome` each of their outcomes as it happens. Raises BatchError when
-    the file cannot be read.
+    and `touch` then still records the refresh in `last_modified`.
+
+    With a `result_path`, a run keeps a journal beside it (unless `journal` is
+    False); `resume` continues the run that journal records: rows done are not
+    run again, rows in doubt are looked up first. `on_start` receives the
+    number of operations about to run (for a progress bar); `on_outcome` each
+    of their outcomes as it happens. Raises BatchError when the file cannot be
+    read, CannotStart when a resume cannot be made.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked, recorder = _read_and_check(path, sheet, schema)
+    batch, problems, checked = _read_and_check(path, sheet, schema)
+    result_file = Path(result_path) if result_path else None
+    earlier = _earlier_run(batch, result_file) if resume else None
+    keep_journal = journal and not dry_run_only and result_file is not None
+    recorder = Recorder(
+        (row.number for row in batch.rows),
+        _open_journal(batch, catalogue.url, result_file, resume) if keep_journal else None,
+    )
+    recorder.record_problems(problems)
+    if earlier is not None:
+        for outcome in earlier.done().values():
+            recorder.record(outcome)
+        checked = [row for row in checked if not recorder.has(row.number)]
     user = ""
     refused = bool(problems) and not skip_invalid
     unreached = "the batch has invalid rows, so nothing was written" if refused else ""
@@ -141,7 +163,10 @@ def run_batch(
         if not refused:
             user = _who(catalogue)
             invalid = {p.row for p in problems if p.row is not None}
-            planner = Planner(catalogue, schema, force_upload=force_upload, touch=touch)
+            in_doubt = earlier.in_doubt if earlier else set()
+            planner = Planner(
+                catalogue, schema, force_upload=force_upload, touch=touch, in_doubt=in_doubt
+            )
             plan = planner.plan(checked, unmade=unmade_resources(batch.rows, invalid))
             for failure in plan.failures:
                 recorder.record(failure)
@@ -164,19 +189,43 @@ def run_batch(
         summary = RunSummary(
             "run", started, _now(), __version__, catalogue.url, user, dry_run=dry_run_only
         )
-        result = _finish(batch, problems, outcomes, summary, result_path, refused)
+        result = _finish(batch, problems, outcomes, summary, result_file, refused)
+        if recorder.journal is not None:
+            recorder.journal.close()
     return result
+
+
+def _earlier_run(batch: Batch, result_file: Path | None) -> Earlier:
+    """What the journal of the run being resumed says; refuses a changed batch."""
+    journal_file = journal_path(result_file) if result_file else None
+    if journal_file is None or not journal_file.exists():
+        where = f" ({journal_file})" if journal_file else ""
+        raise CannotStart(f"there is no journal of an earlier run to resume{where}")
+    earlier = read_journal(journal_file)
+    changed = earlier.changed_rows(batch)
+    if changed:
+        shown = ", ".join(str(n) for n in changed[:20]) + (", ..." if len(changed) > 20 else "")
+        raise CannotStart(
+            f"the batch has changed since the run being resumed (row {shown}); a resume "
+            "must run the same batch: run it as a new batch instead"
+        )
+    return earlier
+
+
+def _open_journal(batch: Batch, target: str, result_file: Path | None, resumed: bool) -> Journal:
+    assert result_file is not None
+    journal = Journal(journal_path(result_file))
+    journal.start(batch, target, resumed)
+    return journal
 
 
 def _read_and_check(
     path: Path | str, sheet: str | None, schema: Schema
-) -> tuple[Batch, list[Problem], list[CheckedRow], Recorder]:
-    """Read and validate; the recorder starts with the invalid rows."""
+) -> tuple[Batch, list[Problem], list[CheckedRow]]:
+    """Read and validate."""
     batch = read_batch(Path(path), sheet=sheet, schema=schema)
     problems, checked = validate_batch(batch, schema)
-    recorder = Recorder(row.number for row in batch.rows)
-    recorder.record_problems(problems)
-    return batch, problems, checked, recorder
+    return batch, problems, checked
 
 
 def _finish(
@@ -211,6 +260,19 @@ def _who(catalogue: CatalogueAPI) -> str:
         raise CannotStart(
             f"cannot reach {catalogue.url}: {error.message}; nothing was written"
         ) from None
+
+
+def last_result_path(batch_path: Path | str) -> Path:
+    """The result workbook of the newest run of this batch that kept a journal (for
+    --resume without -o); raises CannotStart when there is none."""
+    batch_path = Path(batch_path)
+    journals = sorted(
+        batch_path.parent.glob(f"{batch_path.stem}-results-*{JOURNAL_SUFFIX}"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    if not journals:
+        raise CannotStart(f"there is no journal of an earlier run of {batch_path.name} to resume")
+    return journals[-1].with_name(journals[-1].name.removesuffix(JOURNAL_SUFFIX) + ".xlsx")
 
 
 def default_result_path(batch_path: Path | str) -> Path:

@@ -43,9 +43,13 @@ def test_a_write_cut_off_after_sending_may_have_been_saved(hangs_up):
 def test_a_refused_connection_sent_nothing():
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]  # free once closed: nothing listens there
+    waits: list[float] = []
     with pytest.raises(Unreachable) as refused:
-        Catalogue(f"http://127.0.0.1:{port}", "token").call("resource_create", {})
+        Catalogue(f"http://127.0.0.1:{port}", "token", sleep=waits.append).call(
+            "resource_create", {}
+        )
     assert refused.value.maybe_saved is False
+    assert len(waits) == 4  # nothing was sent, so even a write is tried again
 
 
 def test_the_token_never_shows_in_the_clients_repr():

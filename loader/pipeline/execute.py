@@ -19,6 +19,7 @@ from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
 from loader.pipeline.plan import Action, Operation, Plan
 from loader.pipeline.record import Recorder
+from loader.pipeline.verify import landed
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,8 @@ def execute(
     package_revise call (see calls.py).
     """
     recorder = recorder or Recorder(op.row for op in plan.operations)
-    stop = stop or threading.Event()
-    lanes = [_Lane(catalogue, recorder, stop, calls_for(lane, fold)) for lane in plan.lanes()]
+    health = _Health(stop or threading.Event())
+    lanes = [_Lane(catalogue, recorder, health, calls_for(lane, fold)) for lane in plan.lanes()]
     try:
         if jobs <= 1 or len(lanes) <= 1:
             for lane in lanes:
@@ -64,22 +65,44 @@ def execute(
                 for future in [pool.submit(lane.run) for lane in lanes]:
                     future.result()
     except BaseException:
-        stop.set()
+        health.stop.set()
         recorder.interrupt()
         raise
     rows = {op.row for op in plan.operations}
     return [o for o in recorder.outcomes() if o.row in rows]
 
 
+class _Health:
+    """Whether to go on sending: the stop asked for, or a catalogue that stopped answering."""
+
+    GIVE_UP_AFTER = 3  # calls in a row that got no answer (each already tried again)
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.reason = "the run was stopped before this row"
+        self._silent = 0
+        self._lock = threading.Lock()
+
+    def answered(self, error: CatalogueError | None) -> None:
+        with self._lock:
+            self._silent = self._silent + 1 if isinstance(error, Unreachable) else 0
+            if self._silent >= self.GIVE_UP_AFTER and not self.stop.is_set():
+                self.reason = (
+                    f"the catalogue stopped answering ({self._silent} calls in a row got no "
+                    "answer), so the run stopped before this row"
+                )
+                self.stop.set()
+
+
 class _Lane:
     """One dataset's calls, run one at a time in sheet order."""
 
     def __init__(
-        self, catalogue: CatalogueAPI, recorder: Recorder, stop: threading.Event, calls: list[Call]
+        self, catalogue: CatalogueAPI, recorder: Recorder, health: _Health, calls: list[Call]
     ):
         self.catalogue = catalogue
         self.recorder = recorder
-        self.stop = stop
+        self.health = health
         self.calls = calls
         self.created: dict[int, str] = {}  # row number -> id of the resource it created
         # the dataset's metadata_modified as this lane last saw it (None: look again)
@@ -88,8 +111,8 @@ class _Lane:
 
     def run(self) -> None:
         for call in self.calls:
-            if self.stop.is_set():
-                reason = problems.NOT_REACHED.message(reason="the run was stopped before this row")
+            if self.health.stop.is_set():
+                reason = problems.NOT_REACHED.message(reason=self.health.reason)
                 for op in call.operations:
                     self.recorder.record(
                         Outcome(
@@ -111,6 +134,9 @@ class _Lane:
             return
         self.recorder.sending(call.operations)
         outcomes, answer, error = _perform(call, ids, self.catalogue, self._guard(call))
+        self.health.answered(error)
+        if isinstance(error, Unreachable) and call.writes:
+            outcomes = self._after_silence(call, ids, error, outcomes)
         if call.folded and isinstance(error, Invalid) and "match" not in error.field_errors:
             # One bad row refuses the whole transaction: send each row alone, so each
             # gets its own outcome and its field errors on its own columns.
@@ -125,6 +151,28 @@ class _Lane:
             if op.action == Action.CREATE and outcome.status == Status.DONE and outcome.resource_id:
                 self.created[op.row] = outcome.resource_id
             self.recorder.record(outcome)
+
+    def _after_silence(
+        self, call: Call, ids: dict[int, str | None], error: Unreachable, outcomes: list[Outcome]
+    ) -> list[Outcome]:
+        """A call that got no answer: never sent means not run; otherwise look at what
+        landed, and send once more only what did not."""
+        if not error.maybe_saved:
+            return [_not_sent(op, error) for op in call.operations]
+        self.guard = None
+        checked = []
+        for op, failed in zip(call.operations, outcomes, strict=True):
+            try:
+                saved = landed(op, ids.get(op.row), self.catalogue)
+            except CatalogueError:
+                checked.append(failed)  # cannot tell: it stays "may or may not have saved"
+                continue
+            if saved is not None:
+                checked.append(_done(op, ids.get(op.row), Answer({op.row: saved}), self.catalogue))
+                continue
+            again, answer, _ = _perform(single(op), ids, self.catalogue, None)
+            checked.extend(again)
+        return checked
 
     def _guard(self, call: Call) -> str | None:
         """What a folded call must find as the dataset's metadata_modified."""
@@ -190,17 +238,30 @@ def _perform(
     return [_done(op, ids.get(op.row), answer, catalogue) for op in call.operations], answer, None
 
 
-def _changed_meanwhile(op: Operation, guard: str | None) -> Outcome:
-    """The dataset changed after the run read it: nothing of this row was sent."""
+def _unsent(op: Operation, status: Status, error: str, code: str) -> Outcome:
+    """A row whose request did not reach the catalogue: nothing of it was saved."""
+    tense = "would" if status == Status.NOT_RUN else "tried to"
     return Outcome(
         op.row,
-        Status.FAILED,
-        action=op.describe("tried to"),
+        status,
+        action=op.describe(tense),
         resource_id=op.resource_id,
         package_id=op.package_id,
-        error=problems.DATASET_CHANGED.message(package=op.package_name, seen=guard),
-        code=problems.DATASET_CHANGED.code,
+        error=error,
+        code=code,
     )
+
+
+def _not_sent(op: Operation, error: Unreachable) -> Outcome:
+    """No connection could be made: nothing was sent, so the row did not run."""
+    message = f"{error.message}: nothing was sent"
+    return _unsent(op, Status.NOT_RUN, message, problems.NO_ANSWER.code)
+
+
+def _changed_meanwhile(op: Operation, guard: str | None) -> Outcome:
+    """The dataset changed after the run read it: nothing of this row was sent."""
+    message = problems.DATASET_CHANGED.message(package=op.package_name, seen=guard)
+    return _unsent(op, Status.FAILED, message, problems.DATASET_CHANGED.code)
 
 
 def _done(

@@ -18,6 +18,7 @@ from loader import problems
 from loader.model import CheckedRow, Outcome, Problem, Status
 
 if TYPE_CHECKING:
+    from loader.pipeline.journal import Journal
     from loader.pipeline.plan import Operation
 
 Listener = Callable[[Outcome], None]
@@ -26,20 +27,30 @@ Listener = Callable[[Outcome], None]
 class Recorder:
     """Holds one outcome per row; safe to record into from several threads."""
 
-    def __init__(self, rows: Iterable[int]):
+    def __init__(self, rows: Iterable[int], journal: Journal | None = None):
         self.rows = list(rows)  # spreadsheet row numbers, sheet order
+        self.journal = journal
         self._outcomes: dict[int, Outcome] = {}
         self._in_flight: dict[int, Operation] = {}
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def listen(self, listener: Listener) -> None:
         """Call `listener` with every outcome recorded from now on."""
         self._listeners.append(listener)
 
     def record(self, outcome: Outcome) -> None:
-        """Record (or replace) a row's outcome; the row's request, if any, is answered."""
+        """Record (or replace) a row's outcome; the row's request, if any, is answered.
+
+        The journal has it on disk before anyone else hears of it. Once the records
+        are closed (the result workbook written), a late answer goes to the journal
+        only, where a resume finds it."""
+        if self.journal is not None:
+            self.journal.outcome(outcome)
         with self._lock:
+            if self._closed:
+                return
             self._outcomes[outcome.row] = outcome
             self._in_flight.pop(outcome.row, None)
         for listener in self._listeners:
@@ -74,9 +85,12 @@ class Recorder:
             self.record(Outcome(row.number, Status.NOT_RUN, action=row.op))
 
     def sending(self, operations: Iterable[Operation]) -> None:
-        """These operations' request is about to leave."""
+        """These operations' request is about to leave (the journal says so first)."""
+        ops = list(operations)
+        if self.journal is not None:
+            self.journal.sent(ops)
         with self._lock:
-            for op in operations:
+            for op in ops:
                 self._in_flight[op.row] = op
 
     def has(self, row: int) -> bool:
@@ -109,7 +123,12 @@ class Recorder:
                 error = problems.NOT_REACHED.message(reason=reason) if reason else ""
                 code = problems.NOT_REACHED.code if reason else ""
                 self.record(Outcome(row, Status.NOT_RUN, error=error, code=code))
-        return self.outcomes()
+        outcomes = self.outcomes()
+        with self._lock:
+            self._closed = True
+        if self.journal is not None:
+            self.journal.end(dict(Counter(str(o.status) for o in outcomes)))
+        return outcomes
 
     def outcomes(self) -> list[Outcome]:
         """The outcomes recorded so far, in sheet order."""

@@ -9,6 +9,7 @@ fails on its own; rows of other datasets go on.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,9 @@ class Action(StrEnum):
     NOOP = "noop"  # nothing to send: the row asks for what is already there
 
 
+# Failures that mean the resource is not there (any more).
+_GONE = (problems.NO_SUCH_RESOURCE.code, problems.NOT_IN_DATASET.code, problems.NOT_FOUND.code)
+
 _PAST = {
     Action.CREATE: "created",
     Action.UPDATE: "updated",
@@ -79,10 +83,14 @@ class Operation:
     changes: tuple[Change, ...] = ()
     file_unchanged: bool = False  # the row names a file the resource already holds
     package_modified: str | None = None  # the dataset's metadata_modified when planned
+    # the resource as it was before this row, for the journal (None: made by this run)
+    before: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    note: str = ""  # said after what the operation does (e.g. what a resume found)
 
     def describe(self, tense: str = "would") -> str:
         """What the operation does, in words: tense is "would", "did" or "tried"."""
         unchanged = " (file unchanged)" if self.file_unchanged else ""
+        unchanged += f" ({self.note})" if self.note else ""
         if self.action == Action.NOOP:
             return "no change" + unchanged
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
@@ -123,13 +131,17 @@ class Planner:
         *,
         force_upload: bool = False,
         touch: bool = False,
+        in_doubt: Container[int] = (),
         now: Callable[[], str] = lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
     ):
         """`force_upload` sends files the resource already holds; `touch` records a
-        refresh (last_modified = `now()`) for rows whose file is unchanged."""
+        refresh (last_modified = `now()`) for rows whose file is unchanged.
+        `in_doubt` rows were sent by an earlier run without an answer: a create
+        whose resource is there, or a delete whose resource is gone, is done."""
         self.schema = schema
         self.force_upload = force_upload
         self.touch = touch
+        self.in_doubt = in_doubt
         self.now = now
         self.datasets = Datasets(catalogue)
         # (dataset as written, resource name) -> a row meant to create it that will not run
@@ -182,6 +194,10 @@ class Planner:
         return target
 
     def _plan_row(self, row: CheckedRow) -> Operation:
+        if row.number in self.in_doubt:
+            found = self._found_saved(row)
+            if found is not None:
+                return found
         state = self._dataset(row)
         target = self._target(row, state)
         common: dict[str, Any] = {
@@ -194,11 +210,36 @@ class Planner:
         }
         if target is None:
             return self._create(row, state, common)
-        common.update(resource_id=target.id, after_row=target.created_by_row)
+        before = copy.deepcopy(target.current) if target.id is not None else None
+        common.update(resource_id=target.id, after_row=target.created_by_row, before=before)
         if row.op == Op.DELETE:
             state.resources.remove(target)
             return Operation(action=Action.DELETE, resource_name=target.name, **common)
         return self._change(row, target, common)
+
+    def _found_saved(self, row: CheckedRow) -> Operation | None:
+        """A row an earlier run sent without an answer, when the catalogue shows it
+        saved: its resource made, or gone. (Changed values need no such look:
+        planning finds them in place, and the row comes out "no change".)"""
+        try:
+            state = self._dataset(row)
+            target = None if row.op == Op.CREATE else self._target(row, state)
+        except RowFailure as failure:
+            if row.op == Op.DELETE and failure.code in _GONE:
+                return Operation(
+                    row.number, Action.NOOP, "", row.package or "", "dataset", row.resource_id,
+                    row.name, note="deleted by the earlier run",
+                )  # fmt: skip
+            return None
+        name = row.cells.get("name") or row.name
+        made = state.by_name(name) if row.op in MAKING_OPS else None
+        if made is None or (target is not None and row.op != Op.CREATE):
+            return None
+        return Operation(
+            row.number, Action.NOOP, state.package["id"], state.name,
+            state.package.get("type") or "dataset", made.id, made.name,
+            note="created by the earlier run",
+        )  # fmt: skip
 
     def _create(self, row: CheckedRow, state: DatasetState, common: dict[str, Any]) -> Operation:
         fields = payload(self.schema, row.cells)
