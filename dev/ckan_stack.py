@@ -231,7 +231,7 @@ def ensure_config(line: Line) -> bool:
         "ckan.max_resource_size": "200",
         # Nothing listens here: the search stand-in plugin answers instead.
         "solr_url": "http://127.0.0.1:8983/solr/none",
-        "ckan.plugins": "scheming_datasets bcdc_test_search",
+        "ckan.plugins": "scheming_datasets bcdc_test_search bcdc_test_production_actions",
         "scheming.dataset_schemas": SCHEMA_FILE.as_uri(),
         "scheming.dataset_fallback": "false",
         "ckan.auth.create_user_via_web": "false",

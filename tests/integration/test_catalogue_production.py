@@ -244,6 +244,10 @@ WRITES = {
         **REQUIRED,
     },
     "resource_patch": lambda package, sibling: {"id": sibling["id"], "description": "new text"},
+    "update_resource_refresh_timestamp": lambda package, sibling: {
+        "id": sibling["id"],
+        "timestamp": "2026-01-31 08:00:00",
+    },
 }
 
 
@@ -269,3 +273,28 @@ def test_an_old_invalid_resource_makes_2_10_refuse_every_write_with_an_empty_err
     else:
         assert response.status_code == 200, response.text
         assert admin.action.package_show(id=package["id"])["resources"] != before
+
+
+def test_refresh_timestamp_sets_last_modified_and_nothing_else(catalogue, make_package):
+    """Production's custom action, imitated by the test plugin (a plain CKAN lacks it)."""
+    admin = catalogue.client("admin")
+    package = make_package()
+    original = admin.action.resource_create(
+        package_id=package["id"],
+        name="Readings",
+        url="https://example.com/r.csv",
+        description="stays",
+        last_modified="2025-03-01T00:00:00",
+        **REQUIRED,
+    )
+
+    answer = catalogue.client("editor").action.update_resource_refresh_timestamp(
+        id=original["id"], timestamp="2026-01-31 08:00:00"
+    )
+
+    stored = admin.action.resource_show(id=original["id"])
+    assert answer["last_modified"] == stored["last_modified"] == "2026-01-31T08:00:00"
+    unchanged = {k: v for k, v in stored.items() if k not in ("last_modified", "metadata_modified")}
+    assert unchanged == {
+        k: v for k, v in original.items() if k not in ("last_modified", "metadata_modified")
+    }
