@@ -14,7 +14,10 @@ Two CKAN release lines can be installed and run side by side:
 `2.12,2.10` or `all`; default 2.12). Each line has its own state folder
 .ckan/LINE/ (ignored by git: CKAN's virtual environment, ckan.ini,
 uploads, the server log and credentials.json), its own database and its own
-port: 2.12 serves on BCDC_CKAN_PORT (default 5055), 2.10 on the port after it.
+port: 2.12 serves on BCDC_CKAN_PORT (default 5055), 2.10 on the port after it;
+the databases are bcdc_test_catalogue and bcdc_test_catalogue_2_10 (rename
+them with BCDC_CKAN_DATABASE).
+
 credentials.json holds the URL and the API tokens of two users that tests and
 the demo read:
 
@@ -44,7 +47,8 @@ HERE = ROOT / "dev" / "ckan"
 STATE = Path(os.environ.get("BCDC_CKAN_STATE", ROOT / ".ckan"))
 PG_MARKER = STATE / "postgres-started-by-us"
 BASE_PORT = int(os.environ.get("BCDC_CKAN_PORT", "5055"))
-# Databases are shared by every checkout on the machine: set this to keep apart.
+# PostgreSQL is shared by every checkout on a machine: BCDC_CKAN_DATABASE keeps
+# two checkouts' databases apart (2.12 uses the name, 2.10 the name + "_2_10").
 DB_BASE = os.environ.get("BCDC_CKAN_DATABASE", "bcdc_test_catalogue")
 
 PLUGIN_DIR = HERE / "ckanext-bcdc-testing"
