@@ -4,9 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# The local catalogue's CKAN line for ckan-up, ckan-status, demo and bench:
+# 2.12 (default), 2.10 (production's line) or all. `ckan-down` stops every line.
+CKAN_LINE ?= $(or $(BCDC_CKAN_LINE),2.12)
+export BCDC_CKAN_LINE := $(CKAN_LINE)
+# `make test` runs the integration tests against both lines in turn; CKAN_LINES=2.10
+# (or BCDC_CKAN_LINES in the environment) runs them against one.
+ifdef CKAN_LINES
+export BCDC_CKAN_LINES := $(CKAN_LINES)
+endif
+
 .PHONY: demo test lint browser ckan-up ckan-down ckan-status bench clean
 
-# The loader's own virtual environment (CKAN lives apart, in .ckan/venv).
+# The loader's own virtual environment (CKAN lives apart, in .ckan/LINE/venv).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
@@ -16,7 +26,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) ckan-up
 	@$(BIN)/python dev/demo.py
 
-## test: set everything up, lint, and run the whole test suite (starts the catalogue itself)
+## test: set everything up, lint, and run the whole test suite (starts each catalogue line itself)
 test: $(STAMP) browser lint
 	@$(BIN)/python -m pytest
 

@@ -52,7 +52,7 @@ REQUIRED = ckan_stack.RESOURCE_REQUIRED
 
 class Bench:
     def __init__(self, datasets: int, per_dataset: int):
-        credentials = json.loads(ckan_stack.CREDENTIALS.read_text())
+        credentials = json.loads(ckan_stack.LINE.credentials.read_text())
         self.url = credentials["url"]
         self.token = credentials["sysadmin"]["token"]
         self.organization = credentials["organizations"][0]

@@ -163,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    credentials = json.loads(ckan_stack.CREDENTIALS.read_text())
+    credentials = json.loads(ckan_stack.LINE.credentials.read_text())
     env = dict(os.environ, CKAN_API_KEY=credentials["editor"]["token"], CKAN_URL=credentials["url"])
     times: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     with tempfile.TemporaryDirectory() as scratch:

@@ -69,10 +69,11 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=120)
     args = parser.parse_args()
 
-    credentials = json.loads(ckan_stack.CREDENTIALS.read_text())
+    credentials = json.loads(ckan_stack.LINE.credentials.read_text())
     url, token = credentials["url"], credentials["sysadmin"]["token"]
     name = f"bench-upload-{uuid.uuid4().hex[:8]}"
     ckan_stack.action(
+        url,
         "package_create",
         token,
         **ckan_stack.dataset_fields(name, "Upload benchmark", credentials["organizations"][0]),
@@ -113,7 +114,7 @@ def main() -> None:
                     f"({grew / size:.2f} x the file), {figures['seconds']:.1f} s"
                 )
     finally:
-        ckan_stack.action("dataset_purge", token, id=name)
+        ckan_stack.action(url, "dataset_purge", token, id=name)
 
 
 if __name__ == "__main__":

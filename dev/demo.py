@@ -19,7 +19,8 @@ import ckan_stack  # noqa: E402
 
 BATCHES = ["new-resources.csv", "monthly-refresh.xlsx"]
 
-credentials = json.loads(ckan_stack.CREDENTIALS.read_text())
+# the line BCDC_CKAN_LINE names (`make demo CKAN_LINE=2.10`), 2.12 by default
+credentials = json.loads(ckan_stack.LINE.credentials.read_text())
 results = ROOT / "results"
 results.mkdir(exist_ok=True)
 # The token travels in the environment, never on a command line.

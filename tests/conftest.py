@@ -1,12 +1,17 @@
-"""Shared fixtures. The local catalogue is started once per test session.
+"""Shared fixtures. Each CKAN line of the local catalogue is started once per session.
 
 Tests that need it ask for the `catalogue` fixture (and carry the `catalogue`
-mark). If the catalogue cannot be started those tests fail; they never skip.
+mark). The fixture is parametrised over the CKAN lines named in
+BCDC_CKAN_LINES (default "2.12,2.10"), so each such test runs once per line,
+with ids like `[ckan2.10]`; pytest groups the tests by line, so one line is
+started, used and stopped before the next. If a catalogue cannot be started
+those tests fail; they never skip.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -22,11 +27,15 @@ sys.path.insert(0, str(STACK.parent))
 
 import ckan_stack  # noqa: E402  (dev/ckan_stack.py: stdlib only)
 
+LINES = [line.name for line in ckan_stack.lines_named(os.environ.get("BCDC_CKAN_LINES", "all"))]
+
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The running local catalogue and its two users."""
+    """One running local catalogue (a CKAN line) and its two users."""
 
+    line: str  # the CKAN release line: "2.12" or "2.10"
+    database: str  # its PostgreSQL database, for tests that plant old records
     url: str
     admin_token: str
     editor_token: str
@@ -42,21 +51,26 @@ class Catalogue:
         return ckanapi.RemoteCKAN(self.url, apikey=token, user_agent="bcdc-loader-tests")
 
 
-@pytest.fixture(scope="session")
-def catalogue() -> Iterator[Catalogue]:
-    was_running = (
-        subprocess.run([sys.executable, str(STACK), "status"], capture_output=True).returncode == 0
-    )
-    up = subprocess.run([sys.executable, str(STACK), "up"], capture_output=True, text=True)
+@pytest.fixture(scope="session", params=LINES, ids=lambda line: f"ckan{line}")
+def catalogue(request: pytest.FixtureRequest) -> Iterator[Catalogue]:
+    line = ckan_stack.LINES[request.param]
+    env = dict(os.environ, BCDC_CKAN_LINE=line.name)
+    stack = [sys.executable, str(STACK)]
+    was_running = subprocess.run([*stack, "status"], env=env, capture_output=True).returncode == 0
+    up = subprocess.run([*stack, "up"], env=env, capture_output=True, text=True)
     if up.returncode != 0:
         pytest.fail(
-            "the local catalogue could not start:\n" + up.stdout[-3000:] + up.stderr[-3000:],
+            f"the local catalogue (CKAN {line.name}) could not start:\n"
+            + up.stdout[-3000:]
+            + up.stderr[-3000:],
             pytrace=False,
         )
-    credentials = json.loads(ckan_stack.CREDENTIALS.read_text())
+    credentials = json.loads(line.credentials.read_text())
     organizations = credentials["organizations"]
     editor_org = credentials["editor_organization"]
     yield Catalogue(
+        line=line.name,
+        database=credentials["database"],
         url=credentials["url"],
         admin_token=credentials["sysadmin"]["token"],
         editor_token=credentials["editor"]["token"],
@@ -65,7 +79,7 @@ def catalogue() -> Iterator[Catalogue]:
         other_organization=next(o for o in organizations if o != editor_org),
     )
     if not was_running:
-        ckan_stack.stop_server()
+        ckan_stack.stop_server(line)
 
 
 @pytest.fixture

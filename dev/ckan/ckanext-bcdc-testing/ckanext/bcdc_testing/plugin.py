@@ -1,7 +1,7 @@
 """TEST INFRASTRUCTURE ONLY. Never install this on a real catalogue.
 
-CKAN 2.12 cannot run without Solr: every dataset write indexes the dataset and
-fails without a search server, and `package_search` asks Solr. The machines
+CKAN (2.10 and 2.12 alike) cannot run without Solr: every dataset write indexes
+the dataset and fails without a search server, and `package_search` asks Solr. The machines
 this project is tested on have no Solr, so this plugin, at configure time:
 
 - swaps the package search index for CKAN's own no-op index, so writes succeed;
@@ -9,7 +9,9 @@ this project is tested on have no Solr, so this plugin, at configure time:
   set of filters that bcdc-loader and its tests use (owner_org, name, id, type,
   state, capacity; rows/start; sort by name or metadata_modified; facet counts
   for owner_org and groups) straight from PostgreSQL. Anything else is refused
-  loudly rather than answered wrongly.
+  loudly rather than answered wrongly. Result dicts come from the
+  `package_show` action, which both CKAN lines have (2.10 lacks the helper
+  `ckan.logic.package_show_default_and_custom_schemas` that 2.12 offers).
 """
 
 from __future__ import annotations
