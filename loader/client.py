@@ -157,9 +157,10 @@ class _SteadyFile:
         status = os.fstat(stream.fileno())
         self._size, self._mtime = status.st_size, status.st_mtime_ns
         self.sent = 0
+        self._reads = 0
 
-    def __len__(self) -> int:
-        return self._size
+    def fileno(self) -> int:  # lets the encoder wrap it and size it from disk
+        return self._stream.fileno()
 
     def tell(self) -> int:
         return self._stream.tell()
@@ -167,8 +168,11 @@ class _SteadyFile:
     def read(self, size: int = -1) -> bytes:
         chunk = self._stream.read(size)
         self.sent += len(chunk)
-        status = os.fstat(self._stream.fileno())
-        moved = (status.st_size, status.st_mtime_ns) != (self._size, self._mtime)
+        self._reads += 1
+        moved = False
+        if self._reads % 64 == 0 or not chunk:  # look at the file every half MiB or so
+            status = os.fstat(self._stream.fileno())
+            moved = (status.st_size, status.st_mtime_ns) != (self._size, self._mtime)
         short = size != 0 and not chunk and self.sent < self._size
         if moved or short or self.sent > self._size:
             raise FileChanged(
