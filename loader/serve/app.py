@@ -12,11 +12,23 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from loader.serve import guard
 from loader.serve.library import CellProblem, CheckedBatch
-from loader.serve.state import Workspace
+from loader.serve.state import BatchEntry, Workspace
 
 TABLE_ROWS = 500  # rows drawn in the check table (and as many more with problems)
 
@@ -29,45 +41,37 @@ def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
     guard.install(app, app.config["SECRET"])
     ws = workspace
 
-    def batch_or_404(batch_id: str):
+    def batch_or_404(batch_id: str) -> BatchEntry:
         entry = ws.get(batch_id)
         if entry is None:
             abort(404)
         return entry
 
     @app.get("/")
-    def index():
+    def index() -> str:
         ws.check_user()
-        return render_template(
-            "index.html", ws=ws, folder_batches=ws.folder_batches(), dropped=ws.dropped_batches()
-        )
+        return _index_page()
 
     @app.post("/drop")
-    def drop():
+    def drop() -> ResponseReturnValue:
         batch = request.files.get("batch")
         if batch is None or not batch.filename:
-            return render_template(
-                "index.html",
-                ws=ws,
-                folder_batches=ws.folder_batches(),
-                dropped=ws.dropped_batches(),
-                drop_problem="Choose a batch file (a workbook or CSV file) first.",
-            ), 400
+            return _index_page("Choose a batch file (a workbook or CSV file) first."), 400
         entry = ws.drop(batch, [f for f in request.files.getlist("files") if f.filename])
         return redirect(url_for("batch_page", batch_id=entry.id), code=303)
 
     @app.post("/token")
-    def set_token():
+    def set_token() -> BaseResponse:
         ws.set_token(request.form.get("api_key", ""))
         return redirect(_back(), code=303)
 
     @app.post("/token/forget")
-    def forget_token():
+    def forget_token() -> BaseResponse:
         ws.forget_token()
         return redirect(_back(), code=303)
 
     @app.get("/batch/<batch_id>")
-    def batch_page(batch_id: str):
+    def batch_page(batch_id: str) -> str:
         entry = batch_or_404(batch_id)
         if entry.checked is None and not entry.unreadable:
             ws.check(entry)
@@ -75,20 +79,20 @@ def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
         return _batch_page(entry)
 
     @app.post("/batch/<batch_id>/check")
-    def check_again(batch_id: str):
+    def check_again(batch_id: str) -> BaseResponse:
         entry = batch_or_404(batch_id)
         ws.check(entry)
         return redirect(url_for("batch_page", batch_id=entry.id) + "#check", code=303)
 
     @app.get("/batch/<batch_id>/checked.xlsx")
-    def checked_workbook(batch_id: str):
+    def checked_workbook(batch_id: str) -> Response:
         entry = batch_or_404(batch_id)
         if entry.checked_workbook is None or not entry.checked_workbook.exists():
             abort(404)
         return _download(entry.checked_workbook, f"{entry.path.stem}-checked.xlsx")
 
     @app.post("/batch/<batch_id>/<kind>")
-    def start(batch_id: str, kind: str):
+    def start(batch_id: str, kind: str) -> ResponseReturnValue:
         if kind not in ("preview", "run"):
             abort(404)
         entry = batch_or_404(batch_id)
@@ -102,7 +106,7 @@ def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
         return redirect(url_for("batch_page", batch_id=entry.id) + f"#{kind}", code=303)
 
     @app.post("/batch/<batch_id>/<kind>/stop")
-    def stop(batch_id: str, kind: str):
+    def stop(batch_id: str, kind: str) -> BaseResponse:
         job = ws.job(batch_id, kind)
         if job is None:
             abort(404)
@@ -112,20 +116,29 @@ def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
         return redirect(url_for("batch_page", batch_id=batch_id) + f"#{kind}", code=303)
 
     @app.get("/batch/<batch_id>/<kind>.json")
-    def job_status(batch_id: str, kind: str):
+    def job_status(batch_id: str, kind: str) -> Response:
         job = ws.job(batch_id, kind)
         if job is None:
             abort(404)
         return jsonify(job.snapshot(since=request.args.get("since", 0, type=int)))
 
     @app.get("/batch/<batch_id>/<kind>.xlsx")
-    def job_workbook(batch_id: str, kind: str):
+    def job_workbook(batch_id: str, kind: str) -> Response:
         job = ws.job(batch_id, kind)
         if job is None or job.running or job.result_path is None or not job.result_path.exists():
             abort(404)
         return _download(job.result_path, job.result_path.name)
 
-    def _batch_page(entry, refusal: str = ""):  # noqa: ANN001
+    def _index_page(drop_problem: str = "") -> str:
+        return render_template(
+            "index.html",
+            ws=ws,
+            folder_batches=ws.folder_batches(),
+            dropped=ws.dropped_batches(),
+            drop_problem=drop_problem,
+        )
+
+    def _batch_page(entry: BatchEntry, refusal: str = "") -> str:
         return render_template(
             "batch.html",
             ws=ws,
@@ -137,7 +150,7 @@ def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
             refusal=refusal,
         )
 
-    def _why_not(entry, kind: str) -> str:  # noqa: ANN001
+    def _why_not(entry: BatchEntry, kind: str) -> str:
         if not ws.catalogue_url:
             return "No catalogue was chosen: start bcdc-loader serve with --ckan URL|test|prod."
         if not ws.has_token:
@@ -170,17 +183,20 @@ class CheckView:
     @classmethod
     def of(cls, checked: CheckedBatch, limit: int = TABLE_ROWS) -> CheckView:
         columns = set(checked.columns)
-        file_problems, row_problems, cell_problems = [], {}, {}
+        file_problems: list[CellProblem] = []
+        row_problems: dict[int, list[CellProblem]] = {}
+        cell_problems: dict[tuple[int, str], list[CellProblem]] = {}
         for p in checked.problems:
             if p.row is None:
                 file_problems.append(p)
-            elif p.column in columns:
+            elif p.column is not None and p.column in columns:
                 cell_problems.setdefault((p.row, p.column), []).append(p)
             else:  # the whole row, or a column the batch lacks
                 row_problems.setdefault(p.row, []).append(p)
         bad_rows = {p.row for p in checked.problems if p.row is not None}
         # The first `limit` rows, and up to `limit` more with problems: a page, not 50,000 rows.
-        shown, bad_shown = [], 0
+        shown: list[tuple[int, dict[str, str]]] = []
+        bad_shown = 0
         for i, row in enumerate(checked.rows):
             bad = row[0] in bad_rows
             if i < limit or (bad and bad_shown < limit):
@@ -207,7 +223,7 @@ def _back() -> str:
     return target if ours else "/"
 
 
-def _download(path: Path, name: str):
+def _download(path: Path, name: str) -> Response:
     return send_file(
         path,
         as_attachment=True,
