@@ -12,145 +12,198 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from loader.serve import guard
 from loader.serve.library import CellProblem, CheckedBatch
-from loader.serve.state import Workspace
+from loader.serve.state import BatchEntry, Job, Workspace
 
 TABLE_ROWS = 500  # rows drawn in the check table (and as many more with problems)
+WORKSPACE = "bcdc_workspace"  # the app's extension holding its Workspace
+
+# The views; their endpoints are "page.<view>", as the templates name them.
+page = Blueprint("page", __name__)
 
 
 def create_app(workspace: Workspace, secret: str | None = None) -> Flask:
     """The page's app; every request must carry `secret` (a random one when not given)."""
     app = Flask(__name__)
     app.config["SECRET"] = secret or secrets.token_urlsafe(32)
-    app.extensions["bcdc_workspace"] = workspace
+    app.extensions[WORKSPACE] = workspace
     guard.install(app, app.config["SECRET"])
-    ws = workspace
-
-    def batch_or_404(batch_id: str):
-        entry = ws.get(batch_id)
-        if entry is None:
-            abort(404)
-        return entry
-
-    @app.get("/")
-    def index():
-        ws.check_user()
-        return render_template(
-            "index.html", ws=ws, folder_batches=ws.folder_batches(), dropped=ws.dropped_batches()
-        )
-
-    @app.post("/drop")
-    def drop():
-        batch = request.files.get("batch")
-        if batch is None or not batch.filename:
-            return render_template(
-                "index.html",
-                ws=ws,
-                folder_batches=ws.folder_batches(),
-                dropped=ws.dropped_batches(),
-                drop_problem="Choose a batch file (a workbook or CSV file) first.",
-            ), 400
-        entry = ws.drop(batch, [f for f in request.files.getlist("files") if f.filename])
-        return redirect(url_for("batch_page", batch_id=entry.id), code=303)
-
-    @app.post("/token")
-    def set_token():
-        ws.set_token(request.form.get("api_key", ""))
-        return redirect(_back(), code=303)
-
-    @app.post("/token/forget")
-    def forget_token():
-        ws.forget_token()
-        return redirect(_back(), code=303)
-
-    @app.get("/batch/<batch_id>")
-    def batch_page(batch_id: str):
-        entry = batch_or_404(batch_id)
-        if entry.checked is None and not entry.unreadable:
-            ws.check(entry)
-        ws.check_user()
-        return _batch_page(entry)
-
-    @app.post("/batch/<batch_id>/check")
-    def check_again(batch_id: str):
-        entry = batch_or_404(batch_id)
-        ws.check(entry)
-        return redirect(url_for("batch_page", batch_id=entry.id) + "#check", code=303)
-
-    @app.get("/batch/<batch_id>/checked.xlsx")
-    def checked_workbook(batch_id: str):
-        entry = batch_or_404(batch_id)
-        if entry.checked_workbook is None or not entry.checked_workbook.exists():
-            abort(404)
-        return _download(entry.checked_workbook, f"{entry.path.stem}-checked.xlsx")
-
-    @app.post("/batch/<batch_id>/<kind>")
-    def start(batch_id: str, kind: str):
-        if kind not in ("preview", "run"):
-            abort(404)
-        entry = batch_or_404(batch_id)
-        with ws.lock:  # a double click must not start two jobs
-            ws.check(entry)  # the file may have changed since the page was drawn
-            refusal = _why_not(entry, kind)
-            if not refusal:
-                ws.start(entry, kind)
-        if refusal:
-            return _batch_page(entry, refusal=refusal), 409
-        return redirect(url_for("batch_page", batch_id=entry.id) + f"#{kind}", code=303)
-
-    @app.post("/batch/<batch_id>/<kind>/stop")
-    def stop(batch_id: str, kind: str):
-        job = ws.job(batch_id, kind)
-        if job is None:
-            abort(404)
-        if job.running:
-            job.stop.set()
-            job.state = "stopping"
-        return redirect(url_for("batch_page", batch_id=batch_id) + f"#{kind}", code=303)
-
-    @app.get("/batch/<batch_id>/<kind>.json")
-    def job_status(batch_id: str, kind: str):
-        job = ws.job(batch_id, kind)
-        if job is None:
-            abort(404)
-        return jsonify(job.snapshot(since=request.args.get("since", 0, type=int)))
-
-    @app.get("/batch/<batch_id>/<kind>.xlsx")
-    def job_workbook(batch_id: str, kind: str):
-        job = ws.job(batch_id, kind)
-        if job is None or job.running or job.result_path is None or not job.result_path.exists():
-            abort(404)
-        return _download(job.result_path, job.result_path.name)
-
-    def _batch_page(entry, refusal: str = ""):  # noqa: ANN001
-        return render_template(
-            "batch.html",
-            ws=ws,
-            entry=entry,
-            view=CheckView.of(entry.checked) if entry.checked else None,
-            preview=ws.job(entry.id, "preview"),
-            run=ws.job(entry.id, "run"),
-            busy=ws.busy(),
-            refusal=refusal,
-        )
-
-    def _why_not(entry, kind: str) -> str:  # noqa: ANN001
-        if not ws.catalogue_url:
-            return "No catalogue was chosen: start bcdc-loader serve with --ckan URL|test|prod."
-        if not ws.has_token:
-            return "Enter your API token first (step 2)."
-        if not entry.ready:
-            return "The batch has problems: fix them in the file, then check it again."
-        if ws.busy():
-            return "A preview or run is under way: wait for it to finish, or stop it."
-        if kind == "run" and ws.production and request.form.get("confirm") != "yes":
-            return "Tick the box to confirm writing to the production catalogue."
-        return ""
-
+    app.register_blueprint(page)
     return app
+
+
+def _ws() -> Workspace:
+    """The Workspace of the app serving this request."""
+    workspace: Workspace = current_app.extensions[WORKSPACE]
+    return workspace
+
+
+@page.get("/")
+def index() -> str:
+    _ws().check_user()
+    return _index_page()
+
+
+@page.post("/drop")
+def drop() -> ResponseReturnValue:
+    batch = request.files.get("batch")
+    if batch is None or not batch.filename:
+        return _index_page("Choose a batch file (a workbook or CSV file) first."), 400
+    entry = _ws().drop(batch, [f for f in request.files.getlist("files") if f.filename])
+    return _to_batch_page(entry.id)
+
+
+@page.post("/token")
+def set_token() -> BaseResponse:
+    _ws().set_token(request.form.get("api_key", ""))
+    return redirect(_back(), code=303)
+
+
+@page.post("/token/forget")
+def forget_token() -> BaseResponse:
+    _ws().forget_token()
+    return redirect(_back(), code=303)
+
+
+@page.get("/batch/<batch_id>")
+def batch_page(batch_id: str) -> str:
+    ws = _ws()
+    entry = _batch_or_404(batch_id)
+    if entry.checked is None and not entry.unreadable:
+        ws.check(entry)
+    ws.check_user()
+    return _batch_page(entry)
+
+
+@page.post("/batch/<batch_id>/check")
+def check_again(batch_id: str) -> BaseResponse:
+    entry = _batch_or_404(batch_id)
+    _ws().check(entry)
+    return _to_batch_page(entry.id, "check")
+
+
+@page.get("/batch/<batch_id>/checked.xlsx")
+def checked_workbook(batch_id: str) -> Response:
+    entry = _batch_or_404(batch_id)
+    if entry.checked_workbook is None or not entry.checked_workbook.exists():
+        abort(404)
+    return _download(entry.checked_workbook, f"{entry.path.stem}-checked.xlsx")
+
+
+@page.post("/batch/<batch_id>/<kind>")
+def start(batch_id: str, kind: str) -> ResponseReturnValue:
+    if kind not in ("preview", "run"):
+        abort(404)
+    ws = _ws()
+    entry = _batch_or_404(batch_id)
+    with ws.lock:  # a double click must not start two jobs
+        ws.check(entry)  # the file may have changed since the page was drawn
+        refusal = _why_not(ws, entry, kind)
+        if not refusal:
+            ws.start(entry, kind)
+    if refusal:
+        return _batch_page(entry, refusal=refusal), 409
+    return _to_batch_page(entry.id, kind)
+
+
+@page.post("/batch/<batch_id>/<kind>/stop")
+def stop(batch_id: str, kind: str) -> BaseResponse:
+    job = _job_or_404(batch_id, kind)
+    if job.running:
+        job.stop.set()
+        job.state = "stopping"
+    return _to_batch_page(batch_id, kind)
+
+
+@page.get("/batch/<batch_id>/<kind>.json")
+def job_status(batch_id: str, kind: str) -> Response:
+    job = _job_or_404(batch_id, kind)
+    return jsonify(job.snapshot(since=request.args.get("since", 0, type=int)))
+
+
+@page.get("/batch/<batch_id>/<kind>.xlsx")
+def job_workbook(batch_id: str, kind: str) -> Response:
+    job = _job_or_404(batch_id, kind)
+    if job.running or job.result_path is None or not job.result_path.exists():
+        abort(404)
+    return _download(job.result_path, job.result_path.name)
+
+
+def _batch_or_404(batch_id: str) -> BatchEntry:
+    entry = _ws().get(batch_id)
+    if entry is None:
+        abort(404)
+    return entry
+
+
+def _job_or_404(batch_id: str, kind: str) -> Job:
+    job = _ws().job(batch_id, kind)
+    if job is None:
+        abort(404)
+    return job
+
+
+def _to_batch_page(batch_id: str, section: str = "") -> BaseResponse:
+    """See Other: the batch's page, at `section` when one is given."""
+    target = url_for("page.batch_page", batch_id=batch_id) + (f"#{section}" if section else "")
+    return redirect(target, code=303)
+
+
+def _index_page(drop_problem: str = "") -> str:
+    ws = _ws()
+    return render_template(
+        "index.html",
+        ws=ws,
+        folder_batches=ws.folder_batches(),
+        dropped=ws.dropped_batches(),
+        drop_problem=drop_problem,
+    )
+
+
+def _batch_page(entry: BatchEntry, refusal: str = "") -> str:
+    ws = _ws()
+    return render_template(
+        "batch.html",
+        ws=ws,
+        entry=entry,
+        view=CheckView.of(entry.checked) if entry.checked else None,
+        preview=ws.job(entry.id, "preview"),
+        run=ws.job(entry.id, "run"),
+        busy=ws.busy(),
+        refusal=refusal,
+    )
+
+
+def _why_not(ws: Workspace, entry: BatchEntry, kind: str) -> str:
+    """Why a preview or run may not start now ("" when it may)."""
+    if not ws.catalogue_url:
+        return "No catalogue was chosen: start bcdc-loader serve with --ckan URL|test|prod."
+    if not ws.has_token:
+        return "Enter your API token first (step 2)."
+    if not entry.ready:
+        return "The batch has problems: fix them in the file, then check it again."
+    if ws.busy():
+        return "A preview or run is under way: wait for it to finish, or stop it."
+    if kind == "run" and ws.production and request.form.get("confirm") != "yes":
+        return "Tick the box to confirm writing to the production catalogue."
+    return ""
 
 
 @dataclass
@@ -170,17 +223,20 @@ class CheckView:
     @classmethod
     def of(cls, checked: CheckedBatch, limit: int = TABLE_ROWS) -> CheckView:
         columns = set(checked.columns)
-        file_problems, row_problems, cell_problems = [], {}, {}
+        file_problems: list[CellProblem] = []
+        row_problems: dict[int, list[CellProblem]] = {}
+        cell_problems: dict[tuple[int, str], list[CellProblem]] = {}
         for p in checked.problems:
             if p.row is None:
                 file_problems.append(p)
-            elif p.column in columns:
+            elif p.column is not None and p.column in columns:
                 cell_problems.setdefault((p.row, p.column), []).append(p)
             else:  # the whole row, or a column the batch lacks
                 row_problems.setdefault(p.row, []).append(p)
         bad_rows = {p.row for p in checked.problems if p.row is not None}
         # The first `limit` rows, and up to `limit` more with problems: a page, not 50,000 rows.
-        shown, bad_shown = [], 0
+        shown: list[tuple[int, dict[str, str]]] = []
+        bad_shown = 0
         for i, row in enumerate(checked.rows):
             bad = row[0] in bad_rows
             if i < limit or (bad and bad_shown < limit):
@@ -207,7 +263,7 @@ def _back() -> str:
     return target if ours else "/"
 
 
-def _download(path: Path, name: str):
+def _download(path: Path, name: str) -> Response:
     return send_file(
         path,
         as_attachment=True,

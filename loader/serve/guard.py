@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, redirect, request
 from markupsafe import escape
+from werkzeug.wrappers import Response as BaseResponse
 
 SECRET_PARAM = "secret"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -66,6 +67,7 @@ def same_origin(host: str, origin: str | None, referer: str | None) -> bool:
 
 
 def refuse(reason: str) -> Response:
+    """A 403 page saying why the request was refused."""
     body = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Refused</title>"
         f"</head><body><h1>Refused</h1><p>{escape(reason)}</p></body></html>"
@@ -78,7 +80,7 @@ def install(app: Flask, secret: str) -> None:
     cookie = cookie_name(secret)
 
     @app.before_request
-    def check_request():  # noqa: ANN202
+    def check_request() -> BaseResponse | None:
         if not host_is_loopback(request.host):
             return refuse(
                 "This page answers only at the loopback address (127.0.0.1); "

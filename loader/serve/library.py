@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loader.client import Catalogue, CatalogueError, catalogue_url, is_production
 from loader.errors import LoaderError
-from loader.model import CLEAR
+from loader.model import CLEAR, Outcome
 from loader.run import check_batch, run_batch
 
 __all__ = [
@@ -90,7 +90,8 @@ def check(path: Path, result_path: Path | None = None) -> CheckedBatch:
 
 def who(url: str, api_key: str) -> str:
     """The catalogue's name for the token's user; CatalogueError when it refuses the token."""
-    return Catalogue(url, api_key).user().get("name", "")
+    name = Catalogue(url, api_key).user().get("name")
+    return name if isinstance(name, str) else ""
 
 
 def run(
@@ -129,7 +130,7 @@ def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
     relative to the batch's folder.
     """
     base = batch_path.resolve().parent
-    sizes = {}
+    sizes: dict[int, int] = {}
     for number, values in batch.rows:
         upload = values.get("upload")
         if not upload or upload == CLEAR:
@@ -140,14 +141,14 @@ def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
     return sizes
 
 
-def _outcome(outcome) -> RowOutcome:  # noqa: ANN001 (loader.model.Outcome)
+def _outcome(outcome: Outcome) -> RowOutcome:
     return RowOutcome(
         row=outcome.row,
         status=_text(outcome.status),
-        action=outcome.action or "",
-        error=outcome.error or "",
+        action=outcome.action,
+        error=outcome.error,
         resource_url=outcome.resource_url,
-        field_errors=dict(outcome.field_errors or {}),
+        field_errors=dict(outcome.field_errors),
     )
 
 

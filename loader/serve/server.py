@@ -7,6 +7,8 @@ import signal
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -62,5 +64,5 @@ def serve(
         workspace.close()
 
 
-def _interrupt(signum, frame) -> None:  # noqa: ANN001, ARG001
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt

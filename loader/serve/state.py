@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 
 from werkzeug.datastructures import FileStorage
 
@@ -23,6 +24,33 @@ from loader.serve import library
 from loader.serve.library import CheckedBatch, RowOutcome
 
 BATCH_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
+
+
+class RowSnapshot(TypedDict):
+    """One finished row, as the page's script fills it in."""
+
+    row: int
+    status: str
+    action: str
+    error: str
+    link: str | None  # the resource's page, only when it is an http(s) address
+
+
+class JobSnapshot(TypedDict):
+    """A job as the page shows it (see Job.snapshot)."""
+
+    state: str
+    running: bool
+    summary: str
+    total: int
+    finished: int
+    rows_text: str
+    bytes_total: int
+    bytes_done: int
+    bytes_text: str
+    has_workbook: bool
+    rows: list[RowSnapshot]
+    next: int
 
 
 @dataclass
@@ -84,7 +112,7 @@ class Job:
             return "ready"
         return outcome.status
 
-    def snapshot(self, since: int = 0) -> dict:
+    def snapshot(self, since: int = 0) -> JobSnapshot:
         """The job as the page shows it, and as its script reads it (text only).
 
         While it runs, `rows` holds only the rows finished after the first
@@ -102,23 +130,11 @@ class Job:
         for outcome in outcomes.values():
             status = self.shown_status(outcome)
             counts[status] = counts.get(status, 0) + 1
-        what = "Preview" if self.kind == "preview" else "Run"
-        if self.state == "starting":
-            summary = f"{what}: looking up the datasets and resources the batch names..."
-        elif self.state == "running":
-            summary = f"{what} under way: {finished} of {total} rows finished."
-        elif self.state == "stopping":
-            summary = "Stopping: calls under way finish; the rows after them will not run."
-        elif self.state == "finished":
-            told = ", ".join(f"{n} {status}" for status, n in counts.items())
-            summary = f"{what} finished in {self.seconds or 0:.1f} s: {told}."
-        else:
-            summary = f"The {what.lower()} could not start: {self.message}"
         bytes_done = self.bytes_done if running else self.bytes_total
         return {
             "state": self.state,
             "running": running,
-            "summary": summary,
+            "summary": self._summary(finished, total, counts),
             "total": total,
             "finished": finished,
             "rows_text": f"{finished} of {total} rows",
@@ -139,15 +155,30 @@ class Job:
             "next": len(order) if running else len(self.rows),
         }
 
+    def _summary(self, finished: int, total: int, counts: dict[str, int]) -> str:
+        """The job's state in a sentence."""
+        what = "Preview" if self.kind == "preview" else "Run"
+        if self.state == "starting":
+            return f"{what}: looking up the datasets and resources the batch names..."
+        if self.state == "running":
+            return f"{what} under way: {finished} of {total} rows finished."
+        if self.state == "stopping":
+            return "Stopping: calls under way finish; the rows after them will not run."
+        if self.state == "finished":
+            told = ", ".join(f"{n} {status}" for status, n in counts.items())
+            return f"{what} finished in {self.seconds or 0:.1f} s: {told}."
+        return f"The {what.lower()} could not start: {self.message}"
+
 
 def _size(n: int) -> str:
     """Bytes in plain words: 512 bytes, 3.4 kB, 12.0 MB."""
     if n < 1000:
         return f"{n} bytes"
+    size = float(n)
     for unit in ("kB", "MB", "GB"):
-        n /= 1000
-        if n < 1000 or unit == "GB":
-            return f"{n:.1f} {unit}"
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}"
     raise AssertionError("unreachable")
 
 
@@ -157,7 +188,7 @@ class Workspace:
     def __init__(self, folder: Path, catalogue_url: str | None, api_key: str | None = None):
         self.folder = folder.resolve()
         self.catalogue_url = catalogue_url
-        self.production = bool(catalogue_url) and library.is_production(catalogue_url)
+        self.production = catalogue_url is not None and library.is_production(catalogue_url)
         self.scratch = Path(tempfile.mkdtemp(prefix="bcdc-loader-serve-"))
         self.dropped_folder = self.scratch / "dropped"
         self.dropped_folder.mkdir()
@@ -311,22 +342,25 @@ class Workspace:
         assert entry.checked is not None and self.catalogue_url and self._api_key
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         suffix = "preview" if kind == "preview" else "results"
+        result_path = self.output_folder / f"{entry.path.stem}-{suffix}-{stamp}.xlsx"
         job = Job(
             kind,
             entry.id,
             rows=[number for number, _ in entry.checked.rows],
             sizes=library.upload_sizes(entry.checked, entry.path) if kind == "run" else {},
-            result_path=self.output_folder / f"{entry.path.stem}-{suffix}-{stamp}.xlsx",
+            result_path=result_path,
         )
         self.jobs[(entry.id, kind)] = job
         url, api_key = self.catalogue_url, self._api_key
         thread = threading.Thread(
-            target=self._work, args=(job, entry.path, url, api_key), daemon=True
+            target=self._work, args=(job, entry.path, url, api_key, result_path), daemon=True
         )
         thread.start()
         return job
 
-    def _work(self, job: Job, path: Path, url: str, api_key: str) -> None:
+    def _work(self, job: Job, path: Path, url: str, api_key: str, result_path: Path) -> None:
+        """Carry out the job in its thread; forget `result_path` when nothing was written there."""
+
         def on_start(total: int) -> None:
             job.total = total
             job.state = "stopping" if job.stop.is_set() else "running"
@@ -341,7 +375,7 @@ class Workspace:
                 url,
                 api_key,
                 dry_run=job.kind == "preview",
-                result_path=job.result_path,
+                result_path=result_path,
                 stop=job.stop,
                 on_start=on_start,
                 on_outcome=on_outcome,
@@ -352,7 +386,7 @@ class Workspace:
         except library.LoaderError as error:
             job.message = error.message
             job.state = "could not start"
-            if job.result_path and not job.result_path.exists():
+            if not result_path.exists():
                 job.result_path = None  # a batch that cannot be read leaves no workbook
         except Exception as error:  # noqa: BLE001  (the page must say something, not hang)
             job.message = f"unexpected error: {error!r}"
@@ -381,4 +415,4 @@ def _file_name(sent: str | None) -> str | None:
 
 
 def _is_web_address(url: str | None) -> bool:
-    return bool(url) and url.lower().startswith(("http://", "https://"))
+    return url is not None and url.lower().startswith(("http://", "https://"))

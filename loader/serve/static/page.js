@@ -4,22 +4,21 @@
 "use strict";
 
 (function () {
+  // One progress bar ("rows" or "bytes") and the words beside it, when the page has them.
+  function progress(box, which, value, max, text) {
+    const bar = box.querySelector("progress[id$='-" + which + "']");
+    if (bar) {
+      bar.max = max || 1;
+      bar.value = value;
+    }
+    const words = box.querySelector("." + which + "-text");
+    if (words) words.textContent = text;
+  }
+
   function fill(box, job) {
     box.querySelector(".state").textContent = job.summary;
-    const rows = box.querySelector("progress[id$='-rows']");
-    if (rows) {
-      rows.max = job.total || 1;
-      rows.value = job.finished;
-    }
-    const rowsText = box.querySelector(".rows-text");
-    if (rowsText) rowsText.textContent = job.rows_text;
-    const bytes = box.querySelector("progress[id$='-bytes']");
-    if (bytes) {
-      bytes.max = job.bytes_total || 1;
-      bytes.value = job.bytes_done;
-    }
-    const bytesText = box.querySelector(".bytes-text");
-    if (bytesText) bytesText.textContent = job.bytes_text;
+    progress(box, "rows", job.finished, job.total, job.rows_text);
+    progress(box, "bytes", job.bytes_done, job.bytes_total, job.bytes_text);
     for (const row of job.rows) {
       const tr = box.querySelector('tr[data-row="' + Number(row.row) + '"]');
       if (!tr) continue;
