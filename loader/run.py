@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 from loader import __version__
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
-from loader.model import Batch, CheckedRow, Outcome, Problem, RunSummary, Status
+from loader.model import RESULT_COLUMNS, Batch, CheckedRow, Outcome, Problem, RunSummary, Status
 from loader.pipeline.execute import dry_run, execute
 from loader.pipeline.plan import Planner, unmade_resources
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
-from loader.pipeline.report import RESULT_COLUMNS, write_results
+from loader.pipeline.report import result_columns, result_values, write_results
 from loader.pipeline.validate import validate_batch
 from loader.schema import Schema, load_schema
 
@@ -68,7 +68,8 @@ class RunResult:
         """The rows and their outcomes as a pandas DataFrame, one row per batch row.
 
         Columns: `row` (the spreadsheet's row number), the batch's own columns
-        (canonical names), then the result workbook's columns and `code`.
+        (canonical names, with `resource_id` filled in), then the result
+        workbook's columns, as on its Results sheet.
         """
         import pandas  # only this needs it: a second of import time saved elsewhere
 
@@ -78,8 +79,8 @@ class RunResult:
             outcome = by_row[row.number]
             result = {name: getattr(outcome, name) for name in RESULT_COLUMNS}
             result["status"] = str(outcome.status)
-            records.append({"row": row.number, **row.values, **result, "code": outcome.code})
-        columns = ["row", *self.batch.columns, *RESULT_COLUMNS, "code"]
+            records.append({"row": row.number, **result_values(row, outcome), **result})
+        columns = ["row", *result_columns(self.batch)[1], *RESULT_COLUMNS]
         return pandas.DataFrame.from_records(records, columns=columns)
 
 
