@@ -287,6 +287,13 @@ def _run_with_progress(
         signal.signal(signal.SIGINT, previous)
 
 
+def _optional_api_key(api_key_file: Path | None) -> str | None:
+    """For reads: the token from a file or $CKAN_API_KEY, if given (public datasets need none)."""
+    if api_key_file is not None:
+        return api_key_file.read_text(encoding="utf-8").strip() or None
+    return os.environ.get("CKAN_API_KEY", "").strip() or None
+
+
 def _api_key(api_key_file: Path | None, interactive: bool) -> str:
     """The token from a file, $CKAN_API_KEY or a prompt; never from the command line."""
     if api_key_file is not None:
@@ -345,3 +352,99 @@ def _progress(enabled: bool) -> Iterator[_Progress]:
     """A progress bar for one run, closed however the run ends."""
     with contextlib.ExitStack() as stack:
         yield _Progress(stack, enabled)
+
+
+# -- reading the catalogue: export and due ------------------------------------------
+
+
+def read_options(command: F) -> F:
+    """--ckan, --api-key-file (optional), --organization and --package, for reads."""
+    for option in reversed(
+        [
+            click.option(
+                "--ckan",
+                "target",
+                envvar="CKAN_URL",
+                metavar="URL|test|prod",
+                help="The catalogue to read: a URL, or test / prod (default: $CKAN_URL).",
+            ),
+            click.option(
+                "--api-key-file",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                help="A file holding the API token (otherwise $CKAN_API_KEY); needed only "
+                "for private datasets.",
+            ),
+            click.option(
+                "--organization",
+                "organizations",
+                multiple=True,
+                metavar="NAME",
+                help="Every dataset of this organization (name or id); repeat for more.",
+            ),
+            click.option(
+                "--package",
+                "packages",
+                multiple=True,
+                metavar="NAME",
+                help="This dataset (name or id); repeat for more.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _reader(target: str | None, api_key_file: Path | None, names: tuple[str, ...]) -> Any:
+    """The catalogue to read, once the options say what to read."""
+    from loader.client import Catalogue
+
+    if not target:
+        raise click.UsageError("say which catalogue: --ckan URL|test|prod, or set CKAN_URL")
+    if not names:
+        raise click.UsageError("say what to read: --organization NAME or --package NAME")
+    return Catalogue(_catalogue_url(target), _optional_api_key(api_key_file))
+
+
+@main.command("export")
+@read_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The batch to write (.xlsx or .csv; default: bcdc-export-TIME.xlsx here).",
+)
+@schema_option
+def export_command(
+    target: str | None,
+    api_key_file: Path | None,
+    organizations: tuple[str, ...],
+    packages: tuple[str, ...],
+    output: Path | None,
+    schema_source: str,
+) -> None:
+    """Write the resources the catalogue holds now as a batch to edit and run back.
+
+    One patch row per resource, named by resource_id, with every field's
+    current value. Run back unchanged, every row is "no change"; edit a cell
+    and only that field changes. Exits 0, or 2 when a name is not found.
+    """
+    from datetime import datetime
+
+    from loader.export import export_batch
+
+    catalogue = _reader(target, api_key_file, organizations + packages)
+    if output is None:
+        output = Path(f"bcdc-export-{datetime.now():%Y%m%d-%H%M%S}.xlsx")
+    if output.suffix.lower() not in (".xlsx", ".csv"):
+        raise click.BadParameter(f"{output}: use a .xlsx or .csv name", param_hint="--output")
+    result = export_batch(
+        catalogue,
+        output,
+        organizations=organizations,
+        packages=packages,
+        schema=resolve_schema(schema_source, catalogue.url),
+    )
+    click.echo(
+        f"Exported {_count(len(result.rows), 'resource')} of "
+        f"{_count(result.packages, 'dataset')} from {catalogue.url} to {result.path}"
+    )

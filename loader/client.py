@@ -14,12 +14,13 @@ import json
 import mimetypes
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import ckanapi
 import requests
-from requests_toolbelt.multipart.encoder import MultipartEncoder
+from requests_toolbelt.multipart.encoder import MultipartEncoder, MultipartEncoderMonitor
 
 from loader import __version__
 
@@ -31,6 +32,7 @@ HOSTS = {
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 300  # a large upload is acknowledged only once stored
 READ_RETRIES = 3
+SEARCH_PAGE = 100  # datasets per package_search call (CKAN allows up to 1000)
 
 
 class CatalogueError(Exception):
@@ -68,6 +70,8 @@ class Unreachable(CatalogueError):
 
 # multipart file fields: {field name: (file name, stream, content type)}
 Files = dict[str, tuple[str, BinaryIO, str]]
+# called with the number of bytes of an upload just sent
+BytesListener = Callable[[int], None]
 
 
 class CatalogueAPI(Protocol):
@@ -75,9 +79,11 @@ class CatalogueAPI(Protocol):
     in-memory fake satisfies the same contract."""
 
     url: str
+    on_bytes: BytesListener | None
 
     def user(self) -> dict[str, Any]: ...
     def package(self, name_or_id: str) -> dict[str, Any]: ...
+    def organization_packages(self, organization_id: str) -> list[dict[str, Any]]: ...
     def resource(self, resource_id: str) -> dict[str, Any]: ...
     def organization(self, name_or_id: str) -> dict[str, Any]: ...
     def dataset_schema(self, dataset_type: str = ...) -> dict[str, Any]: ...
@@ -89,7 +95,9 @@ class CatalogueAPI(Protocol):
 
 
 class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
-    """RemoteCKAN whose multipart uploads stream the file from disk."""
+    """RemoteCKAN whose multipart uploads stream the file from disk, saying how far they got."""
+
+    report_bytes: BytesListener | None = None  # set by Catalogue: hears upload bytes as sent
 
     def _request_fn(
         self,
@@ -106,7 +114,15 @@ class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
             return answer
         fields: dict[str, Any] = {_text(key): _text(value) for key, value in data.items()}
         fields.update(files)
-        body = MultipartEncoder(fields=fields)
+        sent = 0
+
+        def progress(monitor: MultipartEncoderMonitor) -> None:
+            nonlocal sent
+            if self.report_bytes is not None:
+                self.report_bytes(monitor.bytes_read - sent)
+            sent = monitor.bytes_read
+
+        body = MultipartEncoderMonitor(MultipartEncoder(fields=fields), progress)
         headers = {**headers, "Content-Type": body.content_type}
         response = self.session.post(
             url, data=body, headers=headers, allow_redirects=False, **requests_kwargs
@@ -179,12 +195,14 @@ class Catalogue:
     """A CKAN catalogue reached with one API token.
 
     Safe to share between threads: each thread gets its own HTTP session.
+    `on_bytes`, when set, hears the bytes of uploads as they are sent.
     """
 
     def __init__(self, url: str, api_key: str | None = None):
         self.url = url.rstrip("/")
         self._api_key = api_key
         self._local = threading.local()
+        self.on_bytes: BytesListener | None = None
 
     def __repr__(self) -> str:  # never shows the token
         return f"Catalogue({self.url!r})"
@@ -195,8 +213,13 @@ class Catalogue:
             ckan = _StreamingCKAN(
                 self.url, apikey=self._api_key, user_agent=USER_AGENT, session=requests.Session()
             )
+            ckan.report_bytes = self._sent
             self._local.ckan = ckan
         return ckan
+
+    def _sent(self, count: int) -> None:
+        if self.on_bytes is not None and count:
+            self.on_bytes(count)
 
     def call(
         self,
@@ -237,6 +260,24 @@ class Catalogue:
 
     def resource(self, resource_id: str) -> dict[str, Any]:
         return self.read("resource_show", {"id": resource_id})
+
+    def organization_packages(self, organization_id: str) -> list[dict[str, Any]]:
+        """Every dataset of an organization the token may see, private ones included
+        (package_search by owner_org, paged, in name order so pages do not shift)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            query = {
+                "fq": f"owner_org:{organization_id}",
+                "include_private": True,
+                "rows": SEARCH_PAGE,
+                "start": len(found),
+                "sort": "name asc",
+            }
+            page = self.read("package_search", query)
+            results = list(page.get("results") or [])
+            found.extend(results)
+            if not results or len(found) >= int(page.get("count") or 0):
+                return found
 
     def organization(self, name_or_id: str) -> dict[str, Any]:
         return self.read("organization_show", {"id": name_or_id, "include_datasets": False})

@@ -1,0 +1,160 @@
+"""Monthly refresh on the local catalogue: export and run back, results as the next batch."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from integration.helpers import REQUIRED, editor, resources_of, write_batch
+from loader.cli import main
+from loader.client import Catalogue
+from loader.export import export_batch
+from loader.run import run_batch
+
+pytestmark = pytest.mark.catalogue
+
+GEOGRAPHIC = {
+    **REQUIRED,
+    "bcdc_type": "geographic",
+    "format": "geojson",
+    "spatial_datatype": "SDO_GEOMETRY",
+    "projection_name": "epsg4326",
+    "iso_topic_category": ["oceans", "biota"],  # the catalogue keeps its own order
+    "temporal_extent": [{"beginning_date": "2024-01-01", "end_date": "2024-12-31"}],
+    "preview_info": [{"preview_zoom_level": "6", "preview_latitude": 49.25, "layer_name": "x"}],
+    "geographic_extent": [
+        {
+            "north_bound_latitude": 60,
+            "south_bound_latitude": 48.3,
+            "east_bound_longitude": -114.03,
+            "west_bound_longitude": -139.06,
+        }
+    ],
+    "json_table_schema": '{"fields": [{"name": "site"}]}',
+    "last_modified": "2026-01-15T10:00:00",
+}
+
+
+def filled_package(make_package, admin, tmp_path) -> dict:
+    """A private dataset holding a geographic link, a document with web-form text, an upload."""
+    package = make_package(private=True)
+    admin.action.resource_create(
+        package_id=package["id"], name="Map", url="https://example.com/m", **GEOGRAPHIC
+    )
+    admin.action.resource_create(
+        package_id=package["id"],
+        name="Notes",
+        url="https://example.com/n.pdf",
+        description="Typed in the form:\r\nsecond line ",
+        **{**REQUIRED, "format": "pdf"},
+    )
+    data = tmp_path / "table.csv"
+    data.write_bytes(b"a,b\n1,2\n")
+    with data.open("rb") as stream:
+        admin.action.resource_create(
+            package_id=package["id"], name="Table", upload=stream, **REQUIRED
+        )
+    return admin.action.package_show(id=package["id"])
+
+
+def set_cell(path, row: int, column: str, value: str, sheet: str = "Batch") -> None:
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    ws.cell(row=row, column=[c.value for c in ws[1]].index(column) + 1).value = value
+    wb.save(path)
+
+
+def test_export_runs_back_as_no_change_and_one_edit_changes_one_field(
+    catalogue, make_package, tmp_path
+):
+    admin = catalogue.client("admin")
+    package = filled_package(make_package, admin, tmp_path)
+    path = tmp_path / "export.xlsx"
+
+    exported = export_batch(editor(catalogue), path, packages=[package["name"]])
+    result = run_batch(path, editor(catalogue))
+
+    assert len(exported.rows) == 3
+    assert result.problems == [] and result.exit_code == 0
+    assert [o.action for o in result.outcomes] == ["no change"] * 3
+    after = admin.action.package_show(id=package["id"])
+    assert after["metadata_modified"] == package["metadata_modified"]
+
+    set_cell(path, 2, "description", "Sites as mapped")
+    result = run_batch(path, editor(catalogue))
+
+    assert [o.action for o in result.outcomes] == [
+        "patched resource 'Map': description: (empty) -> 'Sites as mapped'",
+        "no change",
+        "no change",
+    ]
+    changed = admin.action.package_show(id=package["id"])["resources"]
+    ignore = {"metadata_modified"}
+    for old, new in zip(package["resources"], changed, strict=True):
+        differs = {k for k in {*old, *new} if old.get(k) != new.get(k)} - ignore
+        assert differs == ({"description"} if old["name"] == "Map" else set()), old["name"]
+
+
+def test_an_organization_export_needs_the_token_for_private_datasets(
+    catalogue, make_package, tmp_path
+):
+    private = make_package(private=True)
+    public = make_package()
+    admin = catalogue.client("admin")
+    for package in (private, public):
+        admin.action.resource_create(
+            package_id=package["id"], name="R", url="https://example.com/r", **REQUIRED
+        )
+    org = [catalogue.editor_organization]
+
+    with_token = export_batch(editor(catalogue), tmp_path / "a.csv", organizations=org)
+    without = export_batch(Catalogue(catalogue.url), tmp_path / "b.csv", organizations=org)
+
+    assert {private["name"], public["name"]} <= {r["package"] for r in with_token.rows}
+    names = {r["package"] for r in without.rows}
+    assert public["name"] in names and private["name"] not in names
+
+
+def test_a_result_workbook_runs_back_as_a_batch_by_id(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    admin.action.resource_create(
+        package_id=package["id"], name="Old", url="https://example.com/o", **REQUIRED
+    )
+    batch = write_batch(
+        tmp_path,
+        {
+            "op": "create",
+            "package": package["name"],
+            "name": "New",
+            "url": "https://example.com/n",
+            **REQUIRED,
+        },
+        {"op": "patch", "package": package["name"], "name": "Old", "description": "first"},
+    )
+    first = tmp_path / "first.xlsx"
+    assert run_batch(batch, editor(catalogue), result_path=first).exit_code == 0
+
+    again = CliRunner().invoke(
+        main,
+        ["run", str(first), "--sheet", "Results", "-o", str(tmp_path / "again.xlsx")],
+        env={"CKAN_API_KEY": catalogue.editor_token, "CKAN_URL": catalogue.url},
+    )
+    assert again.exit_code == 0, again.output
+    assert "2 rows (2 done)" in again.output
+    assert sorted(r["name"] for r in resources_of(catalogue, package["id"])) == ["New", "Old"]
+
+    set_cell(first, 2, "description", "now described", sheet="Results")
+    set_cell(first, 3, "description", "second", sheet="Results")
+    result = run_batch(first, editor(catalogue), sheet="Results")
+
+    assert result.exit_code == 0, [o.error for o in result.outcomes]
+    assert [o.action.split(":")[0] for o in result.outcomes] == [
+        "updated resource 'New'",
+        "patched resource 'Old'",
+    ]
+    stored = {r["name"]: r for r in resources_of(catalogue, package["id"])}
+    assert set(stored) == {"New", "Old"}
+    assert stored["New"]["description"] == "now described"
+    assert stored["Old"]["description"] == "second"
