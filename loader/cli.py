@@ -448,3 +448,46 @@ def export_command(
         f"Exported {_count(len(result.rows), 'resource')} of "
         f"{_count(result.packages, 'dataset')} from {catalogue.url} to {result.path}"
     )
+
+
+@main.command("due")
+@read_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the overdue resources as a batch ready to fill (.xlsx or .csv).",
+)
+def due_command(
+    target: str | None,
+    api_key_file: Path | None,
+    organizations: tuple[str, ...],
+    packages: tuple[str, ...],
+    output: Path | None,
+) -> None:
+    """List the resources overdue for a refresh by their resource_update_cycle.
+
+    A resource is due one cycle after its last_modified (else its created
+    date, else the dataset's metadata_modified); continual, asNeeded,
+    irregular, notPlanned and unknown are never due. With -o, writes one patch
+    row per overdue resource, ready for an upload. Exits 0 when nothing is due,
+    1 when something is, 2 when a name is not found.
+    """
+    from loader.due import due_report, write_due
+
+    catalogue = _reader(target, api_key_file, organizations + packages)
+    if output is not None and output.suffix.lower() not in (".xlsx", ".csv"):
+        raise click.BadParameter(f"{output}: use a .xlsx or .csv name", param_hint="--output")
+    due = due_report(catalogue, organizations=organizations, packages=packages)
+    if due:
+        click.echo(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource")
+    for d in due:
+        click.echo(
+            f"{d.days_overdue:>5}  {d.due_date.isoformat():10}  {d.cycle:11}  "
+            f"{d.package:30}  {d.name} ({d.resource_id})"
+        )
+    click.echo(f"{_count(len(due), 'resource')} overdue." if due else "Nothing is due.")
+    if output is not None:
+        write_due(output, due)
+        click.echo(f"Wrote {output}")
+    sys.exit(1 if due else 0)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from freezegun import freeze_time
 
-from integration.helpers import REQUIRED, editor, resources_of, write_batch
+from integration.helpers import REQUIRED, editor, resources_of, sheet_rows, write_batch
 from loader.cli import main
 from loader.client import Catalogue
 from loader.export import export_batch
@@ -158,3 +159,42 @@ def test_a_result_workbook_runs_back_as_a_batch_by_id(catalogue, make_package, t
     assert set(stored) == {"New", "Old"}
     assert stored["New"]["description"] == "now described"
     assert stored["Old"]["description"] == "second"
+
+
+def test_the_due_report_with_a_frozen_clock(catalogue, make_package, tmp_path):
+    package = make_package()
+    admin = catalogue.client("admin")
+    stamps = {
+        "Monthly": ("monthly", "2026-01-15T10:00:00"),
+        "Annual": ("annually", "2026-01-15T10:00:00"),
+        "Whenever": ("asNeeded", "2020-01-01T00:00:00"),
+    }
+    made = {}
+    for name, (cycle, stamp) in stamps.items():
+        made[name] = admin.action.resource_create(
+            package_id=package["id"],
+            name=name,
+            url="https://example.com/r",
+            last_modified=stamp,
+            **{**REQUIRED, "resource_update_cycle": cycle},
+        )
+    output = tmp_path / "due.xlsx"
+    args = ["due", "--ckan", catalogue.url, "--package", package["name"], "-o", str(output)]
+    env = {"CKAN_API_KEY": catalogue.editor_token}
+
+    # tick=True: the clock moves on from the frozen moment, so HTTP timeouts still work
+    with freeze_time("2026-02-10", tick=True):
+        early = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+    with freeze_time("2026-03-01", tick=True):
+        late = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+
+    assert early.exit_code == 0, early.output
+    assert "Nothing is due." in early.output
+    assert late.exit_code == 1, late.output
+    assert "1 resource overdue." in late.output
+    assert f"   14  2026-02-15  monthly      {package['name']}" in late.output
+    rows = sheet_rows(output, "Batch")
+    assert [(r["op"], r["resource_id"], r["name"], r["upload"]) for r in rows] == [
+        ("patch", made["Monthly"]["id"], "Monthly", None)
+    ]
+    assert (rows[0]["due_date"], rows[0]["days_overdue"]) == ("2026-02-15", 14)
