@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -83,6 +85,32 @@ output_option = click.option(
 )
 
 
+max_file_size_option = click.option(
+    "--max-file-size",
+    metavar="SIZE",
+    help="Refuse rows whose file to upload is larger: e.g. 150MB, 2GB, or none "
+    "(MB = 1024 x 1024 bytes; default: 150MB for prod and test, none for other URLs).",
+)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmg])i?b?|b)?", re.IGNORECASE)
+
+
+def _max_file_size(text: str | None, url: str | None) -> int | None:
+    """--max-file-size as bytes; without it, the known limit of the catalogue at url."""
+    from loader.client import upload_limit
+
+    if text is None:
+        return upload_limit(url) if url else None
+    if text.strip().lower() == "none":
+        return None
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise click.BadParameter(
+            f"'{text}' is not a size such as 150MB, 2GB or none", param_hint="--max-file-size"
+        )
+    power = " kmg".index((match.group(2) or " ").lower())
+    return int(float(match.group(1)) * 1024**power)
+
+
 def resolve_schema(source: str, ckan_url: str | None) -> Schema:
     """The bundled schema, or the live one read from the catalogue at ckan_url."""
     if source == "bundled":
@@ -135,12 +163,14 @@ def template(paths: tuple[Path, ...], schema_source: str, ckan_url: str | None) 
 @sheet_option
 @output_option
 @schema_options
+@max_file_size_option
 def validate(
     batch_path: Path,
     sheet: str | None,
     output: Path | None,
     schema_source: str,
     ckan_url: str | None,
+    max_file_size: str | None,
 ) -> None:
     """Check a batch without touching the catalogue; list every problem.
 
@@ -149,7 +179,10 @@ def validate(
     from loader.run import check_batch
 
     schema = resolve_schema(schema_source, ckan_url)
-    result = check_batch(batch_path, sheet=sheet, schema=schema, result_path=output)
+    limit = _max_file_size(max_file_size, _catalogue_url(ckan_url) if ckan_url else None)
+    result = check_batch(
+        batch_path, sheet=sheet, schema=schema, result_path=output, max_file_size=limit
+    )
     for problem in result.problems:
         click.echo(problem.message)
     bad_rows = result.counts().get("invalid", 0)
@@ -199,6 +232,7 @@ def _count(n: int, word: str) -> str:
     show_default=True,
     help="Datasets worked on at once (rows of one dataset always run in order).",
 )
+@max_file_size_option
 @click.option("--yes", is_flag=True, help="Do not ask before writing to the production catalogue.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
@@ -211,6 +245,7 @@ def run(
     dry_run: bool,
     skip_invalid: bool,
     jobs: int,
+    max_file_size: str | None,
     yes: bool,
     quiet: bool,
 ) -> None:
@@ -245,6 +280,7 @@ def run(
         "skip_invalid": skip_invalid,
         "jobs": jobs,
         "result_path": output or default_result_path(batch_path),
+        "max_file_size": _max_file_size(max_file_size, url),
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
     if not quiet or result.exit_code:
@@ -278,6 +314,7 @@ def _run_with_progress(
                 stop=stop,
                 on_start=progress.start,
                 on_outcome=progress.advance,
+                on_bytes=progress.sent,
                 **options,
             )
     except KeyboardInterrupt:
@@ -325,26 +362,44 @@ def _stop_on_interrupt(stop: threading.Event) -> Callable[[int, FrameType | None
 
 
 class _Progress:
-    """A progress bar that appears once the number of rows to run is known.
+    """A progress bar that appears once the number of rows to run is known, and
+    counts the bytes of uploads as they go (a long upload is not a frozen bar).
 
     Safe from worker threads. When disabled, or before `start`, it does nothing.
     """
+
+    REDRAW = 0.25  # seconds between redraws for bytes alone
 
     def __init__(self, stack: contextlib.ExitStack, enabled: bool):
         self._stack = stack
         self._enabled = enabled
         self._bar: Any = None
         self._lock = threading.Lock()
+        self._bytes = 0
+        self._drawn = 0.0
 
     def start(self, total: int) -> None:
         if self._enabled and total:
-            bar = click.progressbar(length=total, label="Rows", file=sys.stderr)
+            bar = click.progressbar(
+                length=total, label="Rows", file=sys.stderr, item_show_func=self._uploaded
+            )
             self._bar = self._stack.enter_context(bar)
 
     def advance(self, outcome: Outcome) -> None:
         with self._lock:
             if self._bar is not None:
                 self._bar.update(1)
+
+    def sent(self, count: int) -> None:
+        with self._lock:
+            self._bytes += count
+            now = time.monotonic()
+            if self._bar is not None and now - self._drawn >= self.REDRAW:
+                self._drawn = now
+                self._bar.render_progress()
+
+    def _uploaded(self, _item: object) -> str | None:
+        return f"{self._bytes / (1 << 20):.1f} MB uploaded" if self._bytes else None
 
 
 @contextlib.contextmanager

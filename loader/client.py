@@ -29,6 +29,8 @@ HOSTS = {
     "prod": "https://catalogue.data.gov.bc.ca",
     "test": "https://cat.data.gov.bc.ca",
 }
+# The largest upload each BCDC host takes (production refuses more with HTTP 413).
+UPLOAD_LIMITS = {HOSTS["prod"]: 150 << 20, HOSTS["test"]: 150 << 20}
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 300  # a large upload is acknowledged only once stored
 READ_RETRIES = 3
@@ -337,6 +339,11 @@ def catalogue_url(target: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"'{target}' is neither prod, test nor an http(s) URL")
     return url.rstrip("/")
+
+
+def upload_limit(url: str) -> int | None:
+    """The largest file, in bytes, the catalogue at `url` is known to take; None when unknown."""
+    return UPLOAD_LIMITS.get(url.rstrip("/").lower())
 
 
 def is_production(url: str) -> bool:

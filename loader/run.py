@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loader import __version__
-from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
+from loader.client import BytesListener, CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
 from loader.model import RESULT_COLUMNS, Batch, CheckedRow, Outcome, Problem, RunSummary, Status
 from loader.pipeline.execute import dry_run, execute
@@ -90,14 +90,17 @@ def check_batch(
     sheet: str | None = None,
     schema: Schema | None = None,
     result_path: Path | str | None = None,
+    max_file_size: int | None = None,
 ) -> RunResult:
     """Read and validate a batch offline: every problem at once, nothing sent anywhere.
 
-    Raises BatchError when the file cannot be read.
+    A file to upload over `max_file_size` bytes makes its row invalid
+    (`client.upload_limit` gives the limit of the BCDC hosts). Raises
+    BatchError when the file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked, recorder = _read_and_check(path, sheet, schema)
+    batch, problems, checked, recorder = _read_and_check(path, sheet, schema, max_file_size)
     recorder.record_ready(checked)
     target = schema.source if schema.source.startswith(("http://", "https://")) else None
     summary = RunSummary("validate", started, _now(), __version__, target_url=target)
@@ -117,18 +120,23 @@ def run_batch(
     stop: threading.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_bytes: BytesListener | None = None,
+    max_file_size: int | None = None,
 ) -> RunResult:
     """Validate, plan and run one batch file against `catalogue`.
 
     Nothing is written when any row is invalid, unless `skip_invalid`. With
     `dry_run_only`, names are resolved and each row says what it would do.
     `on_start` receives the number of operations about to run (for a progress
-    bar); `on_outcome` each of their outcomes as it happens. Raises BatchError
-    when the file cannot be read.
+    bar); `on_outcome` each of their outcomes as it happens; `on_bytes` the
+    bytes of uploads as they are sent. A file over `max_file_size` bytes makes
+    its row invalid before anything is written. Raises BatchError when the
+    file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked, recorder = _read_and_check(path, sheet, schema)
+    batch, problems, checked, recorder = _read_and_check(path, sheet, schema, max_file_size)
+    listening, catalogue.on_bytes = catalogue.on_bytes, on_bytes or catalogue.on_bytes
     user = ""
     refused = bool(problems) and not skip_invalid
     unreached = "the batch has invalid rows, so nothing was written" if refused else ""
@@ -156,6 +164,7 @@ def run_batch(
         unreached = f"the run could not start: {error}"
         raise
     finally:
+        catalogue.on_bytes = listening
         outcomes = recorder.close(unreached)
         summary = RunSummary(
             "run", started, _now(), __version__, catalogue.url, user, dry_run=dry_run_only
@@ -165,11 +174,11 @@ def run_batch(
 
 
 def _read_and_check(
-    path: Path | str, sheet: str | None, schema: Schema
+    path: Path | str, sheet: str | None, schema: Schema, max_file_size: int | None
 ) -> tuple[Batch, list[Problem], list[CheckedRow], Recorder]:
     """Read and validate; the recorder starts with the invalid rows."""
     batch = read_batch(Path(path), sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema)
+    problems, checked = validate_batch(batch, schema, max_file_size=max_file_size)
     recorder = Recorder(row.number for row in batch.rows)
     recorder.record_problems(problems)
     return batch, problems, checked, recorder

@@ -198,3 +198,31 @@ def test_the_due_report_with_a_frozen_clock(catalogue, make_package, tmp_path):
         ("patch", made["Monthly"]["id"], "Monthly", None)
     ]
     assert (rows[0]["due_date"], rows[0]["days_overdue"]) == ("2026-02-15", 14)
+
+
+def test_upload_bytes_are_heard_as_they_go_and_a_file_over_the_limit_writes_nothing(
+    catalogue, make_package, tmp_path
+):
+    package = make_package()
+    (tmp_path / "big.csv").write_bytes(b"x," * (3 << 19))  # 3 MB
+    batch = write_batch(
+        tmp_path,
+        {
+            "op": "create",
+            "package": package["name"],
+            "name": "Big",
+            "upload": "big.csv",
+            **REQUIRED,
+        },
+    )
+    heard: list[int] = []
+
+    refused = run_batch(batch, editor(catalogue), max_file_size=2 << 20)
+    assert refused.exit_code == 2 and refused.outcomes[0].code == "upload-too-large"
+    assert resources_of(catalogue, package["id"]) == []
+
+    result = run_batch(batch, editor(catalogue), on_bytes=heard.append)
+
+    assert result.exit_code == 0, result.outcomes[0].error
+    assert len(heard) > 10  # in pieces as the file streams, not once at the end
+    assert 3 << 20 <= sum(heard) < (3 << 20) + 10_000  # the file and the form around it

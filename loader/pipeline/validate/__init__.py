@@ -65,14 +65,18 @@ class _RowCheck:
     op: Op | None = None
 
 
-def validate_batch(batch: Batch, schema: Schema) -> tuple[list[Problem], list[CheckedRow]]:
+def validate_batch(
+    batch: Batch, schema: Schema, *, max_file_size: int | None = None
+) -> tuple[list[Problem], list[CheckedRow]]:
     """Every problem in the batch, and the rows that have none, ready for the catalogue.
+
+    A file to upload larger than `max_file_size` bytes makes its row invalid.
 
     Problems come in row order, then column order; batch-level problems
     (rows that collide, uploads) are attached to the rows they concern.
     """
     checkers = _checkers(schema)
-    uploads = Uploads(Path(batch.path).resolve().parent)
+    uploads = Uploads(Path(batch.path).resolve().parent, max_file_size)
     checks = {
         row.number: _check_row(row, checkers, uploads, batch.from_result) for row in batch.rows
     }
