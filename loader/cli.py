@@ -257,7 +257,7 @@ def run(
     row failed or did not run, 2 when the batch is invalid or the run could
     not start.
     """
-    from loader.client import Catalogue, is_production
+    from loader.client import Catalogue
     from loader.run import default_result_path
 
     if not target:
@@ -265,12 +265,8 @@ def run(
     url = _catalogue_url(target)
     interactive = sys.stdin.isatty()
     api_key = _api_key(api_key_file, interactive)
-    if is_production(url) and not dry_run and not yes:
-        if not interactive:
-            raise click.UsageError(
-                "writing to the production catalogue needs --yes when unattended"
-            )
-        click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
+    if not dry_run and not yes:
+        _confirm_production(url, interactive)
 
     catalogue = Catalogue(url, api_key)
     options = {
@@ -296,6 +292,17 @@ def run(
         f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
     sys.exit(result.exit_code)
+
+
+def _confirm_production(url: str, interactive: bool) -> None:
+    """Ask before writing to the production catalogue; unattended, --yes is needed."""
+    from loader.client import is_production
+
+    if not is_production(url):
+        return
+    if not interactive:
+        raise click.UsageError("writing to the production catalogue needs --yes when unattended")
+    click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
 
 
 def _run_with_progress(

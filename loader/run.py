@@ -22,7 +22,7 @@ from loader.client import BytesListener, CatalogueAPI, CatalogueError, NotAuthor
 from loader.errors import CannotStart
 from loader.model import RESULT_COLUMNS, Batch, CheckedRow, Outcome, Problem, RunSummary, Status
 from loader.pipeline.execute import dry_run, execute
-from loader.pipeline.plan import Planner, unmade_resources
+from loader.pipeline.plan import Plan, Planner, unmade_resources
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
 from loader.pipeline.report import result_columns, result_values, write_results
@@ -143,12 +143,7 @@ def run_batch(
     try:
         if not refused:
             user = _who(catalogue)
-            invalid = {p.row for p in problems if p.row is not None}
-            plan = Planner(catalogue, schema).plan(
-                checked, unmade=unmade_resources(batch.rows, invalid)
-            )
-            for failure in plan.failures:
-                recorder.record(failure)
+            plan = _plan(catalogue, schema, batch, problems, checked, recorder)
             if on_start:
                 on_start(len(plan.operations))
             if on_outcome:
@@ -171,6 +166,22 @@ def run_batch(
         )
         result = _finish(batch, problems, outcomes, summary, result_path, refused)
     return result
+
+
+def _plan(
+    catalogue: CatalogueAPI,
+    schema: Schema,
+    batch: Batch,
+    problems: list[Problem],
+    checked: list[CheckedRow],
+    recorder: Recorder,
+) -> Plan:
+    """Plan the valid rows; rows that cannot be planned are recorded as they fail."""
+    invalid = {p.row for p in problems if p.row is not None}
+    plan = Planner(catalogue, schema).plan(checked, unmade=unmade_resources(batch.rows, invalid))
+    for failure in plan.failures:
+        recorder.record(failure)
+    return plan
 
 
 def _read_and_check(
