@@ -510,6 +510,14 @@ def export_command(
         f"Exported {_count(len(result.rows), 'resource')} of "
         f"{_count(result.packages, 'dataset')} from {catalogue.url} to {result.path}"
     )
+    if result.problems:
+        click.echo(
+            f"{_count(len(result.problems), 'value')} held by the catalogue break the loader's "
+            f"rules; fix them before running it back (bcdc-loader validate {result.path}):",
+            err=True,
+        )
+        for problem in result.problems:
+            click.echo(f"  {problem.message}", err=True)
 
 
 @main.command("due")

@@ -24,8 +24,9 @@ from typing import Any
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CatalogueReadError
-from loader.model import Op
+from loader.model import Op, Problem
 from loader.pipeline.report import put, save_atomically
+from loader.run import check_batch
 from loader.schema import Schema, load_schema, resource_cells
 from loader.template import BOLD, template_columns, template_workbook
 
@@ -39,6 +40,9 @@ class Export:
     path: Path
     rows: list[dict[str, str]]  # {column: cell text}, one per resource
     packages: int  # datasets read
+    # what the loader's checks say of the written batch: a resource whose current
+    # values break today's rules (say an old `CSV` format) is an invalid row to fix
+    problems: list[Problem]
 
 
 def export_batch(
@@ -62,7 +66,7 @@ def export_batch(
     found = find_packages(catalogue, organizations, packages)
     rows = export_rows(schema, found)
     write_rows(path, schema, rows)
-    return Export(path, rows, len(found))
+    return Export(path, rows, len(found), check_batch(path, schema=schema).problems)
 
 
 def find_packages(

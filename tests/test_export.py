@@ -63,7 +63,7 @@ def catalogue():
 def test_export_writes_one_patch_row_per_resource_in_the_template_layout(catalogue, tmp_path):
     result = export_batch(catalogue, tmp_path / "e.xlsx", organizations=["water"])
 
-    assert result.packages == 1
+    assert result.packages == 1 and result.problems == []
     wb = openpyxl.load_workbook(result.path)
     assert {"Batch", "Instructions", "Lists"} <= set(wb.sheetnames)
     assert wb["Batch"].data_validations.dataValidation  # the dropdowns came along
@@ -108,6 +108,15 @@ def test_one_edited_cell_changes_only_that_field(catalogue, tmp_path):
     assert catalogue.calls == [("resource_patch", "Map")]
     after = catalogue.package("sites")["resources"][0]
     assert after == {**before, "resource_update_cycle": "weekly"}
+
+
+def test_values_that_break_todays_rules_are_named(catalogue, tmp_path):
+    catalogue.add_package("old", resources=[{"name": "Legacy", **DOCUMENT, "format": "CSV"}])
+
+    result = export_batch(catalogue, tmp_path / "e.xlsx", packages=["old"])
+
+    assert [p.code for p in result.problems] == ["invalid-choice"]
+    assert "did you mean 'csv'?" in result.problems[0].message
 
 
 def test_a_name_not_found_ends_the_export(catalogue, tmp_path):

@@ -226,3 +226,25 @@ def test_upload_bytes_are_heard_as_they_go_and_a_file_over_the_limit_writes_noth
     assert result.exit_code == 0, result.outcomes[0].error
     assert len(heard) > 10  # in pieces as the file streams, not once at the end
     assert 3 << 20 <= sum(heard) < (3 << 20) + 10_000  # the file and the form around it
+
+
+def test_export_from_the_command_line_needs_no_token_for_public_datasets(
+    catalogue, make_package, tmp_path
+):
+    package = make_package()
+    catalogue.client("admin").action.resource_create(
+        package_id=package["id"], name="R", url="https://example.com/r", **REQUIRED
+    )
+    output = tmp_path / "export.csv"
+    args = ["export", "--ckan", catalogue.url, "--package", package["name"], "-o", str(output)]
+
+    done = CliRunner().invoke(main, args, env={"CKAN_API_KEY": ""})
+    missing = CliRunner().invoke(main, [*args[:3], "--package", "no-such-dataset"])
+
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("Exported 1 resource of 1 dataset")
+    text = output.read_text(encoding="utf-8-sig").splitlines()
+    assert text[0].startswith("op,package,organization,resource_id,name,upload,url")
+    assert text[1].startswith(f"patch,{package['name']},{catalogue.editor_organization},")
+    assert missing.exit_code == 2
+    assert "dataset 'no-such-dataset' was not found" in missing.output
