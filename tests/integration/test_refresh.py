@@ -144,21 +144,23 @@ def test_a_result_workbook_runs_back_as_a_batch_by_id(catalogue, make_package, t
     )
     assert again.exit_code == 0, again.output
     assert "2 rows (2 done)" in again.output
+    assert [r["action"] for r in sheet_rows(tmp_path / "again.xlsx")] == ["no change"] * 2
     assert sorted(r["name"] for r in resources_of(catalogue, package["id"])) == ["New", "Old"]
 
     set_cell(first, 2, "description", "now described", sheet="Results")
     set_cell(first, 3, "description", "second", sheet="Results")
+    set_cell(first, 3, "name", "Old, renamed", sheet="Results")  # by id, a name renames
     result = run_batch(first, editor(catalogue), sheet="Results")
 
     assert result.exit_code == 0, [o.error for o in result.outcomes]
     assert [o.action.split(":")[0] for o in result.outcomes] == [
         "updated resource 'New'",
-        "patched resource 'Old'",
+        "patched resource 'Old, renamed'",
     ]
     stored = {r["name"]: r for r in resources_of(catalogue, package["id"])}
-    assert set(stored) == {"New", "Old"}
+    assert set(stored) == {"New", "Old, renamed"}
     assert stored["New"]["description"] == "now described"
-    assert stored["Old"]["description"] == "second"
+    assert stored["Old, renamed"]["description"] == "second"
 
 
 def test_the_due_report_with_a_frozen_clock(catalogue, make_package, tmp_path):
