@@ -82,18 +82,17 @@ def overdue(packages: Iterable[Mapping[str, Any]], today: dt.date) -> list[Due]:
             when, source = found
             due = due_date(when.date(), cycle)
             if today > due:
-                days = (today - due).days
                 out.append(
                     Due(
-                        str(package["name"]),
-                        str(organization),
-                        str(resource["id"]),
-                        str(resource.get("name") or ""),
-                        cycle,
-                        when,
-                        source,
-                        due,
-                        days,
+                        package=str(package["name"]),
+                        organization=str(organization),
+                        resource_id=str(resource["id"]),
+                        name=str(resource.get("name") or ""),
+                        cycle=cycle,
+                        last_updated=when,
+                        updated_from=source,
+                        due_date=due,
+                        days_overdue=(today - due).days,
                     )
                 )
     return sorted(out, key=lambda d: (-d.days_overdue, d.package, d.name))
