@@ -79,6 +79,10 @@ def test_export_runs_back_as_no_change_and_one_edit_changes_one_field(
     assert len(exported.rows) == 3
     assert result.problems == [] and result.exit_code == 0
     assert [o.action for o in result.outcomes] == ["no change"] * 3
+    as_csv = export_batch(editor(catalogue), tmp_path / "export.csv", packages=[package["name"]])
+    assert [o.action for o in run_batch(as_csv.path, editor(catalogue)).outcomes] == [
+        "no change"
+    ] * 3
     after = admin.action.package_show(id=package["id"])
     assert after["metadata_modified"] == package["metadata_modified"]
 
