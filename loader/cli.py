@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -83,6 +85,32 @@ output_option = click.option(
 )
 
 
+max_file_size_option = click.option(
+    "--max-file-size",
+    metavar="SIZE",
+    help="Refuse rows whose file to upload is larger: e.g. 150MB, 2GB, or none "
+    "(MB = 1024 x 1024 bytes; default: 150MB for prod and test, none for other URLs).",
+)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmg])i?b?|b)?", re.IGNORECASE)
+
+
+def _max_file_size(text: str | None, url: str | None) -> int | None:
+    """--max-file-size as bytes; without it, the known limit of the catalogue at url."""
+    from loader.client import upload_limit
+
+    if text is None:
+        return upload_limit(url) if url else None
+    if text.strip().lower() == "none":
+        return None
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise click.BadParameter(
+            f"'{text}' is not a size such as 150MB, 2GB or none", param_hint="--max-file-size"
+        )
+    power = " kmg".index((match.group(2) or " ").lower())
+    return int(float(match.group(1)) * 1024**power)
+
+
 def resolve_schema(source: str, ckan_url: str | None) -> Schema:
     """The bundled schema, or the live one read from the catalogue at ckan_url."""
     if source == "bundled":
@@ -135,12 +163,14 @@ def template(paths: tuple[Path, ...], schema_source: str, ckan_url: str | None) 
 @sheet_option
 @output_option
 @schema_options
+@max_file_size_option
 def validate(
     batch_path: Path,
     sheet: str | None,
     output: Path | None,
     schema_source: str,
     ckan_url: str | None,
+    max_file_size: str | None,
 ) -> None:
     """Check a batch without touching the catalogue; list every problem.
 
@@ -149,7 +179,10 @@ def validate(
     from loader.run import check_batch
 
     schema = resolve_schema(schema_source, ckan_url)
-    result = check_batch(batch_path, sheet=sheet, schema=schema, result_path=output)
+    limit = _max_file_size(max_file_size, _catalogue_url(ckan_url) if ckan_url else None)
+    result = check_batch(
+        batch_path, sheet=sheet, schema=schema, result_path=output, max_file_size=limit
+    )
     for problem in result.problems:
         click.echo(problem.message)
     bad_rows = result.counts().get("invalid", 0)
@@ -221,6 +254,7 @@ def _count(n: int, word: str) -> str:
     help="Continue the run whose journal is beside -o (default: the newest result of "
     "this batch): rows done are not run again, rows in doubt are looked up first.",
 )
+@max_file_size_option
 @click.option("--yes", is_flag=True, help="Do not ask before writing to the production catalogue.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
@@ -237,6 +271,7 @@ def run(
     force_upload: bool,
     touch: bool,
     resume: bool,
+    max_file_size: str | None,
     yes: bool,
     quiet: bool,
 ) -> None:
@@ -248,7 +283,7 @@ def run(
     row failed or did not run, 2 when the batch is invalid or the run could
     not start.
     """
-    from loader.client import Catalogue, is_production
+    from loader.client import Catalogue
     from loader.run import default_result_path, last_result_path
 
     if not target:
@@ -256,12 +291,8 @@ def run(
     url = _catalogue_url(target)
     interactive = sys.stdin.isatty()
     api_key = _api_key(api_key_file, interactive)
-    if is_production(url) and not dry_run and not yes:
-        if not interactive:
-            raise click.UsageError(
-                "writing to the production catalogue needs --yes when unattended"
-            )
-        click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
+    if not dry_run and not yes:
+        _confirm_production(url, interactive)
 
     catalogue = Catalogue(url, api_key)
     options = {
@@ -276,6 +307,7 @@ def run(
         "resume": resume,
         "result_path": output
         or (last_result_path(batch_path) if resume else default_result_path(batch_path)),
+        "max_file_size": _max_file_size(max_file_size, url),
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
     _say_how_it_went(result, batch_path, url, quiet)
@@ -298,6 +330,17 @@ def _say_how_it_went(result: RunResult, batch_path: Path, url: str, quiet: bool)
     )
 
 
+def _confirm_production(url: str, interactive: bool) -> None:
+    """Ask before writing to the production catalogue; unattended, --yes is needed."""
+    from loader.client import is_production
+
+    if not is_production(url):
+        return
+    if not interactive:
+        raise click.UsageError("writing to the production catalogue needs --yes when unattended")
+    click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
+
+
 def _run_with_progress(
     batch_path: Path, catalogue: Any, options: dict[str, Any], show: bool
 ) -> RunResult:
@@ -316,6 +359,7 @@ def _run_with_progress(
                 stop=stop,
                 on_start=progress.start,
                 on_outcome=progress.advance,
+                on_bytes=progress.sent,
                 **options,
             )
     except KeyboardInterrupt:
@@ -355,6 +399,13 @@ class _Stopper:
         )
 
 
+def _optional_api_key(api_key_file: Path | None) -> str | None:
+    """For reads: the token from a file or $CKAN_API_KEY, if given (public datasets need none)."""
+    if api_key_file is not None:
+        return api_key_file.read_text(encoding="utf-8").strip() or None
+    return os.environ.get("CKAN_API_KEY", "").strip() or None
+
+
 def _api_key(api_key_file: Path | None, interactive: bool) -> str:
     """The token from a file, $CKAN_API_KEY or a prompt; never from the command line."""
     if api_key_file is not None:
@@ -371,26 +422,44 @@ def _api_key(api_key_file: Path | None, interactive: bool) -> str:
 
 
 class _Progress:
-    """A progress bar that appears once the number of rows to run is known.
+    """A progress bar that appears once the number of rows to run is known, and
+    counts the bytes of uploads as they go (a long upload is not a frozen bar).
 
     Safe from worker threads. When disabled, or before `start`, it does nothing.
     """
+
+    REDRAW = 0.25  # seconds between redraws for bytes alone
 
     def __init__(self, stack: contextlib.ExitStack, enabled: bool):
         self._stack = stack
         self._enabled = enabled
         self._bar: Any = None
         self._lock = threading.Lock()
+        self._bytes = 0
+        self._drawn = 0.0
 
     def start(self, total: int) -> None:
         if self._enabled and total:
-            bar = click.progressbar(length=total, label="Rows", file=sys.stderr)
+            bar = click.progressbar(
+                length=total, label="Rows", file=sys.stderr, item_show_func=self._uploaded
+            )
             self._bar = self._stack.enter_context(bar)
 
     def advance(self, outcome: Outcome) -> None:
         with self._lock:
             if self._bar is not None:
                 self._bar.update(1)
+
+    def sent(self, count: int) -> None:
+        with self._lock:
+            self._bytes += count
+            now = time.monotonic()
+            if self._bar is not None and now - self._drawn >= self.REDRAW:
+                self._drawn = now
+                self._bar.render_progress()
+
+    def _uploaded(self, _item: object) -> str | None:
+        return f"{self._bytes / (1 << 20):.1f} MB uploaded" if self._bytes else None
 
 
 @contextlib.contextmanager
@@ -435,3 +504,150 @@ def serve(folder: Path, target: str | None, port: int, no_browser: bool) -> None
     url = _catalogue_url(target) if target else None
     api_key = os.environ.get("CKAN_API_KEY", "").strip() or None
     serve_page(folder, url, api_key, port=port, open_browser=not no_browser, say=click.echo)
+
+
+# -- reading the catalogue: export and due ------------------------------------------
+
+
+def read_options(command: F) -> F:
+    """--ckan, --api-key-file (optional), --organization and --package, for reads."""
+    for option in reversed(
+        [
+            click.option(
+                "--ckan",
+                "target",
+                envvar="CKAN_URL",
+                metavar="URL|test|prod",
+                help="The catalogue to read: a URL, or test / prod (default: $CKAN_URL).",
+            ),
+            click.option(
+                "--api-key-file",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                help="A file holding the API token (otherwise $CKAN_API_KEY); needed only "
+                "for private datasets.",
+            ),
+            click.option(
+                "--organization",
+                "organizations",
+                multiple=True,
+                metavar="NAME",
+                help="Every dataset of this organization (name or id); repeat for more.",
+            ),
+            click.option(
+                "--package",
+                "packages",
+                multiple=True,
+                metavar="NAME",
+                help="This dataset (name or id); repeat for more.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _reader(target: str | None, api_key_file: Path | None, names: tuple[str, ...]) -> Any:
+    """The catalogue to read, once the options say what to read."""
+    from loader.client import Catalogue
+
+    if not target:
+        raise click.UsageError("say which catalogue: --ckan URL|test|prod, or set CKAN_URL")
+    if not names:
+        raise click.UsageError("say what to read: --organization NAME or --package NAME")
+    return Catalogue(_catalogue_url(target), _optional_api_key(api_key_file))
+
+
+@main.command("export")
+@read_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The batch to write (.xlsx or .csv; default: bcdc-export-TIME.xlsx here).",
+)
+@schema_option
+def export_command(
+    target: str | None,
+    api_key_file: Path | None,
+    organizations: tuple[str, ...],
+    packages: tuple[str, ...],
+    output: Path | None,
+    schema_source: str,
+) -> None:
+    """Write the resources the catalogue holds now as a batch to edit and run back.
+
+    One patch row per resource, named by resource_id, with every field's
+    current value. Run back unchanged, every row is "no change"; edit a cell
+    and only that field changes. Exits 0, or 2 when a name is not found.
+    """
+    from datetime import datetime
+
+    from loader.export import export_batch
+
+    catalogue = _reader(target, api_key_file, organizations + packages)
+    if output is None:
+        output = Path(f"bcdc-export-{datetime.now():%Y%m%d-%H%M%S}.xlsx")
+    if output.suffix.lower() not in (".xlsx", ".csv"):
+        raise click.BadParameter(f"{output}: use a .xlsx or .csv name", param_hint="--output")
+    result = export_batch(
+        catalogue,
+        output,
+        organizations=organizations,
+        packages=packages,
+        schema=resolve_schema(schema_source, catalogue.url),
+    )
+    click.echo(
+        f"Exported {_count(len(result.rows), 'resource')} of "
+        f"{_count(result.packages, 'dataset')} from {catalogue.url} to {result.path}"
+    )
+    if result.problems:
+        click.echo(
+            f"{_count(len(result.problems), 'value')} held by the catalogue break the loader's "
+            f"rules; fix them before running it back (bcdc-loader validate {result.path}):",
+            err=True,
+        )
+        for problem in result.problems:
+            click.echo(f"  {problem.message}", err=True)
+
+
+@main.command("due")
+@read_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the overdue resources as a batch ready to fill (.xlsx or .csv).",
+)
+def due_command(
+    target: str | None,
+    api_key_file: Path | None,
+    organizations: tuple[str, ...],
+    packages: tuple[str, ...],
+    output: Path | None,
+) -> None:
+    """List the resources overdue for a refresh by their resource_update_cycle.
+
+    A resource is due one cycle after its last_modified (else its created
+    date, else the dataset's metadata_modified); continual, asNeeded,
+    irregular, notPlanned and unknown are never due. With -o, writes one patch
+    row per overdue resource, ready for an upload. Exits 0 when nothing is due,
+    1 when something is, 2 when a name is not found.
+    """
+    from loader.due import due_report, write_due
+
+    catalogue = _reader(target, api_key_file, organizations + packages)
+    if output is not None and output.suffix.lower() not in (".xlsx", ".csv"):
+        raise click.BadParameter(f"{output}: use a .xlsx or .csv name", param_hint="--output")
+    due = due_report(catalogue, organizations=organizations, packages=packages)
+    if due:
+        click.echo(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource")
+    for d in due:
+        click.echo(
+            f"{d.days_overdue:>5}  {d.due_date.isoformat():10}  {d.cycle:11}  "
+            f"{d.package:30}  {d.name} ({d.resource_id})"
+        )
+    click.echo(f"{_count(len(due), 'resource')} overdue." if due else "Nothing is due.")
+    if output is not None:
+        write_due(output, due)
+        click.echo(f"Wrote {output}")
+    sys.exit(1 if due else 0)

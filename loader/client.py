@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Protocol
 
 import ckanapi
 import requests
-from requests_toolbelt.multipart.encoder import MultipartEncoder
+from requests_toolbelt.multipart.encoder import MultipartEncoder, MultipartEncoderMonitor
 
 from loader import __version__
 
@@ -31,6 +31,8 @@ HOSTS = {
     "prod": "https://catalogue.data.gov.bc.ca",
     "test": "https://cat.data.gov.bc.ca",
 }
+# The largest upload each BCDC host takes (production refuses more with HTTP 413).
+UPLOAD_LIMITS = {HOSTS["prod"]: 150 << 20, HOSTS["test"]: 150 << 20}
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 300  # a large upload is acknowledged only once stored
 
@@ -44,6 +46,7 @@ ATTEMPTS = 5
 BACKOFF = 0.5
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 60.0
+SEARCH_PAGE = 100  # datasets per package_search call (CKAN allows up to 1000)
 
 
 class CatalogueError(Exception):
@@ -94,6 +97,8 @@ class UploadFailed(CatalogueError):
 
 # multipart file fields: {field name: (file name, stream, content type)}
 Files = dict[str, tuple[str, BinaryIO, str]]
+# called with the number of bytes of an upload just sent
+BytesListener = Callable[[int], None]
 
 
 class CatalogueAPI(Protocol):
@@ -101,9 +106,11 @@ class CatalogueAPI(Protocol):
     in-memory fake satisfies the same contract."""
 
     url: str
+    on_bytes: BytesListener | None
 
     def user(self) -> dict[str, Any]: ...
     def package(self, name_or_id: str) -> dict[str, Any]: ...
+    def organization_packages(self, organization_id: str) -> list[dict[str, Any]]: ...
     def resource(self, resource_id: str) -> dict[str, Any]: ...
     def organization(self, name_or_id: str) -> dict[str, Any]: ...
     def dataset_schema(self, dataset_type: str = ...) -> dict[str, Any]: ...
@@ -117,7 +124,9 @@ class CatalogueAPI(Protocol):
 
 
 class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
-    """RemoteCKAN whose multipart uploads stream the file from disk."""
+    """RemoteCKAN whose multipart uploads stream the file from disk, saying how far they got."""
+
+    report_bytes: BytesListener | None = None  # set by Catalogue: hears upload bytes as sent
 
     last_headers: Any = {}  # the headers of the last answer (for Retry-After)
 
@@ -132,7 +141,15 @@ class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
         if files:
             fields: dict[str, Any] = {_text(key): _text(value) for key, value in data.items()}
             fields.update(files)
-            data = MultipartEncoder(fields=fields)
+            sent = 0
+
+            def progress(monitor: MultipartEncoderMonitor) -> None:
+                nonlocal sent
+                if self.report_bytes is not None:
+                    self.report_bytes(monitor.bytes_read - sent)
+                sent = monitor.bytes_read
+
+            data = MultipartEncoderMonitor(MultipartEncoder(fields=fields), progress)
             headers = {**headers, "Content-Type": data.content_type}
         # no redirects: a redirected POST would arrive without its body
         response = self.session.post(
@@ -274,6 +291,7 @@ class Catalogue:
     """A CKAN catalogue reached with one API token.
 
     Safe to share between threads: each thread gets its own HTTP session.
+    `on_bytes`, when set, hears the bytes of uploads as they are sent.
     """
 
     def __init__(
@@ -285,6 +303,7 @@ class Catalogue:
         self._has_refresh_action: bool | None = None  # unknown until tried
         self._sleep = sleep
         self.retries = 0  # calls tried again, for the run's summary
+        self.on_bytes: BytesListener | None = None
 
     def __repr__(self) -> str:  # never shows the token
         return f"Catalogue({self.url!r})"
@@ -295,8 +314,13 @@ class Catalogue:
             ckan = _StreamingCKAN(
                 self.url, apikey=self._api_key, user_agent=USER_AGENT, session=requests.Session()
             )
+            ckan.report_bytes = self._sent
             self._local.ckan = ckan
         return ckan
+
+    def _sent(self, count: int) -> None:
+        if self.on_bytes is not None and count:
+            self.on_bytes(count)
 
     def call(
         self,
@@ -346,6 +370,24 @@ class Catalogue:
 
     def resource(self, resource_id: str) -> dict[str, Any]:
         return self.read("resource_show", {"id": resource_id})
+
+    def organization_packages(self, organization_id: str) -> list[dict[str, Any]]:
+        """Every dataset of an organization the token may see, private ones included
+        (package_search by owner_org, paged, in name order so pages do not shift)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            query = {
+                "fq": f"owner_org:{organization_id}",
+                "include_private": True,
+                "rows": SEARCH_PAGE,
+                "start": len(found),
+                "sort": "name asc",
+            }
+            page = self.read("package_search", query)
+            results = list(page.get("results") or [])
+            found.extend(results)
+            if not results or len(found) >= int(page.get("count") or 0):
+                return found
 
     def organization(self, name_or_id: str) -> dict[str, Any]:
         return self.read("organization_show", {"id": name_or_id, "include_datasets": False})
@@ -465,6 +507,11 @@ def catalogue_url(target: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"'{target}' is neither prod, test nor an http(s) URL")
     return url.rstrip("/")
+
+
+def upload_limit(url: str) -> int | None:
+    """The largest file, in bytes, the catalogue at `url` is known to take; None when unknown."""
+    return UPLOAD_LIMITS.get(url.rstrip("/").lower())
 
 
 def is_production(url: str) -> bool:

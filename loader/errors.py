@@ -52,3 +52,10 @@ class CannotStart(LoaderError):
     """The run cannot begin: the catalogue does not answer or refuses the token."""
 
     exit_code = 2
+
+
+class CatalogueReadError(LoaderError):
+    """A command that only reads the catalogue (export, due) cannot: a dataset or
+    organization is not there or not visible, or the catalogue does not answer."""
+
+    exit_code = 2

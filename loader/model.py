@@ -46,6 +46,15 @@ class Status(StrEnum):
 # A cell holding exactly this asks a patch to empty the field.
 CLEAR = "<clear>"
 
+# Columns the loader writes beside a batch's own: the result workbook's outcome
+# columns, and the due report's dates. A sheet carrying every heading of one
+# set is still a batch: the reader ignores those columns, so a result or a
+# due report can be run as the next batch.
+RESULT_COLUMNS = ("status", "action", "package_id", "resource_url", "error", "code")
+DUE_COLUMNS = ("last_updated", "due_date", "days_overdue")
+# The headings that mark a sheet as a result (`code` came later; it is ignored too).
+RESULT_MARKS = frozenset(RESULT_COLUMNS) - {"code"}
+
 
 @dataclass(frozen=True)
 class Row:
@@ -72,6 +81,9 @@ class Batch:
     headers: list[str]  # as the editor wrote them, sheet order
     columns: list[str]  # canonical names, same order as headers
     rows: list[Row]
+    # the sheet is a result workbook's: its create and upsert rows that carry a
+    # resource_id (filled in by the run that made them) act on that resource
+    from_result: bool = False
 
     def header_for(self, column: str) -> str:
         """The editor's own heading for a canonical column name."""

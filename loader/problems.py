@@ -261,6 +261,15 @@ UPLOAD_NOT_FILE = _register(
     "'{text}' is a folder or a special file, not a file",
     "validate",
 )
+UPLOAD_TOO_LARGE = _register(
+    "upload-too-large",
+    "File too large",
+    "the file to upload is larger than the catalogue takes (`--max-file-size`; 150 MB for "
+    "prod and test)",
+    "'{text}' is {size}, over the {limit} the catalogue takes; publish it elsewhere and "
+    "give its URL, or split it",
+    "validate",
+)
 UPLOAD_AND_URL = _register(
     "upload-and-url",
     "File and URL",

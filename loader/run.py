@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loader import __version__
-from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
+from loader.client import BytesListener, CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
-from loader.model import Batch, CheckedRow, Outcome, Problem, RunSummary, Status
+from loader.model import RESULT_COLUMNS, Batch, CheckedRow, Outcome, Problem, RunSummary, Status
 from loader.pipeline.execute import dry_run, execute
 from loader.pipeline.journal import SUFFIX as JOURNAL_SUFFIX
 from loader.pipeline.journal import Earlier, Journal, journal_path, read_journal
-from loader.pipeline.plan import Planner, unmade_resources
+from loader.pipeline.plan import Plan, Planner, unmade_resources
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
-from loader.pipeline.report import RESULT_COLUMNS, write_results
+from loader.pipeline.report import result_columns, result_values, write_results
 from loader.pipeline.validate import validate_batch
 from loader.schema import Schema, load_schema
 
@@ -70,7 +70,8 @@ class RunResult:
         """The rows and their outcomes as a pandas DataFrame, one row per batch row.
 
         Columns: `row` (the spreadsheet's row number), the batch's own columns
-        (canonical names), then the result workbook's columns and `code`.
+        (canonical names, with `resource_id` filled in), then the result
+        workbook's columns, as on its Results sheet.
         """
         import pandas  # only this needs it: a second of import time saved elsewhere
 
@@ -80,8 +81,8 @@ class RunResult:
             outcome = by_row[row.number]
             result = {name: getattr(outcome, name) for name in RESULT_COLUMNS}
             result["status"] = str(outcome.status)
-            records.append({"row": row.number, **row.values, **result, "code": outcome.code})
-        columns = ["row", *self.batch.columns, *RESULT_COLUMNS, "code"]
+            records.append({"row": row.number, **result_values(row, outcome), **result})
+        columns = ["row", *result_columns(self.batch)[1], *RESULT_COLUMNS]
         return pandas.DataFrame.from_records(records, columns=columns)
 
 
@@ -91,14 +92,17 @@ def check_batch(
     sheet: str | None = None,
     schema: Schema | None = None,
     result_path: Path | str | None = None,
+    max_file_size: int | None = None,
 ) -> RunResult:
     """Read and validate a batch offline: every problem at once, nothing sent anywhere.
 
-    Raises BatchError when the file cannot be read.
+    A file to upload over `max_file_size` bytes makes its row invalid
+    (`client.upload_limit` gives the limit of the BCDC hosts). Raises
+    BatchError when the file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked = _read_and_check(path, sheet, schema)
+    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size)
     recorder = Recorder(row.number for row in batch.rows)
     recorder.record_problems(problems)
     recorder.record_ready(checked)
@@ -125,6 +129,8 @@ def run_batch(
     stop: threading.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_bytes: BytesListener | None = None,
+    max_file_size: int | None = None,
 ) -> RunResult:
     """Validate, plan and run one batch file against `catalogue`.
 
@@ -132,18 +138,20 @@ def run_batch(
     `dry_run_only`, names are resolved and each row says what it would do.
     `fold` sends consecutive rows of a dataset that move no file as one call;
     a file the resource already holds is not sent again unless `force_upload`,
-    and `touch` then still records the refresh in `last_modified`.
+    and `touch` then still records the refresh in `last_modified`. A file over
+    `max_file_size` bytes makes its row invalid before anything is written.
 
     With a `result_path`, a run keeps a journal beside it (unless `journal` is
     False); `resume` continues the run that journal records: rows done are not
     run again, rows in doubt are looked up first. `on_start` receives the
     number of operations about to run (for a progress bar); `on_outcome` each
-    of their outcomes as it happens. Raises BatchError when the file cannot be
-    read, CannotStart when a resume cannot be made.
+    of their outcomes as it happens; `on_bytes` the bytes of uploads as they
+    are sent. Raises BatchError when the file cannot be read, CannotStart when
+    a resume cannot be made.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked = _read_and_check(path, sheet, schema)
+    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size)
     result_file = Path(result_path) if result_path else None
     earlier = _earlier_run(batch, result_file) if resume else None
     keep_journal = journal and not dry_run_only and result_file is not None
@@ -156,20 +164,21 @@ def run_batch(
         for outcome in earlier.done().values():
             recorder.record(outcome)
         checked = [row for row in checked if not recorder.has(row.number)]
+    listening, catalogue.on_bytes = catalogue.on_bytes, on_bytes or catalogue.on_bytes
     user = ""
     refused = bool(problems) and not skip_invalid
     unreached = "the batch has invalid rows, so nothing was written" if refused else ""
     try:
         if not refused:
             user = _who(catalogue)
-            invalid = {p.row for p in problems if p.row is not None}
-            in_doubt = earlier.in_doubt if earlier else set()
             planner = Planner(
-                catalogue, schema, force_upload=force_upload, touch=touch, in_doubt=in_doubt
+                catalogue,
+                schema,
+                force_upload=force_upload,
+                touch=touch,
+                in_doubt=earlier.in_doubt if earlier else (),
             )
-            plan = planner.plan(checked, unmade=unmade_resources(batch.rows, invalid))
-            for failure in plan.failures:
-                recorder.record(failure)
+            plan = _plan(planner, batch, problems, checked, recorder)
             if on_start:
                 on_start(len(plan.operations))
             if on_outcome:
@@ -185,6 +194,7 @@ def run_batch(
         unreached = f"the run could not start: {error}"
         raise
     finally:
+        catalogue.on_bytes = listening
         outcomes = recorder.close(unreached)
         summary = RunSummary(
             "run", started, _now(), __version__, catalogue.url, user, dry_run=dry_run_only
@@ -219,12 +229,27 @@ def _open_journal(batch: Batch, target: str, result_file: Path | None, resumed: 
     return journal
 
 
+def _plan(
+    planner: Planner,
+    batch: Batch,
+    problems: list[Problem],
+    checked: list[CheckedRow],
+    recorder: Recorder,
+) -> Plan:
+    """Plan the valid rows; rows that cannot be planned are recorded as they fail."""
+    invalid = {p.row for p in problems if p.row is not None}
+    plan = planner.plan(checked, unmade=unmade_resources(batch.rows, invalid))
+    for failure in plan.failures:
+        recorder.record(failure)
+    return plan
+
+
 def _read_and_check(
-    path: Path | str, sheet: str | None, schema: Schema
+    path: Path | str, sheet: str | None, schema: Schema, max_file_size: int | None
 ) -> tuple[Batch, list[Problem], list[CheckedRow]]:
     """Read and validate."""
     batch = read_batch(Path(path), sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema)
+    problems, checked = validate_batch(batch, schema, max_file_size=max_file_size)
     return batch, problems, checked
 
 

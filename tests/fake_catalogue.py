@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loader.client import CatalogueAPI, Invalid, NotFound
+from loader.client import BytesListener, CatalogueAPI, Invalid, NotFound
 
 
 class FakeCatalogue:
@@ -30,6 +30,7 @@ class FakeCatalogue:
         self.faults: dict[str, BaseException] = {}  # resource name -> raised on write
         self.calls: list[tuple[str, str]] = []  # (action, resource name or id)
         self.reads = 0
+        self.on_bytes: BytesListener | None = None
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
         self._lock = threading.Lock()
@@ -72,6 +73,11 @@ class FakeCatalogue:
                 return copy.deepcopy(package)
         raise NotFound("package_show: not found")
 
+    def organization_packages(self, organization_id: str) -> list[dict[str, Any]]:
+        self.reads += 1
+        owned = [p for p in self.packages.values() if p["owner_org"] == organization_id]
+        return copy.deepcopy(sorted(owned, key=lambda p: p["name"]))
+
     def resource(self, resource_id: str) -> dict[str, Any]:
         self.reads += 1
         package, resource = self._find(resource_id)
@@ -111,6 +117,8 @@ class FakeCatalogue:
                     resource.update(kept)
                 resource.update(data)
             if upload is not None:
+                if self.on_bytes is not None:
+                    self.on_bytes(upload.stat().st_size)
                 resource.update(
                     url=f"{self.url}/download/{upload.name}",
                     url_type="upload",

@@ -150,3 +150,37 @@ def test_serve_refuses_a_catalogue_that_is_no_address(runner, tmp_path):
     result = runner.invoke(main, ["serve", str(tmp_path), "--ckan", "ftp://x", "--no-browser"])
     assert result.exit_code == 2
     assert "neither prod, test nor an http(s) URL" in result.output
+
+
+def sparse_file(path, size):
+    """A file of `size` bytes that takes no room on disk."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def test_a_file_over_the_size_limit_makes_its_row_invalid(runner, tmp_path):
+    sparse_file(tmp_path / "big.csv", 151 << 20)
+    sparse_file(tmp_path / "small.csv", 1000)
+    row = {k: v for k, v in DOCUMENT.items() if k != "url"}
+    path = write_batch(
+        tmp_path, {**row, "upload": "big.csv"}, {**row, "name": "Small", "upload": "small.csv"}
+    )
+
+    for_test = runner.invoke(main, ["validate", str(path), "--ckan", "test"])
+    no_limit = runner.invoke(main, ["validate", str(path), "--ckan", "http://localhost:1"])
+    tight = runner.invoke(main, ["validate", str(path), "--max-file-size", "0.5 KB"])
+    unlimited = runner.invoke(
+        main, ["validate", str(path), "--ckan", "prod", "--max-file-size", "none"]
+    )
+
+    assert for_test.exit_code == 2
+    assert for_test.output.splitlines()[0] == (
+        "Row 2, column 'upload': 'big.csv' is 151.0 MB, over the 150.0 MB the catalogue takes; "
+        "publish it elsewhere and give its URL, or split it"
+    )
+    assert "1 ready, 1 with problems" in for_test.output
+    assert no_limit.exit_code == 0 and unlimited.exit_code == 0
+    assert tight.exit_code == 2 and "2 with problems" in tight.output
+    bad = runner.invoke(main, ["validate", str(path), "--max-file-size", "lots"])
+    assert bad.exit_code == 2 and "not a size such as 150MB" in bad.output

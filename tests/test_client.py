@@ -63,3 +63,31 @@ def test_catalogue_names():
     assert is_production(catalogue_url("prod")) and not is_production(catalogue_url("test"))
     with pytest.raises(ValueError):
         catalogue_url("catalogue.data.gov.bc.ca")
+
+
+def test_organization_packages_pages_through_the_search(monkeypatch):
+    from loader import client
+
+    monkeypatch.setattr(client, "SEARCH_PAGE", 2)
+    datasets = [{"id": f"p{i}", "name": f"d{i}"} for i in range(5)]
+    asked = []
+
+    def read(self, action, data):
+        asked.append((action, data["fq"], data["include_private"], data["start"], data["rows"]))
+        page = datasets[data["start"] : data["start"] + data["rows"]]
+        return {"count": len(datasets), "results": page}
+
+    monkeypatch.setattr(Catalogue, "read", read)
+
+    found = Catalogue("http://localhost:1").organization_packages("org-1")
+
+    assert found == datasets
+    assert [a[3] for a in asked] == [0, 2, 4]
+    assert asked[0][:3] == ("package_search", "owner_org:org-1", True)
+
+
+def test_upload_limits_of_the_bcdc_hosts():
+    from loader.client import upload_limit
+
+    assert upload_limit(catalogue_url("prod")) == upload_limit(catalogue_url("test")) == 150 << 20
+    assert upload_limit("http://127.0.0.1:5055") is None

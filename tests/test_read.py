@@ -258,3 +258,23 @@ def test_a_formula_with_its_saved_value_reads_as_that_value(tmp_path):
 
     assert batch.rows[0].values["name"] == "2"
     assert batch.rows[0].formulas == frozenset()
+
+
+def test_the_loaders_own_columns_are_ignored_only_as_a_whole_set(tmp_path):
+    result = ["status", "action", "package_id", "resource_url", "error", "code"]
+    path = write_csv(
+        tmp_path / "r.csv", [*HEADER, *result], [["patch", "p", "n", "csv", "done", "", "", "", ""]]
+    )
+    batch = read_batch(path)
+    assert batch.columns == HEADER and batch.from_result
+
+    due = write_csv(
+        tmp_path / "d.csv",
+        [*HEADER, "last_updated", "due_date", "days_overdue"],
+        [["patch", "p", "n", "csv", "2026-01-01", "2026-02-01", "3"]],
+    )
+    assert read_batch(due).columns == HEADER and not read_batch(due).from_result
+
+    lone = write_csv(tmp_path / "s.csv", [*HEADER, "status"], [["patch", "p", "n", "csv", "x"]])
+    with pytest.raises(BatchError, match="'status', is not a column"):
+        read_batch(lone)

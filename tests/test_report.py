@@ -66,33 +66,35 @@ def workbook(tmp_path):
     return path, openpyxl.load_workbook(path)
 
 
-def test_results_repeat_the_editors_columns_then_the_outcome(workbook):
+def test_results_repeat_the_editors_columns_with_resource_id_then_the_outcome(workbook):
     _, wb = workbook
     ws = wb["Results"]
     header = [c.value for c in ws[1]]
     assert header == [
         "Op",
         "Dataset",
+        "resource_id",
         "Resource name",
         "Format",
         "status",
         "action",
-        "resource_id",
         "package_id",
         "resource_url",
         "error",
+        "code",
     ]
     assert [c.value for c in ws[2]][:8] == [
         "patch",
         "water",
+        "r-1",
         "Sites",
         "csv",
         "done",
         "patched",
-        "r-1",
         "p-1",
     ]
-    assert [ws.cell(row=r, column=5).value for r in (2, 3, 4)] == ["done", "failed", "not run"]
+    assert [ws.cell(row=r, column=6).value for r in (2, 3, 4)] == ["done", "failed", "not run"]
+    assert ws["C3"].value is None  # row 4 resolved nothing: no id to fill in
     assert ws.freeze_panes == "A2"
 
 
@@ -107,19 +109,19 @@ def test_the_resource_link_is_a_real_hyperlink_not_a_formula(workbook):
 def test_offending_cells_are_highlighted_with_the_message_as_comment(workbook):
     _, wb = workbook
     ws = wb["Results"]
-    bad = ws["D3"]
+    bad = ws["E3"]
     assert bad.fill.fgColor.rgb.endswith("FFC7CE")
     assert bad.comment.text == "Value must be one of [...]"
-    assert ws["D2"].comment is None
+    assert ws["E2"].comment is None
     assert ws["J3"].value == "format: Value must be one of [...]"
-    assert ws["E3"].fill.fgColor.rgb.endswith("FFC7CE")
+    assert ws["F3"].fill.fgColor.rgb.endswith("FFC7CE")
 
 
 def test_text_that_looks_like_a_formula_stays_text(workbook):
     path, wb = workbook
     ws = wb["Results"]
-    assert ws["C3"].value == '=HYPERLINK("x")' and ws["C3"].data_type == "s"
-    assert ws["C4"].value == "+Old -1 @x" and ws["C4"].data_type == "s"
+    assert ws["D3"].value == '=HYPERLINK("x")' and ws["D3"].data_type == "s"
+    assert ws["D4"].value == "+Old -1 @x" and ws["D4"].data_type == "s"
     with zipfile.ZipFile(path) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet and "<f " not in sheet
@@ -181,9 +183,35 @@ def test_validation_problems_become_invalid_outcomes(tmp_path):
         RunSummary("validate", START, START, "0.1.0"),
     )
     ws = openpyxl.load_workbook(out)["Results"]
-    fmt = batch.columns.index("format") + 1
+    fmt = report.result_columns(batch)[1].index("format") + 1
     assert "did you mean 'csv'?" in ws.cell(row=2, column=fmt).comment.text
     assert ws.cell(row=3, column=fmt).comment is None
+
+
+def test_a_result_is_read_back_as_its_batch_with_the_ids_filled_in(workbook):
+    path, _ = workbook
+    batch = read_batch(path, sheet="Results")
+    assert batch.from_result
+    assert batch.columns == ["op", "package", "resource_id", "name", "format"]
+    assert batch.rows[0].values == {
+        "op": "patch",
+        "package": "water",
+        "resource_id": "r-1",
+        "name": "Sites",
+        "format": "csv",
+    }
+    assert "resource_id" not in batch.rows[1].values
+
+
+def test_a_batch_with_resource_id_keeps_one_such_column(tmp_path):
+    path = write_batch(tmp_path, {"op": "delete", "resource_id": "", "package": "p", "name": "n"})
+    batch = read_batch(path)
+    outcome = Outcome(2, "done", action="deleted", resource_id="r-9", package_id="p-1")
+    out = write_results(tmp_path / "r.xlsx", batch, [outcome], SUMMARY)
+    ws = openpyxl.load_workbook(out)["Results"]
+    header = [c.value for c in ws[1]]
+    assert header.count("resource_id") == 1
+    assert ws.cell(row=2, column=header.index("resource_id") + 1).value == "r-9"
 
 
 def test_put_strips_characters_excel_cannot_hold():

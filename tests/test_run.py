@@ -28,3 +28,23 @@ def test_check_batch_gives_every_row_one_outcome_and_a_data_frame(tmp_path):
     assert frame.loc[0, "code"] == "invalid-choice"
     assert "did you mean 'csv'?" in frame.loc[0, "error"]
     assert list(frame.columns[:3]) == ["row", *list(DOCUMENT)[:2]]
+
+
+def test_run_batch_reports_upload_bytes_and_leaves_the_catalogue_as_it_was(tmp_path):
+    from fake_catalogue import FakeCatalogue
+
+    from loader.run import run_batch
+
+    catalogue = FakeCatalogue()
+    catalogue.add_package(DOCUMENT["package"])
+    (tmp_path / "data.csv").write_bytes(b"x" * 5000)
+    row = {k: v for k, v in DOCUMENT.items() if k != "url"}
+    path = write_batch(tmp_path, {**row, "upload": "data.csv"})
+    heard: list[int] = []
+
+    result = run_batch(path, catalogue, on_bytes=heard.append)
+    refused = run_batch(path, catalogue, max_file_size=4999)
+
+    assert result.exit_code == 0 and sum(heard) == 5000
+    assert catalogue.on_bytes is None
+    assert refused.exit_code == 2 and refused.outcomes[0].code == "upload-too-large"

@@ -457,3 +457,15 @@ def test_all_problems_are_found_at_once_in_row_order(tmp_path):
     )
     assert [p.row for p in problems] == [2, 4, 4, 4, 4]
     assert [c.number for c in checked] == [3]
+
+
+def test_a_create_row_of_a_result_carrying_its_resource_id_acts_on_that_resource(tmp_path):
+    result_columns = {k: "" for k in ("status", "action", "package_id", "resource_url", "error")}
+    row = {**DOCUMENT, "resource_id": "res-1", **result_columns}
+    problems, checked = check(tmp_path, row)
+    assert problems == []
+    assert checked[0].op == "update" and checked[0].resource_id == "res-1"
+
+    plain = write_batch(tmp_path, {**DOCUMENT, "resource_id": "res-1"}, name="plain.csv")
+    problems, _ = validate_batch(read_batch(plain), load_schema())
+    assert [p.code for p in problems] == ["unexpected-value"]

@@ -9,6 +9,6 @@
     report    Outcomes -> result workbook
 
 Each stage's output is a plain value the next takes. `loader.run` ties them
-together; the commands beside this package (template, and what comes next)
-use the stages without changing them.
+together; the commands beside this package (template, export, due) use the
+stages without changing them.
 """

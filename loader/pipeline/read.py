@@ -23,7 +23,16 @@ import python_calamine
 
 from loader import problems
 from loader.errors import BatchError
-from loader.model import FULL_OPS, MAKING_OPS, Batch, Problem, Row
+from loader.model import (
+    DUE_COLUMNS,
+    FULL_OPS,
+    MAKING_OPS,
+    RESULT_COLUMNS,
+    RESULT_MARKS,
+    Batch,
+    Problem,
+    Row,
+)
 from loader.schema import Schema, load_schema
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -288,7 +297,8 @@ def _batch_from_grid(
             code=problems.EMPTY_BATCH.code,
         )
 
-    found, positions, headers, columns = _headings(header_cells, header_number, schema)
+    ignored, from_result = loader_columns(header_cells)
+    found, positions, headers, columns = _headings(header_cells, header_number, schema, ignored)
     rows, unheaded = _rows(grid, header_cells, dict(zip(positions, columns, strict=True)), formulas)
     for index, numbers in sorted(unheaded.items()):
         message = problems.UNNAMED_COLUMN.message(letter=column_letter(index), rows=_shown(numbers))
@@ -304,11 +314,28 @@ def _batch_from_grid(
             ),
             code=problems.EMPTY_BATCH.code,
         )
-    return Batch(path, sheet, headers, columns, rows)
+    return Batch(path, sheet, headers, columns, rows, from_result)
+
+
+def loader_columns(cells: list[str]) -> tuple[frozenset[str], bool]:
+    """The headings of columns the loader wrote beside a batch (a result's outcome
+    columns, a due report's dates), to be ignored; and whether the sheet is a result.
+
+    A set counts only when every heading of it is there: a lone 'status'
+    column is the editor's, and is refused as unknown like any other.
+    """
+    present = {text.strip().lower() for text in cells if text}
+    ignored: set[str] = set()
+    from_result = present >= RESULT_MARKS
+    if from_result:
+        ignored.update(RESULT_COLUMNS)
+    if set(DUE_COLUMNS) <= present:
+        ignored.update(DUE_COLUMNS)
+    return frozenset(ignored), from_result
 
 
 def _headings(
-    cells: list[str], number: int, schema: Schema
+    cells: list[str], number: int, schema: Schema, ignored: frozenset[str] = frozenset()
 ) -> tuple[list[Problem], list[int], list[str], list[str]]:
     """Problems with the heading row, and the (position, heading, column) of each usable one."""
     found: list[Problem] = []
@@ -317,7 +344,7 @@ def _headings(
     columns: list[str] = []
     seen: dict[str, str] = {}
     for index, text in enumerate(cells):
-        if not text:
+        if not text or text.strip().lower() in ignored:
             continue
         letter = column_letter(index)
         column = schema.match_header(text)

@@ -1,8 +1,12 @@
 """The result workbook: the batch as the editor wrote it, with what happened to each row.
 
-Sheet "Results" repeats the batch's own columns and values, then status,
-action, resource_id, package_id, resource_url and error; cells with a
-problem are highlighted and carry the message as a comment. Sheet
+Sheet "Results" repeats the batch's own columns and values, with the
+`resource_id` of every row that resolved or created a resource filled in
+(a `resource_id` column is added among the batch's columns when it had
+none), then status, action, package_id, resource_url, error and code. So the
+Results sheet is itself a batch: the reader recognises the result columns
+and ignores them, and the next run acts on the same resources by id. Cells
+with a problem are highlighted and carry the message as a comment. Sheet
 "Summary" counts rows by status and says when, where and by whom.
 
 Nothing from the batch or the catalogue is ever written as a formula, and
@@ -26,9 +30,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from loader.model import Batch, Outcome, Row, RunSummary, Status
-
-RESULT_COLUMNS = ("status", "action", "resource_id", "package_id", "resource_url", "error")
+from loader.model import RESULT_COLUMNS, Batch, Outcome, Row, RunSummary, Status
 
 STATUS_FILLS = {
     Status.DONE: PatternFill("solid", fgColor="C6EFCE"),
@@ -119,55 +121,87 @@ def _umask() -> int:
     return mask
 
 
+def result_columns(batch: Batch) -> tuple[list[str], list[str]]:
+    """The batch part of the Results sheet: (headings, canonical columns).
+
+    The batch's own, plus a `resource_id` column after op, package and
+    organization when the batch had none, so the sheet can be run again.
+    """
+    headers, columns = list(batch.headers), list(batch.columns)
+    if "resource_id" not in columns:
+        leading = [columns.index(c) + 1 for c in ("op", "package", "organization") if c in columns]
+        at = max(leading, default=0)
+        headers.insert(at, "resource_id")
+        columns.insert(at, "resource_id")
+    return headers, columns
+
+
+def result_values(row: Row, outcome: Outcome) -> dict[str, str]:
+    """A row's batch cells as the next run reads them: the resource it resolved
+    or created named by id."""
+    values = dict(row.values)
+    if outcome.resource_id:
+        values["resource_id"] = outcome.resource_id
+    return values
+
+
 def _results_sheet(ws: WriteOnlyWorksheet, batch: Batch, outcomes: list[Outcome]) -> None:
-    headers = [*batch.headers, *RESULT_COLUMNS]
-    width = len(batch.columns)
-    status_at, error_at, link_at = (
-        width + RESULT_COLUMNS.index(name) for name in ("status", "error", "resource_url")
-    )
-    position = {column: i for i, column in enumerate(batch.columns)}
+    batch_headers, columns = result_columns(batch)
+    headers = [*batch_headers, *RESULT_COLUMNS]
+    width = len(columns)
     by_row = {o.row: o for o in outcomes}
+    rows = [(r, by_row.get(r.number) or Outcome(r.number, Status.NOT_RUN)) for r in batch.rows]
+    _layout(ws, headers, columns, rows)
+    ws.append([_cell(ws, text, font=BOLD, fill=HEADER_FILL) for text in headers])
+    for row, outcome in rows:
+        ws.append(_result_row(ws, columns, width, result_values(row, outcome), outcome))
 
-    def outcome_of(row: Row) -> Outcome:
-        return by_row.get(row.number) or Outcome(row.number, Status.NOT_RUN)
 
-    # A write-only sheet takes its layout before its rows: size the columns
-    # from the headings and the first rows.
+def _layout(
+    ws: WriteOnlyWorksheet, headers: list[str], columns: list[str], rows: list[tuple[Row, Outcome]]
+) -> None:
+    """A write-only sheet takes its layout before its rows: size the columns
+    from the headings and the first rows."""
+    position = {column: i for i, column in enumerate(columns)}
     longest = [len(text) for text in headers]
-    for row in batch.rows[:200]:
-        for column, text in row.values.items():
+    for row, outcome in rows[:200]:
+        for column, text in result_values(row, outcome).items():
             longest[position[column]] = max(longest[position[column]], len(text))
-        for offset, value in enumerate(_result_values(outcome_of(row)), start=width):
+        for offset, value in enumerate(_result_values(outcome), start=len(columns)):
             longest[offset] = max(longest[offset], len(str(value or "")))
     for index, size in enumerate(longest, start=1):
         ws.column_dimensions[get_column_letter(index)].width = min(max(size + 2, 8), 60)
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(batch.rows) + 1)}"
-    ws.append([_cell(ws, text, font=BOLD, fill=HEADER_FILL) for text in headers])
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(rows) + 1)}"
 
-    for row in batch.rows:
-        outcome = outcome_of(row)
-        cells: list[object] = [None] * len(headers)
-        for column, text in row.values.items():
-            cells[position[column]] = _cell(ws, text)
-        for offset, value in enumerate(_result_values(outcome), start=width):
-            if value not in (None, ""):
-                cells[offset] = _cell(ws, value)
-        if outcome.status in STATUS_FILLS:
-            cells[status_at] = _cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
-        if outcome.status in (Status.FAILED, Status.INVALID) and outcome.error:
-            cells[error_at] = _cell(ws, outcome.error, fill=PROBLEM_FILL)
-        url = outcome.resource_url
-        if url and url.lower().startswith(("https://", "http://")):
-            cells[link_at] = _cell(ws, url, hyperlink=url, font=LINK)
-        for column, message in outcome.field_errors.items():
-            if column not in position:
-                continue  # a column the batch lacks: the message is in `error`
-            comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", message), AUTHOR, 120, 320)
-            cells[position[column]] = _cell(
-                ws, row.values.get(column), fill=PROBLEM_FILL, comment=comment
-            )
-        ws.append(cells)
+
+def _result_row(
+    ws: WriteOnlyWorksheet, columns: list[str], width: int, values: dict[str, str], outcome: Outcome
+) -> list[object]:
+    """One Results row: the batch cells (problems marked), then the outcome."""
+    status_at, error_at, link_at = (
+        width + RESULT_COLUMNS.index(name) for name in ("status", "error", "resource_url")
+    )
+    position = {column: i for i, column in enumerate(columns)}
+    cells: list[object] = [None] * (width + len(RESULT_COLUMNS))
+    for column, text in values.items():
+        cells[position[column]] = _cell(ws, text)
+    for offset, value in enumerate(_result_values(outcome), start=width):
+        if value not in (None, ""):
+            cells[offset] = _cell(ws, value)
+    if outcome.status in STATUS_FILLS:
+        cells[status_at] = _cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
+    if outcome.status in (Status.FAILED, Status.INVALID) and outcome.error:
+        cells[error_at] = _cell(ws, outcome.error, fill=PROBLEM_FILL)
+    url = outcome.resource_url
+    if url and url.lower().startswith(("https://", "http://")):
+        cells[link_at] = _cell(ws, url, hyperlink=url, font=LINK)
+    for column, message in outcome.field_errors.items():
+        if column not in position:
+            continue  # a column the batch lacks: the message is in `error`
+        comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", message), AUTHOR, 120, 320)
+        cells[position[column]] = _cell(ws, values.get(column), fill=PROBLEM_FILL, comment=comment)
+    return cells
 
 
 def _result_values(outcome: Outcome) -> tuple[CellValue, ...]:

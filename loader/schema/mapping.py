@@ -109,6 +109,8 @@ def _cell_text(field: Field, value: Any) -> str:
                 return str(value).strip()
         if isinstance(value, list):
             return ",".join(str(v) for v in value if v not in (None, ""))
+    if field.type == "date" and isinstance(value, str) and value.endswith("T00:00:00"):
+        return value[:10]  # a date the catalogue keeps as midnight of that day
     if field.type == "json" and isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):

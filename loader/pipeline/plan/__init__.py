@@ -264,6 +264,10 @@ class Planner:
             action = Action.PATCH
             fields = patch_payload(self.schema, current, row.cells, row.clear)
             self._check_whole({**current, **fields})
+            # A patch sends only what differs: a value the catalogue holds in
+            # another form (CRLF line ends, spacing) is not rewritten by a patch
+            # of some other field, as it would be when an exported row is edited.
+            fields = {k: v for k, v in fields.items() if not same(current.get(k), v)}
             replaced: list[str] = []
         else:
             action = Action.UPDATE

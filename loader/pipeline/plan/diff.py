@@ -80,7 +80,8 @@ def _normal(value: Any) -> Any:
 
 
 def _normal_text(value: str) -> Any:
-    text = value.strip()
+    # the web form sends line ends as CRLF; a spreadsheet cell gives back LF
+    text = value.replace("\r\n", "\n").strip()
     if text[:1] in "[{":
         try:
             return _normal(json.loads(text))

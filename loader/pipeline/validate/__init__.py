@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loader import problems
-from loader.model import CLEAR, Batch, CheckedRow, Op, Problem, Row
+from loader.model import CLEAR, MAKING_OPS, Batch, CheckedRow, Op, Problem, Row
 from loader.pipeline.validate.batch import Uploads, collisions, extent_problems
 from loader.pipeline.validate.cells import CellChecker, is_op
 from loader.pipeline.validate.rules import CLEARED, Found, Instance, RowChecker
@@ -65,15 +65,21 @@ class _RowCheck:
     op: Op | None = None
 
 
-def validate_batch(batch: Batch, schema: Schema) -> tuple[list[Problem], list[CheckedRow]]:
+def validate_batch(
+    batch: Batch, schema: Schema, *, max_file_size: int | None = None
+) -> tuple[list[Problem], list[CheckedRow]]:
     """Every problem in the batch, and the rows that have none, ready for the catalogue.
+
+    A file to upload larger than `max_file_size` bytes makes its row invalid.
 
     Problems come in row order, then column order; batch-level problems
     (rows that collide, uploads) are attached to the rows they concern.
     """
     checkers = _checkers(schema)
-    uploads = Uploads(Path(batch.path).resolve().parent)
-    checks = {row.number: _check_row(row, checkers, uploads) for row in batch.rows}
+    uploads = Uploads(Path(batch.path).resolve().parent, max_file_size)
+    checks = {
+        row.number: _check_row(row, checkers, uploads, batch.from_result) for row in batch.rows
+    }
     ops = {n: (c.op, c.instance) for n, c in checks.items() if c.op is not None}
     for number, found in collisions(ops).items():
         checks[number].found.extend(found)
@@ -92,7 +98,7 @@ def validate_batch(batch: Batch, schema: Schema) -> tuple[list[Problem], list[Ch
     return problems_out, checked
 
 
-def _check_row(row: Row, checkers: _Checkers, uploads: Uploads) -> _RowCheck:
+def _check_row(row: Row, checkers: _Checkers, uploads: Uploads, from_result: bool) -> _RowCheck:
     check = _RowCheck()
     cache = checkers.cells.cache
     plain = checkers.cells.plain
@@ -121,7 +127,7 @@ def _check_row(row: Row, checkers: _Checkers, uploads: Uploads) -> _RowCheck:
         body = "choose create, update, patch, delete or upsert"
         check.found.append((problems.MISSING_VALUE.code, "op", body))
     elif is_op(op):
-        check.op = Op(op)
+        check.op = _rerun_op(Op(op), check.instance, from_result)
         check.found.extend(checkers.rows.check(check.op, check.instance))
         check.found.extend(extent_problems(check.instance))
         upload = row.values.get("upload")
@@ -130,6 +136,19 @@ def _check_row(row: Row, checkers: _Checkers, uploads: Uploads) -> _RowCheck:
             if problem:
                 check.found.append(problem)
     return check
+
+
+def _rerun_op(op: Op, instance: dict[str, object], from_result: bool) -> Op:
+    """What a row of a result workbook does when run again.
+
+    The run that wrote the result filled in the resource_id of what each row
+    created; run again by id, a create or upsert would make the resource a
+    second time. Such a row says what the resource should be, so it acts on
+    that resource as an update (which finds "no change" when nothing was edited).
+    """
+    if from_result and op in MAKING_OPS and instance.get("resource_id"):
+        return Op.UPDATE
+    return op
 
 
 def _tidy(found: list[Found]) -> list[Found]:

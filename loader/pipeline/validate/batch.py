@@ -51,10 +51,15 @@ def extent_problems(instance: Instance) -> list[Found]:
 
 
 class Uploads:
-    """Files the batch names, each looked at once: {cell text: (absolute path, problem)}."""
+    """Files the batch names, each looked at once: {cell text: (absolute path, problem)}.
 
-    def __init__(self, base: Path):
+    A file over `max_size` bytes is refused here, before anything is written:
+    the catalogue would refuse it only after the whole file was sent.
+    """
+
+    def __init__(self, base: Path, max_size: int | None = None):
         self.base = base
+        self.max_size = max_size
         self.seen: dict[str, tuple[Path, Found | None]] = {}
 
     def check(self, text: str) -> tuple[Path, Found | None]:
@@ -71,7 +76,20 @@ class Uploads:
         if not path.is_file():
             body = problems.UPLOAD_NOT_FILE.message(text=text)
             return path, (problems.UPLOAD_NOT_FILE.code, "upload", body)
+        size = path.stat().st_size
+        if self.max_size is not None and size > self.max_size:
+            limit = show_size(self.max_size)
+            body = problems.UPLOAD_TOO_LARGE.message(text=text, size=show_size(size), limit=limit)
+            return path, (problems.UPLOAD_TOO_LARGE.code, "upload", body)
         return path, None
+
+
+def show_size(size: int) -> str:
+    """A size in bytes as an editor reads it: "151.2 MB" (MB of 1024 x 1024 bytes)."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
 
 
 Target = tuple[str, ...]

@@ -1,0 +1,144 @@
+"""Export: the resources a catalogue holds now, as a batch to edit and run back.
+
+One row per resource of the datasets asked for (by name, or every dataset of
+an organization), in the template's layout: `op` is `patch`, the resource is
+named by `resource_id` (with its dataset and organization beside it, which
+the run checks), and every writable field holds its current value, written as
+an editor would type it (`resource_cells`). A link resource keeps its URL; an
+uploaded file's URL is the catalogue's own and is left out.
+
+Why `patch`: a blank cell then keeps the field, so a cell emptied by accident
+never erases anything (emptying takes `<clear>`), and a row nobody edited is
+"no change": running the export back unchanged writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loader import problems
+from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
+from loader.errors import CatalogueReadError
+from loader.model import Op, Problem
+from loader.pipeline.report import put, save_atomically
+from loader.run import check_batch
+from loader.schema import Schema, load_schema, resource_cells
+from loader.template import BOLD, template_columns, template_workbook
+
+EXPORT_OP = Op.PATCH
+
+
+@dataclass(frozen=True)
+class Export:
+    """What an export wrote."""
+
+    path: Path
+    rows: list[dict[str, str]]  # {column: cell text}, one per resource
+    packages: int  # datasets read
+    # what the loader's checks say of the written batch: a resource whose current
+    # values break today's rules (say an old `CSV` format) is an invalid row to fix
+    problems: list[Problem]
+
+
+def export_batch(
+    catalogue: CatalogueAPI,
+    path: Path | str,
+    *,
+    organizations: Iterable[str] = (),
+    packages: Iterable[str] = (),
+    schema: Schema | None = None,
+) -> Export:
+    """Write the resources of the datasets named, and of every dataset of the
+    organizations named, as a batch of patch rows (.xlsx, or .csv).
+
+    Private datasets are found only with a token that may see them. Raises
+    CatalogueReadError when a name is not found or the catalogue does not answer.
+    """
+    schema = schema or load_schema()
+    path = Path(path)
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise ValueError(f"An export is written as .xlsx or .csv, not {path.suffix or 'no suffix'}")
+    found = find_packages(catalogue, organizations, packages)
+    rows = export_rows(schema, found)
+    write_rows(path, schema, rows)
+    return Export(path, rows, len(found), check_batch(path, schema=schema).problems)
+
+
+def find_packages(
+    catalogue: CatalogueAPI, organizations: Iterable[str] = (), packages: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """The datasets named and every dataset of the organizations named, each once,
+    with their resources."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in organizations:
+        organization = read("organization", catalogue.organization, name)
+        listing = read("organization", catalogue.organization_packages, organization["id"])
+        for package in listing:
+            found.setdefault(package["id"], package)
+    for name in packages:
+        package = read("dataset", catalogue.package, name)
+        found.setdefault(package["id"], package)
+    return list(found.values())
+
+
+def read(what: str, show: Callable[[str], Any], name: str) -> Any:
+    """A look-up whose failure ends the command, in the editor's words."""
+    try:
+        return show(name)
+    except NotFound:
+        raise CatalogueReadError(problems.NOT_FOUND.message(what=what, name=name)) from None
+    except NotAuthorized:
+        raise CatalogueReadError(problems.NOT_VISIBLE.message(what=what, name=name)) from None
+    except CatalogueError as error:
+        message = problems.LOOK_UP_FAILED.message(what=what, name=name, detail=error.message)
+        raise CatalogueReadError(message) from None
+
+
+def export_rows(schema: Schema, packages: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One patch row per resource, naming it by id, with its current values."""
+    rows = []
+    for package in packages:
+        organization = (package.get("organization") or {}).get("name") or package.get("owner_org")
+        for resource in package.get("resources") or []:
+            cells = resource_cells(schema, resource)
+            if resource.get("url_type") == "upload":
+                cells.pop("url", None)  # the catalogue's own download link, not the editor's
+            control = {
+                "op": str(EXPORT_OP),
+                "package": str(package["name"]),
+                "organization": str(organization or ""),
+                "resource_id": str(resource["id"]),
+            }
+            rows.append({**control, **cells})
+    return rows
+
+
+def write_rows(
+    path: Path, schema: Schema, rows: list[dict[str, Any]], extra: Sequence[str] = ()
+) -> Path:
+    """Batch rows in the template's layout: its workbook (dropdowns, help,
+    instructions) with the rows on the Batch sheet, or a CSV file. `extra`
+    columns (ones the reader ignores, such as a due report's dates) follow."""
+    columns = [*(c.name for c in template_columns(schema)), *extra]
+    if path.suffix.lower() == ".csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(columns)
+        writer.writerows([row.get(c, "") for c in columns] for row in rows)
+        path.write_bytes(("\ufeff" + out.getvalue()).encode("utf-8"))  # as Excel saves CSV
+        return path
+    wb = template_workbook(schema)
+    ws = wb["Batch"]
+    for index, column in enumerate(extra, start=len(columns) - len(extra) + 1):
+        put(ws.cell(row=1, column=index), column)
+        ws.cell(row=1, column=index).font = BOLD
+    for number, row in enumerate(rows, start=2):
+        for index, column in enumerate(columns, start=1):
+            if row.get(column) not in (None, ""):
+                put(ws.cell(row=number, column=index), row[column])
+    return save_atomically(wb, path)
