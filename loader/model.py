@@ -126,7 +126,7 @@ class CheckedRow:
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one row: the record behind the result workbook,
-    the console summary and (later) the journal."""
+    the console summary and the journal."""
 
     row: int  # spreadsheet row number
     status: Status
@@ -137,6 +137,9 @@ class Outcome:
     error: str = ""
     field_errors: dict[str, str] = field(default_factory=dict)  # column -> message
     code: str = ""  # a code of loader.problems when the row did not get done
+    # the resource as the catalogue saved it ({} once deleted), for the journal: undo
+    # compares it with the resource now to tell whether someone changed it since
+    saved: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

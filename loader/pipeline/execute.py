@@ -271,6 +271,7 @@ def _done(
         resource_id_out = resource_id
     else:
         resource_id_out = answer.resources.get(op.row, {}).get("id") or resource_id
+    saved = answer.resources.get(op.row) if op.action != Action.NOOP else None
     return Outcome(
         op.row,
         Status.DONE,
@@ -278,6 +279,7 @@ def _done(
         resource_id_out,
         op.package_id,
         _page(catalogue, op, resource_id_out),
+        saved=saved,
     )
 
 
@@ -307,6 +309,7 @@ def _failed(
         error=message,
         field_errors=error.field_errors,
         code=problem.code,
+        saved=partial,
     )
 
 

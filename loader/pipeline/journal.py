@@ -4,8 +4,9 @@ A run writes JSON lines beside its result workbook (`RESULT.journal.jsonl`),
 each flushed and synced before the loader goes on:
 
 - `run`: what was run (the batch, a digest of each row, the catalogue);
-- `sent`: a request is about to leave, with the rows it covers and, for each
-  row that changes or deletes a resource, the resource as it was before;
+- `sent`: a request is about to leave, with the rows it covers, what each
+  does and, for each row that changes or deletes a resource, the resource as
+  it was before (with `_kept_file`, where `run --keep-replaced` kept its file);
 - `outcome`: a row's outcome (and the resource as the catalogue saved it);
 - `end`: the run ended, with its counts.
 
@@ -108,10 +109,12 @@ class Journal:
 class Earlier:
     """What the journal says an earlier run (or runs) of a batch did."""
 
+    target: str = ""  # the catalogue the run wrote to
     rows: dict[int, str] = field(default_factory=dict)  # row number -> digest
     outcomes: dict[int, Outcome] = field(default_factory=dict)  # the last outcome of each row
     in_doubt: set[int] = field(default_factory=set)  # sent, and no answer recorded
     before: dict[int, dict[str, Any]] = field(default_factory=dict)  # first snapshot of each row
+    actions: dict[int, str] = field(default_factory=dict)  # what each row's last request did
 
     def changed_rows(self, batch: Batch) -> list[int]:
         """Rows whose contents differ from what the journal recorded (or are new or gone)."""
@@ -144,9 +147,11 @@ def read_journal(path: Path) -> Earlier:
 def _apply(earlier: Earlier, record: dict[str, Any]) -> None:
     kind = record.get("kind")
     if kind == "run":
+        earlier.target = str(record.get("target") or "")
         earlier.rows = {int(n): d for n, d in record["rows"].items()}
     elif kind == "sent":
         earlier.in_doubt.update(record["rows"])
+        earlier.actions.update({int(n): a for n, a in record.get("actions", {}).items()})
         for number, snapshot in record.get("before", {}).items():
             earlier.before.setdefault(int(number), snapshot)
     elif kind == "outcome":
