@@ -121,6 +121,7 @@ class CatalogueAPI(Protocol):
     def delete_resource(self, resource_id: str) -> None: ...
     def touch_resource(self, resource_id: str, timestamp: str) -> dict[str, Any]: ...
     def revise_package(self, data: dict[str, Any]) -> dict[str, Any]: ...
+    def download(self, url: str, path: Path) -> int: ...
 
 
 class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
@@ -399,6 +400,35 @@ class Catalogue:
         """The web page of a resource, as the catalogue links it (by dataset type)."""
         return f"{self.url}/{package_type}/{package_name}/resource/{resource_id}"
 
+    def download(self, url: str, path: Path) -> int:
+        """Save the file at `url` to `path` (streamed; retried like a read); returns its
+        size in bytes. The token is sent only to the catalogue's own address."""
+        headers = {"User-Agent": USER_AGENT}
+        if self._api_key and url.startswith(self.url + "/"):
+            headers["Authorization"] = self._api_key
+        return int(
+            self._with_retries("download", lambda: self._fetch(url, headers, path), read=True)
+        )
+
+    def _fetch(self, url: str, headers: dict[str, str], path: Path) -> int:
+        partial = path.with_name(path.name + ".part")
+        try:
+            with self._ckan().session.get(
+                url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+            ) as response:
+                if response.status_code >= 400:
+                    raise _download_error(url, response.status_code, response.headers)
+                size = 0
+                with partial.open("wb") as out:
+                    for chunk in response.iter_content(1 << 20):
+                        out.write(chunk)
+                        size += len(chunk)
+        except requests.RequestException as error:
+            partial.unlink(missing_ok=True)
+            raise Unreachable(f"download of {url}: no answer ({type(error).__name__})") from None
+        partial.replace(path)
+        return size
+
     # --- writes ----------------------------------------------------------------
 
     def write_resource(
@@ -482,6 +512,17 @@ class Catalogue:
         Returns the dataset as saved."""
         answer = _a_dict("package_revise", self.call("package_revise", data))
         return _a_dict("package_revise", answer.get("package"))
+
+
+def _download_error(url: str, status: int, headers: Any) -> CatalogueError:
+    """A download's HTTP error as one of this module's errors."""
+    message = f"download of {url}: HTTP {status}"
+    if status in (429, 503):
+        return Busy(message, _seconds(headers.get("Retry-After")))
+    if status in (502, 504):
+        return Unreachable(message)
+    kinds: dict[int, type[CatalogueError]] = {401: NotAuthorized, 403: NotAuthorized, 404: NotFound}
+    return kinds.get(status, CatalogueError)(message)
 
 
 def _retry_wait(error: CatalogueError, attempt: int, read: bool) -> float | None:

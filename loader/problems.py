@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-STAGES = ("read", "validate", "plan", "run")
-
 
 @dataclass(frozen=True)
 class ProblemType:
@@ -32,6 +30,8 @@ class ProblemType:
         return self.template.format(**values)
 
 
+# Where a problem is found, in the order a batch meets them (undo: a later command).
+STAGES = ("read", "validate", "plan", "run", "undo")
 REGISTRY: dict[str, ProblemType] = {}
 
 
@@ -438,6 +438,66 @@ UNEXPECTED_ERROR = _register(
     "unexpected error: {detail}",
     "run",
 )
+NOT_KEPT = _register(
+    "not-kept",
+    "File not kept",
+    "with --keep-replaced, the file the row would replace or delete could not be "
+    "downloaded first, so nothing of the row was sent",
+    "the file this row would replace could not be kept in {folder} ({detail}); nothing "
+    "of this row was sent",
+    "run",
+)
+
+# -- undoing a run: bcdc-loader undo ---------------------------------------------------
+
+CHANGED_AFTER_RUN = _register(
+    "changed-after-run",
+    "Changed after the run",
+    "the resource is no longer as the run left it (someone changed it since), so undo "
+    "leaves it alone unless --force",
+    "resource '{name}' ({resource_id}) changed after the run ({detail}); undo leaves it "
+    "alone (--force undoes it anyway)",
+    "undo",
+)
+GONE_AFTER_RUN = _register(
+    "gone-after-run",
+    "Gone after the run",
+    "the resource the run changed has been deleted since, so there is nothing to put back",
+    "resource '{name}' ({resource_id}) is no longer in the catalogue; nothing to undo",
+    "undo",
+)
+FILE_NOT_KEPT = _register(
+    "file-not-kept",
+    "Replaced file not kept",
+    "the run replaced or deleted an uploaded file without keeping it (run --keep-replaced), "
+    "so undo cannot bring the file back",
+    "undo cannot bring back the file of resource '{name}' that the run {did}: {why}{rest}",
+    "undo",
+)
+NO_SNAPSHOT = _register(
+    "no-snapshot",
+    "No snapshot",
+    "the journal holds no copy of the resource as it was before the row, so undo cannot "
+    "put it back",
+    "the journal holds no copy of resource {resource_id} as it was before row {row}",
+    "undo",
+)
+IN_DOUBT = _register(
+    "in-doubt",
+    "In doubt",
+    "the run could not tell whether this row's request was saved, so undo does not "
+    "guess: check the resource by hand",
+    "the run could not tell whether this row was saved ({detail}); undo leaves it: check "
+    "the dataset by hand",
+    "undo",
+)
+UNDONE_WITH = _register(
+    "undone-with",
+    "Undone with another row",
+    "the row's resource is put back by the undo of a later row of the run, which did not get done",
+    "resource {resource_id} is put back with row {row}, which did not get done: {detail}",
+    "undo",
+)
 
 
 def docs_table() -> str:
@@ -447,6 +507,7 @@ def docs_table() -> str:
         "validate": "checking rows",
         "plan": "resolving rows against the catalogue",
         "run": "running",
+        "undo": "undoing a run",
     }
     lines = ["| code | found while | meaning |", "|---|---|---|"]
     for problem in REGISTRY.values():

@@ -29,6 +29,7 @@ class FakeCatalogue:
         self.organizations: dict[str, dict[str, Any]] = {}  # by id
         self.faults: dict[str, BaseException] = {}  # resource name -> raised on write
         self.calls: list[tuple[str, str]] = []  # (action, resource name or id)
+        self.files: dict[str, bytes] = {}  # download URL -> the file uploaded there
         self.reads = 0
         self.on_bytes: BytesListener | None = None
         self._ids = itertools.count(1)
@@ -120,10 +121,11 @@ class FakeCatalogue:
                 if self.on_bytes is not None:
                     self.on_bytes(upload.stat().st_size)
                 resource.update(
-                    url=f"{self.url}/download/{upload.name}",
+                    url=f"{self.url}/resource/{resource['id']}/download/{upload.name}",
                     url_type="upload",
                     size=upload.stat().st_size,
                 )
+                self.files[resource["url"]] = upload.read_bytes()
             self._find(resource["id"])[0]["metadata_modified"] = self._stamp()
             return copy.deepcopy(resource)
 
@@ -162,6 +164,13 @@ class FakeCatalogue:
             package["resources"] = revised
             package["metadata_modified"] = self._stamp()
             return copy.deepcopy(package)
+
+    def download(self, url: str, path: Path) -> int:
+        self.calls.append(("download", url))
+        if url not in self.files:
+            raise NotFound(f"download of {url}: HTTP 404")
+        path.write_bytes(self.files[url])
+        return len(self.files[url])
 
     def _stamp(self) -> str:
         return f"2026-01-01T00:{next(self._clock):05d}"

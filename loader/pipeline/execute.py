@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
 from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
+from loader.pipeline.keep import keep_file, replaces_file
 from loader.pipeline.plan import Action, Operation, Plan
 from loader.pipeline.record import Recorder
 from loader.pipeline.verify import landed
@@ -47,15 +49,21 @@ def execute(
     jobs: int = 1,
     stop: threading.Event | None = None,
     fold: bool = True,
+    keep_replaced: Path | None = None,
 ) -> list[Outcome]:
     """Run the plan's operations into `recorder`; returns their outcomes, in sheet order.
 
     With `fold`, consecutive rows of a dataset that move no file go as one
-    package_revise call (see calls.py).
+    package_revise call (see calls.py). With `keep_replaced`, each uploaded
+    file a row replaces or deletes is first downloaded into that folder (see
+    keep.py); a row whose file cannot be kept fails, and nothing of it is sent.
     """
     recorder = recorder or Recorder(op.row for op in plan.operations)
     health = _Health(stop or threading.Event())
-    lanes = [_Lane(catalogue, recorder, health, calls_for(lane, fold)) for lane in plan.lanes()]
+    lanes = [
+        _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced)
+        for lane in plan.lanes()
+    ]
     try:
         if jobs <= 1 or len(lanes) <= 1:
             for lane in lanes:
@@ -98,9 +106,15 @@ class _Lane:
     """One dataset's calls, run one at a time in sheet order."""
 
     def __init__(
-        self, catalogue: CatalogueAPI, recorder: Recorder, health: _Health, calls: list[Call]
+        self,
+        catalogue: CatalogueAPI,
+        recorder: Recorder,
+        health: _Health,
+        calls: list[Call],
+        keep_replaced: Path | None = None,
     ):
         self.catalogue = catalogue
+        self.keep_replaced = keep_replaced
         self.recorder = recorder
         self.health = health
         self.calls = calls
@@ -124,6 +138,8 @@ class _Lane:
 
     def run_call(self, call: Call) -> None:
         ids, skipped = _resolve(call, self.created)
+        if not skipped and self.keep_replaced is not None:
+            call, skipped = self._keep_files(call, self.keep_replaced)
         for outcome in skipped:
             self.recorder.record(outcome)
         if skipped:
@@ -151,6 +167,20 @@ class _Lane:
             if op.action == Action.CREATE and outcome.status == Status.DONE and outcome.resource_id:
                 self.created[op.row] = outcome.resource_id
             self.recorder.record(outcome)
+
+    def _keep_files(self, call: Call, folder: Path) -> tuple[Call, list[Outcome]]:
+        """Download the files the call's rows replace; a row whose file cannot be kept
+        fails before anything of it is sent."""
+        kept: list[Operation] = []
+        failed: list[Outcome] = []
+        for op in call.operations:
+            try:
+                kept.append(keep_file(op, self.catalogue, folder) if replaces_file(op) else op)
+            except (CatalogueError, OSError) as error:
+                detail = error.message if isinstance(error, CatalogueError) else str(error)
+                message = problems.NOT_KEPT.message(folder=folder, detail=detail)
+                failed.append(_unsent(op, Status.FAILED, message, problems.NOT_KEPT.code))
+        return Call(call.action, tuple(kept)), failed
 
     def _after_silence(
         self, call: Call, ids: dict[int, str | None], error: Unreachable, outcomes: list[Outcome]
