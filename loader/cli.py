@@ -77,11 +77,24 @@ schema_option = click.option(
 sheet_option = click.option(
     "--sheet", help="The workbook sheet holding the batch (default: 'Batch', else the first)."
 )
-output_option = click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the result workbook (.xlsx) here.",
+
+
+def output_option(help: str) -> Callable[[F], F]:
+    """-o/--output FILE, saying what is written there."""
+    return click.option(
+        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help
+    )
+
+
+result_output_option = output_option("Also write the result workbook (.xlsx) here.")
+
+api_key_file_option = click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file holding the API token (otherwise $CKAN_API_KEY, or a prompt).",
+)
+yes_option = click.option(
+    "--yes", is_flag=True, help="Do not ask before writing to the production catalogue."
 )
 
 
@@ -161,7 +174,7 @@ def template(paths: tuple[Path, ...], schema_source: str, ckan_url: str | None) 
 @main.command()
 @click.argument("batch_path", metavar="BATCH", type=click.Path(path_type=Path))
 @sheet_option
-@output_option
+@result_output_option
 @schema_options
 @max_file_size_option
 def validate(
@@ -210,13 +223,9 @@ def _count(n: int, word: str) -> str:
     help="The catalogue to write to: a URL, or test / prod for the BCDC hosts "
     "(default: $CKAN_URL).",
 )
-@click.option(
-    "--api-key-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A file holding the API token (otherwise $CKAN_API_KEY, or a prompt).",
-)
+@api_key_file_option
 @sheet_option
-@output_option
+@result_output_option
 @schema_option
 @click.option(
     "--dry-run", is_flag=True, help="Resolve every row and say what it would do; write nothing."
@@ -254,8 +263,15 @@ def _count(n: int, word: str) -> str:
     help="Continue the run whose journal is beside -o (default: the newest result of "
     "this batch): rows done are not run again, rows in doubt are looked up first.",
 )
+@click.option(
+    "--keep-replaced",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Before a row replaces or deletes an uploaded file, download it into DIR "
+    "(DIR/RESOURCE_ID/N/NAME), so that undo can put it back.",
+)
 @max_file_size_option
-@click.option("--yes", is_flag=True, help="Do not ask before writing to the production catalogue.")
+@yes_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
     batch_path: Path,
@@ -271,6 +287,7 @@ def run(
     force_upload: bool,
     touch: bool,
     resume: bool,
+    keep_replaced: Path | None,
     max_file_size: str | None,
     yes: bool,
     quiet: bool,
@@ -283,18 +300,10 @@ def run(
     row failed or did not run, 2 when the batch is invalid or the run could
     not start.
     """
-    from loader.client import Catalogue
     from loader.run import default_result_path, last_result_path
 
-    if not target:
-        raise click.UsageError("say which catalogue: --ckan URL|test|prod, or set CKAN_URL")
-    url = _catalogue_url(target)
-    interactive = sys.stdin.isatty()
-    api_key = _api_key(api_key_file, interactive)
-    if not dry_run and not yes:
-        _confirm_production(url, interactive)
-
-    catalogue = Catalogue(url, api_key)
+    catalogue = _writer(target, api_key_file, dry_run=dry_run, yes=yes)
+    url = catalogue.url
     options = {
         "sheet": sheet,
         "schema": resolve_schema(schema_source, url),
@@ -308,9 +317,64 @@ def run(
         "result_path": output
         or (last_result_path(batch_path) if resume else default_result_path(batch_path)),
         "max_file_size": _max_file_size(max_file_size, url),
+        "keep_replaced": keep_replaced,
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
     _say_how_it_went(result, batch_path, url, quiet)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument(
+    "result_path", metavar="RESULT", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--ckan",
+    "target",
+    envvar="CKAN_URL",
+    metavar="URL|test|prod",
+    help="The catalogue the run wrote to: a URL, or test / prod (default: $CKAN_URL).",
+)
+@api_key_file_option
+@output_option("The undo's result workbook (default: RESULT-undo-TIME.xlsx beside RESULT).")
+@click.option("--dry-run", is_flag=True, help="Say what undoing each row would do; write nothing.")
+@click.option(
+    "--force", is_flag=True, help="Undo resources changed after the run too (their changes go)."
+)
+@yes_option
+def undo(
+    result_path: Path,
+    target: str | None,
+    api_key_file: Path | None,
+    output: Path | None,
+    dry_run: bool,
+    force: bool,
+    yes: bool,
+) -> None:
+    """Undo a run, from the journal beside its result workbook RESULT.
+
+    Resources the run created are deleted, those it changed get back what they
+    held before it (their file too, if the run had --keep-replaced), those it
+    deleted are created again (under a new id), its last row first. A resource
+    changed after the run is left alone unless --force. Exits 0 when every row
+    is undone, 1 when any is not, 2 when the undo cannot start.
+    """
+    from loader.undo import undo_run
+
+    catalogue = _writer(target, api_key_file, dry_run=dry_run, yes=yes)
+    url = catalogue.url
+    result = undo_run(result_path, catalogue, dry_run=dry_run, force=force, undo_path=output)
+    for outcome in result.outcomes:
+        if dry_run or outcome.status in ("failed", "skipped"):
+            said = outcome.error or outcome.action
+            click.echo(f"Run row {outcome.row}: {said}", err=not dry_run)
+    counts = ", ".join(f"{n} {status}" for status, n in result.counts().items()) or "nothing"
+    what = "Dry run of the undo" if dry_run else "Undo"
+    where = f" Results: {result.result_path}" if result.result_path else ""
+    click.echo(
+        f"{what} of {result_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
+        f"({counts}) in {result.summary.duration:.1f} s.{where}"
+    )
     sys.exit(result.exit_code)
 
 
@@ -328,6 +392,20 @@ def _say_how_it_went(result: RunResult, batch_path: Path, url: str, quiet: bool)
         f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
         f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
+
+
+def _writer(target: str | None, api_key_file: Path | None, *, dry_run: bool, yes: bool) -> Any:
+    """The catalogue to write to, with its token; asks before writing to production."""
+    from loader.client import Catalogue
+
+    if not target:
+        raise click.UsageError("say which catalogue: --ckan URL|test|prod, or set CKAN_URL")
+    url = _catalogue_url(target)
+    interactive = sys.stdin.isatty()
+    api_key = _api_key(api_key_file, interactive)
+    if not dry_run and not yes:
+        _confirm_production(url, interactive)
+    return Catalogue(url, api_key)
 
 
 def _confirm_production(url: str, interactive: bool) -> None:
@@ -559,12 +637,7 @@ def _reader(target: str | None, api_key_file: Path | None, names: tuple[str, ...
 
 @main.command("export")
 @read_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The batch to write (.xlsx or .csv; default: bcdc-export-TIME.xlsx here).",
-)
+@output_option("The batch to write (.xlsx or .csv; default: bcdc-export-TIME.xlsx here).")
 @schema_option
 def export_command(
     target: str | None,
@@ -612,12 +685,7 @@ def export_command(
 
 @main.command("due")
 @read_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the overdue resources as a batch ready to fill (.xlsx or .csv).",
-)
+@output_option("Also write the overdue resources as a batch ready to fill (.xlsx or .csv).")
 def due_command(
     target: str | None,
     api_key_file: Path | None,

@@ -55,7 +55,7 @@ class RunResult:
         if self.refused:
             return EXIT_INVALID
         unfinished = {Status.FAILED, Status.SKIPPED, Status.INVALID}
-        if self.summary.mode == "run" and not self.summary.dry_run:
+        if self.summary.mode in ("run", "undo") and not self.summary.dry_run:
             unfinished.add(Status.NOT_RUN)
         return EXIT_FAILED if any(o.status in unfinished for o in self.outcomes) else EXIT_OK
 
@@ -108,7 +108,7 @@ def check_batch(
     recorder.record_ready(checked)
     target = schema.source if schema.source.startswith(("http://", "https://")) else None
     summary = RunSummary("validate", started, _now(), __version__, target_url=target)
-    return _finish(batch, problems, recorder.close(""), summary, result_path, bool(problems))
+    return finish(batch, problems, recorder.close(""), summary, result_path, bool(problems))
 
 
 def run_batch(
@@ -126,6 +126,7 @@ def run_batch(
     resume: bool = False,
     journal: bool = True,
     result_path: Path | str | None = None,
+    keep_replaced: Path | str | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -140,6 +141,8 @@ def run_batch(
     a file the resource already holds is not sent again unless `force_upload`,
     and `touch` then still records the refresh in `last_modified`. A file over
     `max_file_size` bytes makes its row invalid before anything is written.
+    With `keep_replaced` (a folder), each uploaded file a row replaces or
+    deletes is downloaded there first, so that `loader.undo` can put it back.
 
     With a `result_path`, a run keeps a journal beside it (unless `journal` is
     False); `resume` continues the run that journal records: rows done are not
@@ -157,7 +160,7 @@ def run_batch(
     keep_journal = journal and not dry_run_only and result_file is not None
     recorder = Recorder(
         (row.number for row in batch.rows),
-        _open_journal(batch, catalogue.url, result_file, resume) if keep_journal else None,
+        open_journal(batch, catalogue.url, result_file, resume) if keep_journal else None,
     )
     recorder.record_problems(problems)
     if earlier is not None:
@@ -170,7 +173,7 @@ def run_batch(
     unreached = "the batch has invalid rows, so nothing was written" if refused else ""
     try:
         if not refused:
-            user = _who(catalogue)
+            user = token_user(catalogue)
             planner = Planner(
                 catalogue,
                 schema,
@@ -186,7 +189,10 @@ def run_batch(
             if dry_run_only:
                 dry_run(plan, catalogue, recorder)
             else:
-                execute(plan, catalogue, recorder, jobs=jobs, stop=stop, fold=fold)
+                kept = Path(keep_replaced) if keep_replaced else None
+                execute(
+                    plan, catalogue, recorder, jobs=jobs, stop=stop, fold=fold, keep_replaced=kept
+                )
     except KeyboardInterrupt:
         unreached = "the run was interrupted before this row"
         raise
@@ -199,7 +205,7 @@ def run_batch(
         summary = RunSummary(
             "run", started, _now(), __version__, catalogue.url, user, dry_run=dry_run_only
         )
-        result = _finish(batch, problems, outcomes, summary, result_file, refused)
+        result = finish(batch, problems, outcomes, summary, result_file, refused)
         if recorder.journal is not None:
             recorder.journal.close()
     return result
@@ -222,7 +228,8 @@ def _earlier_run(batch: Batch, result_file: Path | None) -> Earlier:
     return earlier
 
 
-def _open_journal(batch: Batch, target: str, result_file: Path | None, resumed: bool) -> Journal:
+def open_journal(batch: Batch, target: str, result_file: Path | None, resumed: bool) -> Journal:
+    """The journal beside `result_file`, opened for appending, its run record written."""
     assert result_file is not None
     journal = Journal(journal_path(result_file))
     journal.start(batch, target, resumed)
@@ -253,7 +260,7 @@ def _read_and_check(
     return batch, problems, checked
 
 
-def _finish(
+def finish(
     batch: Batch,
     problems: list[Problem],
     outcomes: list[Outcome],
@@ -272,7 +279,7 @@ def _now() -> datetime:
     return datetime.now().astimezone()
 
 
-def _who(catalogue: CatalogueAPI) -> str:
+def token_user(catalogue: CatalogueAPI) -> str:
     """The token's user name; the first call of a run, so it also proves the way in."""
     try:
         return str(catalogue.user().get("name", ""))

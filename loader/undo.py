@@ -1,0 +1,385 @@
+"""Undo a run from its journal: put back every resource it changed.
+
+`undo_run` reads the journal beside a run's result workbook
+(`RESULT.journal.jsonl`) and, working back from the run's last row:
+
+- a resource the run created is deleted;
+- a resource it updated, patched or touched gets back what the journal's
+  snapshot held before the run's first row on it (so a resource several rows
+  changed goes back to how it was before all of them), and its file too when
+  the run kept it (`run --keep-replaced`);
+- a resource it deleted is created again from that snapshot, under a new id.
+
+A resource that is no longer as the run left it (someone changed it since) is
+left alone unless `force`: undo never overwrites work done after the run
+without being told to. The undo is a plan like a run's: its operations go
+through the same executor, recorder, journal and result workbook.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from loader import __version__, problems
+from loader.client import CatalogueAPI, CatalogueError, NotFound
+from loader.errors import CannotStart
+from loader.model import Batch, Outcome, Row, RunSummary, Status
+from loader.pipeline.execute import dry_run as dry_run_plan
+from loader.pipeline.execute import execute
+from loader.pipeline.journal import Earlier, journal_path, read_journal
+from loader.pipeline.keep import KEPT_FILE
+from loader.pipeline.plan import Action, Operation, Plan, RowFailure, same
+from loader.pipeline.plan.diff import changes
+from loader.pipeline.plan.state import look_up
+from loader.pipeline.record import Recorder
+from loader.run import RunResult, finish, open_journal, token_user
+from loader.schema import Schema, load_schema
+
+# What the catalogue keeps for itself: never sent back when a resource is restored.
+_MANAGED = frozenset(
+    {
+        "id", "package_id", "position", "created", "metadata_modified", "state",
+        "revision_id", "tracking_summary", "datastore_active", "cache_url",
+        "cache_last_updated", KEPT_FILE,
+    }
+)  # fmt: skip
+# The fields that say which file a resource holds.
+_FILE_FIELDS = ("url", "url_type", "hash", "size")
+# The actions that change a resource, as the journal writes them.
+_WRITES = frozenset(str(a) for a in Action) - {str(Action.NOOP)}
+# Outcomes of rows whose request may or may not have been saved.
+_IN_DOUBT = (problems.INTERRUPTED.code, problems.NO_ANSWER.code)
+# The undo workbook's columns: the run's row, what it did, and to which resource.
+_HEADERS = ["run row", "run action", "package", "name", "resource_id"]
+_COLUMNS = ["row", "run_action", "package", "name", "resource_id"]
+
+
+@dataclass
+class Touched:
+    """One resource the run changed, and the rows that changed it, in sheet order."""
+
+    resource_id: str
+    package_id: str
+    rows: list[int] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+
+    @property
+    def made(self) -> bool:
+        """The run created it."""
+        return self.actions[0] == Action.CREATE
+
+    @property
+    def gone(self) -> bool:
+        """The run left it deleted."""
+        return self.actions[-1] == Action.DELETE
+
+    @property
+    def last(self) -> int:
+        """The run's last row on it: the row that carries its undo."""
+        return self.rows[-1]
+
+
+def touched_resources(earlier: Earlier) -> tuple[list[Touched], list[Outcome]]:
+    """The resources the run changed, and an outcome for each row it could not
+    tell was saved (undo does not guess about those)."""
+    touched: dict[str, Touched] = {}
+    doubts: list[Outcome] = []
+    for number in sorted(earlier.outcomes):
+        outcome = earlier.outcomes[number]
+        action = earlier.actions.get(number, "")
+        if action not in _WRITES:
+            continue
+        if outcome.status == Status.FAILED and outcome.code in _IN_DOUBT:
+            error = problems.IN_DOUBT.message(detail=outcome.code)
+            doubts.append(_unchanged(outcome, error, problems.IN_DOUBT.code))
+        elif outcome.resource_id and (
+            outcome.status == Status.DONE or outcome.code == problems.PARTLY_SAVED.code
+        ):
+            entry = touched.setdefault(
+                outcome.resource_id, Touched(outcome.resource_id, outcome.package_id or "")
+            )
+            entry.rows.append(number)
+            entry.actions.append(action)
+    return list(touched.values()), doubts
+
+
+def _unchanged(outcome: Outcome, error: str, code: str) -> Outcome:
+    return Outcome(
+        outcome.row,
+        Status.FAILED,
+        resource_id=outcome.resource_id,
+        package_id=outcome.package_id,
+        error=error,
+        code=code,
+    )
+
+
+class UndoPlanner:
+    """Turns the resources a run changed into the operations that put them back.
+
+    Reads the catalogue (each dataset once, each resource once) and writes
+    nothing; a resource that cannot be undone fails on its own."""
+
+    def __init__(self, catalogue: CatalogueAPI, schema: Schema, earlier: Earlier, force: bool):
+        self.catalogue = catalogue
+        self.earlier = earlier
+        self.force = force
+        # what tells whether someone changed a resource after the run
+        self.compared = [*(f.name for f in schema.fields), *_FILE_FIELDS]
+        self.packages: dict[str, dict[str, Any]] = {}
+
+    def plan(self, touched: list[Touched]) -> Plan:
+        """One operation per resource, in reverse sheet order of the run's last row on it."""
+        operations: list[Operation] = []
+        failures: list[Outcome] = []
+        for entry in sorted(touched, key=lambda t: t.last, reverse=True):
+            try:
+                operations.append(self._undo(entry))
+            except RowFailure as failure:
+                error, code = str(failure), failure.code
+                failures.append(
+                    Outcome(entry.last, failure.status, resource_id=entry.resource_id,
+                            package_id=entry.package_id, error=error, code=code)
+                )  # fmt: skip
+        return Plan(operations, failures)
+
+    def name(self, entry: Touched) -> str:
+        """The resource's name as the run left it (or as it was, for one it deleted)."""
+        last = self.earlier.outcomes[entry.last].saved or {}
+        first = self.earlier.before.get(entry.rows[0]) or {}
+        return str(last.get("name") or first.get("name") or "")
+
+    def package_name(self, package_id: str) -> str:
+        return str(self.packages.get(package_id, {}).get("name") or package_id)
+
+    def _undo(self, entry: Touched) -> Operation:
+        package = self.packages.get(entry.package_id) or look_up(
+            "dataset", self.catalogue.package, entry.package_id
+        )
+        self.packages[entry.package_id] = package
+        common: dict[str, Any] = {
+            "row": entry.last,
+            "package_id": package["id"],
+            "package_name": package["name"],
+            "package_type": package.get("type") or "dataset",
+            "resource_name": self.name(entry),
+        }
+        if entry.made:
+            if entry.gone:
+                note = "the run created it and deleted it again"
+                return Operation(action=Action.NOOP, resource_id=None, note=note, **common)
+            now = self._as_the_run_left_it(entry)
+            return Operation(
+                action=Action.DELETE, resource_id=entry.resource_id, before=now, **common
+            )
+        before = self.earlier.before.get(entry.rows[0])
+        if before is None:
+            raise RowFailure(problems.NO_SNAPSHOT, resource_id=entry.resource_id, row=entry.rows[0])
+        common["resource_name"] = before.get("name") or common["resource_name"]
+        if entry.gone:
+            upload, fields = self._restored(entry, before, None)
+            note = f"again, as it was before row {entry.rows[0]}; it was {entry.resource_id}"
+            return Operation(action=Action.CREATE, resource_id=None, fields=fields, upload=upload,
+                             note=note, **common)  # fmt: skip
+        now = self._as_the_run_left_it(entry)
+        upload, fields = self._restored(entry, before, now)
+        return Operation(
+            action=Action.UPDATE,
+            resource_id=entry.resource_id,
+            fields=fields,
+            upload=upload,
+            changes=tuple(changes(fields, now, ignored=("url_type", "hash", "size"))),
+            before=now,
+            note=f"back to how it was before row {entry.rows[0]}",
+            **common,
+        )
+
+    def _as_the_run_left_it(self, entry: Touched) -> dict[str, Any]:
+        """The resource now; a failure when it is gone, or (unless forced) when it
+        is no longer as the run saved it."""
+        name = self.name(entry)
+        try:
+            now = self.catalogue.resource(entry.resource_id)
+        except NotFound:
+            now = {}
+        except CatalogueError as error:
+            raise RowFailure(problems.LOOK_UP_FAILED, what="resource id",
+                             name=entry.resource_id, detail=error.message) from None  # fmt: skip
+        if not now or now.get("state") == "deleted":
+            raise RowFailure(problems.GONE_AFTER_RUN, name=name, resource_id=entry.resource_id)
+        saved = self.earlier.outcomes[entry.last].saved
+        if self.force:
+            return now
+        if saved is None:
+            detail = "the journal does not say how the run left it"
+        else:
+            differ = [k for k in self.compared if not same(now.get(k), saved.get(k))]
+            detail = ", ".join(differ) + (" differ" if len(differ) > 1 else " differs")
+            if not differ:
+                return now
+        raise RowFailure(
+            problems.CHANGED_AFTER_RUN, name=name, resource_id=entry.resource_id, detail=detail
+        )
+
+    def _restored(
+        self, entry: Touched, before: dict[str, Any], now: dict[str, Any] | None
+    ) -> tuple[Path | None, dict[str, Any]]:
+        """The file to upload again (None: none) and the fields to send, to make the
+        resource what `before` shows."""
+        fields = {k: v for k, v in before.items() if k not in _MANAGED}
+        replaced = before.get("url_type") == "upload" and (
+            now is None or not all(same(now.get(k), before.get(k)) for k in _FILE_FIELDS)
+        )
+        if not replaced:
+            return None, fields
+        kept = next(
+            (snapshot[KEPT_FILE] for snapshot in self._snapshots(entry) if KEPT_FILE in snapshot),
+            None,
+        )
+        if kept is not None and Path(kept).is_file():
+            # the upload sets the URL (from the file's name), its type and size
+            return Path(kept), {
+                k: v for k, v in fields.items() if k not in ("url", "url_type", "size")
+            }
+        if now is not None and self.force:
+            return None, {**fields, **{k: now.get(k) for k in _FILE_FIELDS}}
+        why = "the run did not keep it (run --keep-replaced)"
+        if kept is not None:
+            why = f"its kept copy {kept} is missing"
+        rest = "" if now is None else " (--force puts back the rest and leaves the file as it is)"
+        raise RowFailure(
+            problems.FILE_NOT_KEPT, name=before.get("name") or entry.resource_id,
+            did="deleted" if now is None else "replaced", why=why, rest=rest,
+        )  # fmt: skip
+
+    def _snapshots(self, entry: Touched) -> list[dict[str, Any]]:
+        return [self.earlier.before[n] for n in entry.rows if n in self.earlier.before]
+
+
+def undo_run(
+    result_path: Path | str,
+    catalogue: CatalogueAPI,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    undo_path: Path | str | None = None,
+    schema: Schema | None = None,
+    stop: threading.Event | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> RunResult:
+    """Undo the run whose result workbook is `result_path`, from the journal beside it.
+
+    Writes the undo's own result workbook (`undo_path`, by default
+    RESULT-undo-TIME.xlsx beside the run's) and its own journal beside that.
+    With `dry_run`, says what each row's undo would do and writes nothing
+    (a workbook only when `undo_path` is given). `force` undoes resources
+    changed after the run too. Raises CannotStart when there is no journal,
+    the catalogue is not the run's, or it does not take the token.
+    """
+    started = _now()
+    result_path = Path(result_path)
+    earlier = _journal_of(result_path, catalogue)
+    touched, doubts = touched_resources(earlier)
+    user = token_user(catalogue)
+    planner = UndoPlanner(catalogue, schema or load_schema(), earlier, force)
+    plan = planner.plan(touched)
+    batch = _undo_batch(result_path, touched, doubts, planner)
+    if undo_path is None and not dry_run:
+        undo_path = default_undo_path(result_path)
+    undo_file = Path(undo_path) if undo_path else None
+    journal = None if dry_run else open_journal(batch, catalogue.url, undo_file, False)
+    recorder = Recorder((row.number for row in batch.rows), journal)
+    if on_outcome:
+        recorder.listen(on_outcome)
+    try:
+        for outcome in [*plan.failures, *doubts]:
+            recorder.record(outcome)
+        if dry_run:
+            dry_run_plan(plan, catalogue, recorder)
+        else:
+            execute(plan, catalogue, recorder, stop=stop, fold=False)
+        _record_covered(recorder, touched, dry_run)
+    finally:
+        outcomes = recorder.close("the undo was interrupted before this row")
+        if journal is not None:
+            journal.close()
+    summary = RunSummary("undo", started, _now(), __version__, catalogue.url, user, dry_run)
+    return finish(batch, [], outcomes, summary, undo_file, False)
+
+
+def default_undo_path(result_path: Path | str) -> Path:
+    """Where an undo's results go when not said: beside the run's, stamped with the time."""
+    result_path = Path(result_path)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return result_path.with_name(f"{result_path.stem}-undo-{stamp}.xlsx")
+
+
+def _journal_of(result_path: Path, catalogue: CatalogueAPI) -> Earlier:
+    """The journal of the run to undo; it must have been a run on this catalogue."""
+    journal_file = journal_path(result_path)
+    if not journal_file.exists():
+        raise CannotStart(f"there is no journal of the run to undo ({journal_file})")
+    earlier = read_journal(journal_file)
+    if earlier.target and earlier.target.rstrip("/") != catalogue.url.rstrip("/"):
+        raise CannotStart(
+            f"the run wrote to {earlier.target}, not {catalogue.url}: undo it there; "
+            "nothing was written"
+        )
+    return earlier
+
+
+def _undo_batch(
+    result_path: Path, touched: list[Touched], doubts: list[Outcome], planner: UndoPlanner
+) -> Batch:
+    """The rows the undo accounts for, in the order it undoes them (the run's last
+    row first): each names the run's row, what it did and to which resource."""
+    rows: list[Row] = []
+    for entry in touched:
+        for number, action in zip(entry.rows, entry.actions, strict=True):
+            values = {
+                "row": str(number),
+                "run_action": action,
+                "package": planner.package_name(entry.package_id),
+                "name": planner.name(entry),
+                "resource_id": entry.resource_id,
+            }
+            rows.append(Row(number, values))
+    for outcome in doubts:
+        values = {"row": str(outcome.row), "run_action": planner.earlier.actions[outcome.row]}
+        if outcome.resource_id:
+            values["resource_id"] = outcome.resource_id
+        rows.append(Row(outcome.row, values))
+    rows.sort(key=lambda row: row.number, reverse=True)
+    return Batch(result_path, None, list(_HEADERS), list(_COLUMNS), rows)
+
+
+def _record_covered(recorder: Recorder, touched: list[Touched], dry_run: bool) -> None:
+    """The earlier rows on a resource are undone with its last row: say so on each."""
+    carriers = {o.row: o for o in recorder.outcomes()}
+    for entry in touched:
+        carrier = carriers.get(entry.last)
+        if carrier is None:
+            continue
+        for number in entry.rows[:-1]:
+            recorder.record(_covered(number, entry, carrier, dry_run))
+
+
+def _covered(number: int, entry: Touched, carrier: Outcome, dry_run: bool) -> Outcome:
+    common: dict[str, Any] = {"resource_id": carrier.resource_id, "package_id": carrier.package_id}
+    if carrier.status == Status.DONE or (dry_run and carrier.status == Status.NOT_RUN):
+        verb = "would be put back" if dry_run else "put back"
+        action = f"{verb} with row {entry.last}"
+        return Outcome(number, carrier.status, action, resource_url=carrier.resource_url, **common)
+    error = problems.UNDONE_WITH.message(
+        resource_id=entry.resource_id, row=entry.last, detail=carrier.error
+    )
+    return Outcome(number, carrier.status, error=error, code=problems.UNDONE_WITH.code, **common)
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
