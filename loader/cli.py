@@ -325,9 +325,7 @@ def run(
 
 
 @main.command()
-@click.argument(
-    "result_path", metavar="RESULT", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("result_path", metavar="RESULT", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--ckan",
     "target",
@@ -353,17 +351,24 @@ def undo(
 ) -> None:
     """Undo a run, from the journal beside its result workbook RESULT.
 
+    RESULT names the run (its journal is RESULT.journal.jsonl); the workbook
+    itself need not exist, as after a run that was killed.
+
     Resources the run created are deleted, those it changed get back what they
     held before it (their file too, if the run had --keep-replaced), those it
     deleted are created again (under a new id), its last row first. A resource
     changed after the run is left alone unless --force. Exits 0 when every row
     is undone, 1 when any is not, 2 when the undo cannot start.
     """
-    from loader.undo import undo_run
+    from loader.undo import default_undo_path, undo_run
 
     catalogue = _writer(target, api_key_file, dry_run=dry_run, yes=yes)
     url = catalogue.url
-    result = undo_run(result_path, catalogue, dry_run=dry_run, force=force, undo_path=output)
+    undo_path = output or (None if dry_run else default_undo_path(result_path))
+    with _stopping(undo_path) as stop:
+        result = undo_run(
+            result_path, catalogue, dry_run=dry_run, force=force, undo_path=undo_path, stop=stop
+        )
     for outcome in result.outcomes:
         if dry_run or outcome.status in ("failed", "skipped"):
             said = outcome.error or outcome.action
@@ -422,26 +427,35 @@ def _confirm_production(url: str, interactive: bool) -> None:
 def _run_with_progress(
     batch_path: Path, catalogue: Any, options: dict[str, Any], show: bool
 ) -> RunResult:
-    """run_batch with a progress bar on a terminal, and Ctrl-C or SIGTERM handled:
-    the first lets calls under way finish, the second stops at once."""
+    """run_batch with a progress bar on a terminal, and Ctrl-C or SIGTERM handled."""
     from loader.run import run_batch
 
+    with (
+        _stopping(options["result_path"]) as stop,
+        _progress(show and sys.stderr.isatty()) as progress,
+    ):
+        return run_batch(
+            batch_path,
+            catalogue,
+            stop=stop,
+            on_start=progress.start,
+            on_outcome=progress.advance,
+            on_bytes=progress.sent,
+            **options,
+        )
+
+
+@contextlib.contextmanager
+def _stopping(result_path: Path | None) -> Iterator[threading.Event]:
+    """Ctrl-C or SIGTERM: the first sets the event (calls under way finish, the rest
+    do not run), the second stops at once, the results so far written."""
     stop = threading.Event()
     handler = _Stopper(stop)
     previous = {number: signal.signal(number, handler) for number in _STOP_SIGNALS}
     try:
-        with _progress(show and sys.stderr.isatty()) as progress:
-            return run_batch(
-                batch_path,
-                catalogue,
-                stop=stop,
-                on_start=progress.start,
-                on_outcome=progress.advance,
-                on_bytes=progress.sent,
-                **options,
-            )
+        yield stop
     except KeyboardInterrupt:
-        click.echo(f"Stopped at once. Results so far: {options['result_path']}", err=True)
+        click.echo(f"Stopped at once. Results so far: {result_path}", err=True)
         # Threads may still wait on requests under way; everything is recorded, so do
         # not wait for them.
         sys.stdout.flush()

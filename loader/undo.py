@@ -303,13 +303,14 @@ def undo_run(
             dry_run_plan(plan, catalogue, recorder)
         else:
             execute(plan, catalogue, recorder, stop=stop, fold=False)
-        _record_covered(recorder, touched, dry_run)
     finally:
+        _record_covered(recorder, touched, dry_run)
         outcomes = recorder.close("the undo was interrupted before this row")
+        summary = RunSummary("undo", started, _now(), __version__, catalogue.url, user, dry_run)
+        result = finish(batch, [], outcomes, summary, undo_file, False)
         if journal is not None:
             journal.close()
-    summary = RunSummary("undo", started, _now(), __version__, catalogue.url, user, dry_run)
-    return finish(batch, [], outcomes, summary, undo_file, False)
+    return result
 
 
 def default_undo_path(result_path: Path | str) -> Path:

@@ -222,3 +222,19 @@ def test_undo_needs_the_journal_and_the_runs_own_catalogue(catalogue, tmp_path):
     other.url = "https://elsewhere.example"
     with pytest.raises(CannotStart, match="the run wrote to https://catalogue.example"):
         undo_run(result_path, other)
+
+
+def test_the_undo_command_names_the_missing_journal_and_exits_2(tmp_path):
+    from click.testing import CliRunner
+
+    from loader.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["undo", str(tmp_path / "results.xlsx"), "--ckan", "http://127.0.0.1:9"],
+        env={"CKAN_API_KEY": "secret-token"},
+    )
+
+    assert result.exit_code == 2
+    assert "there is no journal of the run to undo" in result.output
+    assert "results.journal.jsonl" in result.output
