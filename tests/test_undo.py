@@ -238,3 +238,18 @@ def test_the_undo_command_names_the_missing_journal_and_exits_2(tmp_path):
     assert result.exit_code == 2
     assert "there is no journal of the run to undo" in result.output
     assert "results.journal.jsonl" in result.output
+
+
+def test_a_row_a_resume_found_saved_still_counts_as_what_it_first_sent(tmp_path):
+    from loader.pipeline.journal import read_journal
+
+    journal = tmp_path / "results.journal.jsonl"
+    records = [
+        {"kind": "run", "target": "https://catalogue.example", "rows": {"2": "d"}},
+        {"kind": "sent", "rows": [2], "actions": {"2": "create"}, "before": {}},
+        {"kind": "run", "target": "https://catalogue.example", "rows": {"2": "d"}},
+        {"kind": "sent", "rows": [2], "actions": {"2": "noop"}, "before": {}},
+    ]
+    journal.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    assert read_journal(journal).actions == {2: "create"}

@@ -114,7 +114,7 @@ class Earlier:
     outcomes: dict[int, Outcome] = field(default_factory=dict)  # the last outcome of each row
     in_doubt: set[int] = field(default_factory=set)  # sent, and no answer recorded
     before: dict[int, dict[str, Any]] = field(default_factory=dict)  # first snapshot of each row
-    actions: dict[int, str] = field(default_factory=dict)  # what each row's last request did
+    actions: dict[int, str] = field(default_factory=dict)  # what each row's request does
 
     def changed_rows(self, batch: Batch) -> list[int]:
         """Rows whose contents differ from what the journal recorded (or are new or gone)."""
@@ -151,7 +151,11 @@ def _apply(earlier: Earlier, record: dict[str, Any]) -> None:
         earlier.rows = {int(n): d for n, d in record["rows"].items()}
     elif kind == "sent":
         earlier.in_doubt.update(record["rows"])
-        earlier.actions.update({int(n): a for n, a in record.get("actions", {}).items()})
+        for number, action in record.get("actions", {}).items():
+            # a resume that finds a row's write landed sends nothing for it ("noop");
+            # the row still did what it first sent
+            if action != "noop" or int(number) not in earlier.actions:
+                earlier.actions[int(number)] = action
         for number, snapshot in record.get("before", {}).items():
             earlier.before.setdefault(int(number), snapshot)
     elif kind == "outcome":
