@@ -455,8 +455,7 @@ CHANGED_AFTER_RUN = _register(
     "Changed after the run",
     "the resource is no longer as the run left it (someone changed it since), so undo "
     "leaves it alone unless --force",
-    "resource '{name}' ({resource_id}) changed after the run ({detail}); undo leaves it "
-    "alone (--force undoes it anyway)",
+    "resource '{name}' ({resource_id}) {detail}; undo leaves it alone (--force undoes it anyway)",
     "undo",
 )
 GONE_AFTER_RUN = _register(

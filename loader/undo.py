@@ -216,12 +216,13 @@ class UndoPlanner:
         if self.force:
             return now
         if saved is None:
-            detail = "the journal does not say how the run left it"
+            detail = "may have changed after the run: the journal does not say how the run left it"
         else:
             differ = [k for k in self.compared if not same(now.get(k), saved.get(k))]
-            detail = ", ".join(differ) + (" differ" if len(differ) > 1 else " differs")
             if not differ:
                 return now
+            verb = "differ" if len(differ) > 1 else "differs"
+            detail = f"changed after the run ({', '.join(differ)} {verb})"
         raise RowFailure(
             problems.CHANGED_AFTER_RUN, name=name, resource_id=entry.resource_id, detail=detail
         )
