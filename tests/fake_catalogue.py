@@ -30,6 +30,7 @@ class FakeCatalogue:
         self.faults: dict[str, BaseException] = {}  # resource name -> raised on write
         self.calls: list[tuple[str, str]] = []  # (action, resource name or id)
         self.reads = 0
+        self.ckan_version = "2.12.0"
         self.on_bytes: BytesListener | None = None
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
@@ -89,6 +90,9 @@ class FakeCatalogue:
             if name_or_id in (org["id"], org["name"]):
                 return dict(org)
         raise NotFound("organization_show: not found")
+
+    def version(self) -> str:
+        return self.ckan_version
 
     def dataset_schema(self, dataset_type: str = "bcdc_dataset") -> dict[str, Any]:
         raise NotFound("scheming_dataset_schema_show: not found")

@@ -16,6 +16,7 @@ Test infrastructure only; it listens on the loopback address.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -58,10 +59,8 @@ class FaultProxy:
             self._server = None
         with self._lock:
             for connection in self._connections:
-                try:
+                with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self._connections.clear()
 
     def come_back(self) -> None:

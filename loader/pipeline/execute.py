@@ -293,6 +293,9 @@ def _failed(
             ": the connection dropped after the request was sent, so the catalogue may "
             "or may not have saved it; check the dataset before running this row again"
         )
+    if isinstance(error, Invalid) and not error.field_errors and op.blocked_by:
+        problem = problems.BLOCKED_BY_INVALID
+        message = problem.message(package=op.package_name, resources="; ".join(op.blocked_by))
     if partial:
         problem = problems.PARTLY_SAVED
         message = problem.message(resource_id=partial["id"], detail=message)
