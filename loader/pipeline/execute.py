@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
@@ -19,6 +20,7 @@ from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
 from loader.pipeline.plan import Action, Operation, Plan
 from loader.pipeline.record import Recorder
+from loader.pipeline.settle import settle
 from loader.pipeline.verify import landed
 
 log = logging.getLogger(__name__)
@@ -163,7 +165,7 @@ class _Lane:
         checked = []
         for op, failed in zip(call.operations, outcomes, strict=True):
             try:
-                saved = landed(op, ids.get(op.row), self.catalogue)
+                saved = self._look(op, ids.get(op.row))
             except CatalogueError:
                 checked.append(failed)  # cannot tell: it stays "may or may not have saved"
                 continue
@@ -173,6 +175,10 @@ class _Lane:
             again, answer, _ = _perform(single(op), ids, self.catalogue, None)
             checked.extend(again)
         return checked
+
+    def _look(self, op: Operation, resource_id: str | None) -> dict[str, Any] | None:
+        """What landed of an operation whose answer was lost (a create is given time)."""
+        return settle(lambda: landed(op, resource_id, self.catalogue), op.action == Action.CREATE)
 
     def _guard(self, call: Call) -> str | None:
         """What a folded call must find as the dataset's metadata_modified."""

@@ -31,6 +31,7 @@ from loader.pipeline.plan.state import (
     RowFailure,
     RowSkipped,
 )
+from loader.pipeline.settle import settle
 from loader.schema import Schema, choice_key, patch_payload, payload, schema_from_scheming
 
 __all__ = [
@@ -261,14 +262,27 @@ class Planner:
                 )  # fmt: skip
             return None
         name = row.cells.get("name") or row.name
-        made = state.by_name(name) if row.op in MAKING_OPS else None
-        if made is None or (target is not None and row.op != Op.CREATE):
+        if target is not None and row.op != Op.CREATE:
+            return None  # an upsert that finds its resource plans as an update
+        made = settle(lambda: self._made(state, name), row.op in MAKING_OPS)
+        if made is None:
             return None
         return Operation(
             row.number, Action.NOOP, state.package["id"], state.name,
             state.package.get("type") or "dataset", made.id, made.name,
             note="created by the earlier run",
         )  # fmt: skip
+
+    def _made(self, state: DatasetState, name: str | None) -> ResourceState | None:
+        """The resource of this name in the dataset as the catalogue holds it now."""
+        found = state.by_name(name)
+        if found is None:
+            package = self.catalogue.package(state.package["id"])
+            for resource in package.get("resources") or []:
+                if resource.get("name") == name:
+                    found = ResourceState(resource["id"], str(name), resource)
+                    state.resources.append(found)
+        return found
 
     def _spell(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Choice values in the spelling the target catalogue lists (`epsg26710,` on
