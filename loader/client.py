@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -120,6 +121,7 @@ class CatalogueAPI(Protocol):
     ) -> dict[str, Any]: ...
     def delete_resource(self, resource_id: str) -> None: ...
     def touch_resource(self, resource_id: str, timestamp: str) -> dict[str, Any]: ...
+    def version(self) -> str: ...
     def revise_package(self, data: dict[str, Any]) -> dict[str, Any]: ...
     def download(self, url: str, path: Path) -> int: ...
 
@@ -393,6 +395,10 @@ class Catalogue:
     def organization(self, name_or_id: str) -> dict[str, Any]:
         return self.read("organization_show", {"id": name_or_id, "include_datasets": False})
 
+    def version(self) -> str:
+        """The CKAN release the catalogue runs (status_show), e.g. "2.10.11"."""
+        return str(self.read("status_show").get("ckan_version", ""))
+
     def dataset_schema(self, dataset_type: str = "bcdc_dataset") -> dict[str, Any]:
         return self.read("scheming_dataset_schema_show", {"type": dataset_type})
 
@@ -492,19 +498,24 @@ class Catalogue:
 
     def touch_resource(self, resource_id: str, timestamp: str) -> dict[str, Any]:
         """Set only last_modified: the catalogue's refresh action where it has one
-        (the BC Data Catalogue does), else a patch of that one field."""
+        (the BC Data Catalogue does), else a patch of that one field.
+
+        The refresh action takes `YYYY-MM-DD HH:MM:SS` and quietly leaves a
+        DataStore resource alone, so its answer is checked and a patch follows
+        when the stamp did not land."""
+        stamp = datetime.fromisoformat(timestamp).replace(tzinfo=None)
         if self._has_refresh_action is not False:
+            data = {"id": resource_id, "timestamp": stamp.strftime("%Y-%m-%d %H:%M:%S")}
             try:
-                self.call(
-                    "update_resource_refresh_timestamp", {"id": resource_id, "timestamp": timestamp}
-                )
+                answer = self.call("update_resource_refresh_timestamp", data)
                 self._has_refresh_action = True
-                return self.resource(resource_id)
+                if isinstance(answer, dict) and _stamp_of(answer) == stamp:
+                    return answer
             except CatalogueError as error:
                 if "Action name not known" not in error.message:
                     raise
                 self._has_refresh_action = False
-        patch = {"id": resource_id, "last_modified": timestamp}
+        patch = {"id": resource_id, "last_modified": stamp.isoformat()}
         return _a_dict("resource_patch", self.call("resource_patch", patch))
 
     def revise_package(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -534,6 +545,13 @@ def _retry_wait(error: CatalogueError, attempt: int, read: bool) -> float | None
         return None
     backoff = min(BACKOFF * 2.0 ** (attempt - 1), BACKOFF_CAP)
     return backoff * (0.5 + random.random() / 2)  # jitter: several loaders do not beat together
+
+
+def _stamp_of(resource: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(resource.get("last_modified"))).replace(tzinfo=None)
+    except ValueError:
+        return None
 
 
 def _a_dict(action: str, answer: Any) -> dict[str, Any]:

@@ -417,6 +417,16 @@ DATASET_CHANGED = _register(
     "run the batch again",
     "run",
 )
+BLOCKED_BY_INVALID = _register(
+    "blocked-by-invalid-resource",
+    "Refused for another resource",
+    "the dataset holds another resource that breaks today's rules, and the catalogue "
+    "(CKAN 2.10, as production runs) refuses every resource write to such a dataset",
+    "dataset '{package}' holds a resource that breaks today's rules, and this catalogue "
+    "refuses every write to such a dataset until it is fixed: {resources}. Fix that resource "
+    "(in the catalogue's form, or with a patch row before this one), then run again",
+    "run",
+)
 MAKER_FAILED = _register(
     "maker-failed",
     "Depends on a failed row",

@@ -10,6 +10,7 @@ ends: finished, stopped or interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ def run_batch(
     resume: bool = False,
     journal: bool = True,
     result_path: Path | str | None = None,
-    keep_replaced: Path | str | None = None,
+    keep_replaced: Path | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -135,52 +136,33 @@ def run_batch(
 ) -> RunResult:
     """Validate, plan and run one batch file against `catalogue`.
 
-    Nothing is written when any row is invalid, unless `skip_invalid`. With
-    `dry_run_only`, names are resolved and each row says what it would do.
-    `fold` sends consecutive rows of a dataset that move no file as one call;
-    a file the resource already holds is not sent again unless `force_upload`,
-    and `touch` then still records the refresh in `last_modified`. A file over
-    `max_file_size` bytes makes its row invalid before anything is written.
-    With `keep_replaced` (a folder), each uploaded file a row replaces or
-    deletes is downloaded there first, so that `loader.undo` can put it back.
-
-    With a `result_path`, a run keeps a journal beside it (unless `journal` is
-    False); `resume` continues the run that journal records: rows done are not
-    run again, rows in doubt are looked up first. `on_start` receives the
-    number of operations about to run (for a progress bar); `on_outcome` each
-    of their outcomes as it happens; `on_bytes` the bytes of uploads as they
-    are sent. Raises BatchError when the file cannot be read, CannotStart when
-    a resume cannot be made.
+    Nothing is written when any row is invalid, unless `skip_invalid`;
+    `dry_run_only` says what each row would do. `fold` sends consecutive rows
+    of a dataset that move no file as one call; a file the resource holds is
+    not sent again unless `force_upload` (`touch` then records the refresh);
+    a file over `max_file_size` bytes makes its row invalid. With a
+    `result_path` a journal is kept beside it (unless not `journal`), and
+    `resume` continues the run it records. `on_start`, `on_outcome` and
+    `on_bytes` hear the number of operations, each outcome, and upload bytes.
+    `keep_replaced`: a folder to keep each uploaded file a row replaces in (undo).
+    Raises BatchError (unreadable file) or CannotStart (no resume possible).
     """
     started = _now()
     schema = schema or load_schema()
     batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size)
     result_file = Path(result_path) if result_path else None
-    earlier = _earlier_run(batch, result_file) if resume else None
     keep_journal = journal and not dry_run_only and result_file is not None
-    recorder = Recorder(
-        (row.number for row in batch.rows),
-        open_journal(batch, catalogue.url, result_file, resume) if keep_journal else None,
+    recorder, checked, in_doubt = _records(
+        batch, problems, checked, catalogue.url, result_file, resume, keep_journal
     )
-    recorder.record_problems(problems)
-    if earlier is not None:
-        for outcome in earlier.done().values():
-            recorder.record(outcome)
-        checked = [row for row in checked if not recorder.has(row.number)]
     listening, catalogue.on_bytes = catalogue.on_bytes, on_bytes or catalogue.on_bytes
     user = ""
     refused = bool(problems) and not skip_invalid
     unreached = "the batch has invalid rows, so nothing was written" if refused else ""
+    planner = Planner(catalogue, schema, force_upload=force_upload, touch=touch, in_doubt=in_doubt)
     try:
         if not refused:
             user = token_user(catalogue)
-            planner = Planner(
-                catalogue,
-                schema,
-                force_upload=force_upload,
-                touch=touch,
-                in_doubt=earlier.in_doubt if earlier else (),
-            )
             plan = _plan(planner, batch, problems, checked, recorder)
             if on_start:
                 on_start(len(plan.operations))
@@ -189,10 +171,10 @@ def run_batch(
             if dry_run_only:
                 dry_run(plan, catalogue, recorder)
             else:
-                kept = Path(keep_replaced) if keep_replaced else None
                 execute(
-                    plan, catalogue, recorder, jobs=jobs, stop=stop, fold=fold, keep_replaced=kept
-                )
+                    plan, catalogue, recorder, jobs=jobs, stop=stop, fold=fold,
+                    keep_replaced=keep_replaced,
+                )  # fmt: skip
     except KeyboardInterrupt:
         unreached = "the run was interrupted before this row"
         raise
@@ -201,14 +183,34 @@ def run_batch(
         raise
     finally:
         catalogue.on_bytes = listening
-        outcomes = recorder.close(unreached)
-        summary = RunSummary(
-            "run", started, _now(), __version__, catalogue.url, user, dry_run=dry_run_only
-        )
-        result = finish(batch, problems, outcomes, summary, result_file, refused)
+        summary = RunSummary("run", started, _now(), __version__, catalogue.url, user)
+        summary = dataclasses.replace(summary, dry_run=dry_run_only)
+        result = finish(batch, problems, recorder.close(unreached), summary, result_file, refused)
         if recorder.journal is not None:
             recorder.journal.close()
     return result
+
+
+def _records(
+    batch: Batch,
+    problems: list[Problem],
+    checked: list[CheckedRow],
+    target: str,
+    result_file: Path | None,
+    resume: bool,
+    keep_journal: bool,
+) -> tuple[Recorder, list[CheckedRow], set[int]]:
+    """The run's recorder (with its journal), the rows still to run, and the rows in
+    doubt. On a resume, rows an earlier run finished are recorded as it left them."""
+    earlier = _earlier_run(batch, result_file) if resume else None
+    journal = open_journal(batch, target, result_file, resume) if keep_journal else None
+    recorder = Recorder((row.number for row in batch.rows), journal)
+    recorder.record_problems(problems)
+    if earlier is None:
+        return recorder, checked, set()
+    for outcome in earlier.done().values():
+        recorder.record(outcome)
+    return recorder, [r for r in checked if not recorder.has(r.number)], earlier.in_doubt
 
 
 def _earlier_run(batch: Batch, result_file: Path | None) -> Earlier:

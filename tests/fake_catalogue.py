@@ -31,6 +31,7 @@ class FakeCatalogue:
         self.calls: list[tuple[str, str]] = []  # (action, resource name or id)
         self.files: dict[str, bytes] = {}  # download URL -> the file uploaded there
         self.reads = 0
+        self.ckan_version = "2.12.0"
         self.on_bytes: BytesListener | None = None
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
@@ -90,6 +91,9 @@ class FakeCatalogue:
             if name_or_id in (org["id"], org["name"]):
                 return dict(org)
         raise NotFound("organization_show: not found")
+
+    def version(self) -> str:
+        return self.ckan_version
 
     def dataset_schema(self, dataset_type: str = "bcdc_dataset") -> dict[str, Any]:
         raise NotFound("scheming_dataset_schema_show: not found")

@@ -13,6 +13,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
@@ -21,6 +22,7 @@ from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
 from loader.pipeline.keep import keep_file, replaces_file
 from loader.pipeline.plan import Action, Operation, Plan
 from loader.pipeline.record import Recorder
+from loader.pipeline.settle import settle
 from loader.pipeline.verify import landed
 
 log = logging.getLogger(__name__)
@@ -193,7 +195,7 @@ class _Lane:
         checked = []
         for op, failed in zip(call.operations, outcomes, strict=True):
             try:
-                saved = landed(op, ids.get(op.row), self.catalogue)
+                saved = self._look(op, ids.get(op.row))
             except CatalogueError:
                 checked.append(failed)  # cannot tell: it stays "may or may not have saved"
                 continue
@@ -203,6 +205,10 @@ class _Lane:
             again, answer, _ = _perform(single(op), ids, self.catalogue, None)
             checked.extend(again)
         return checked
+
+    def _look(self, op: Operation, resource_id: str | None) -> dict[str, Any] | None:
+        """What landed of an operation whose answer was lost (a create is given time)."""
+        return settle(lambda: landed(op, resource_id, self.catalogue), op.action == Action.CREATE)
 
     def _guard(self, call: Call) -> str | None:
         """What a folded call must find as the dataset's metadata_modified."""
@@ -325,6 +331,9 @@ def _failed(
             ": the connection dropped after the request was sent, so the catalogue may "
             "or may not have saved it; check the dataset before running this row again"
         )
+    if isinstance(error, Invalid) and not error.field_errors and op.blocked_by:
+        problem = problems.BLOCKED_BY_INVALID
+        message = problem.message(package=op.package_name, resources="; ".join(op.blocked_by))
     if partial:
         problem = problems.PARTLY_SAVED
         message = problem.message(resource_id=partial["id"], detail=message)

@@ -162,7 +162,8 @@ def _apply(earlier: Earlier, record: dict[str, Any]) -> None:
         values = {k: v for k, v in record.items() if k in _OUTCOME_FIELDS}
         outcome = Outcome(**{**values, "status": Status(values["status"])})
         earlier.outcomes[outcome.row] = outcome
-        if outcome.code not in _IN_DOUBT_CODES:
+        # a row whose request never left (not run) is not in doubt, whatever its code
+        if outcome.status != Status.FAILED or outcome.code not in _IN_DOUBT_CODES:
             earlier.in_doubt.discard(outcome.row)
 
 

@@ -18,6 +18,7 @@ from loader.schema.fields import (
     Condition,
     Field,
     Schema,
+    choice_key,
     header_key,
 )
 from loader.schema.mapping import empty_value, patch_payload, payload, resource_cells
@@ -31,6 +32,7 @@ __all__ = [
     "Condition",
     "Field",
     "Schema",
+    "choice_key",
     "empty_value",
     "header_key",
     "load_schema",

@@ -48,6 +48,16 @@ class Field:
     maximum: float | None = None
     help: str = ""
     subfields: tuple[Field, ...] = ()
+    # other headings the field is known by (the catalogue's web form, another schema)
+    aliases: tuple[str, ...] = ()
+    # False: the catalogue keeps the value when an update leaves it out, and cannot
+    # empty it (last_modified: "" is refused by the database)
+    clearable: bool = True
+
+    @property
+    def headings(self) -> tuple[str, ...]:
+        """Every heading that names this field: its name, label and aliases."""
+        return (self.name, self.label, *self.aliases)
 
 
 @dataclass(frozen=True)
@@ -254,11 +264,15 @@ class Schema:
             index.setdefault(header_key(c.name), c.name)
         for c in self.columns:
             index.setdefault(header_key(c.label), c.name)
-            if c.group:
-                index.setdefault(header_key(f"{c.group.name}.{c.field.label}"), c.name)
-                index.setdefault(header_key(f"{c.group.label}.{c.field.name}"), c.name)
-                for text in (c.field.name, c.field.label):
-                    loose.setdefault(header_key(text), set()).add(c.name)
+            if not c.group:
+                for text in c.field.aliases:
+                    index.setdefault(header_key(text), c.name)
+                continue
+            for group in c.group.headings:
+                for part in c.field.headings:
+                    index.setdefault(header_key(f"{group}.{part}"), c.name)
+            for text in c.field.headings:
+                loose.setdefault(header_key(text), set()).add(c.name)
         for key, names in loose.items():
             if len(names) == 1:
                 index.setdefault(key, next(iter(names)))
@@ -292,6 +306,13 @@ def _conditions(
             key = tuple(sorted((name, tuple(values)) for name, values in when.items()))
             grouped.setdefault(key, []).append(column)
     return tuple(Condition(dict(key), tuple(columns)) for key, columns in grouped.items())
+
+
+def choice_key(value: str) -> str:
+    """What makes two spellings of a choice one value: the catalogue's own list holds
+    `epsg26710,` (with a comma) where every other zone is plain, and its web form
+    stores that spelling; a trailing comma or space does not make another value."""
+    return value.strip().rstrip(",").strip()
 
 
 def header_key(text: str) -> str:

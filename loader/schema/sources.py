@@ -53,6 +53,8 @@ def _field_from_data(data: Mapping[str, Any]) -> Field:
         maximum=data.get("maximum"),
         help=data.get("help", ""),
         subfields=tuple(_field_from_data(s) for s in data.get("subfields", ())),
+        aliases=tuple(data.get("labels", ())),
+        clearable=bool(data.get("clearable", True)),
     )
 
 
@@ -186,9 +188,13 @@ def _scheming_field(data: Mapping[str, Any], bundled: Field | None) -> Field:
         "subfields": subfields,
     }
     if bundled is not None:
-        # The loader's own rules stay for fields both schemas know.
+        # The loader's own rules stay for fields both schemas know, and the bundled
+        # headings keep naming the field.
+        label = _text(data.get("label"), bundled.label)
         return Field(
-            label=_text(data.get("label"), bundled.label),
+            label=label,
+            aliases=tuple(h for h in (bundled.label, *bundled.aliases) if h != label),
+            clearable=bundled.clearable,
             required_when=bundled.required_when or required_when,
             only_when=bundled.only_when,
             read_only=bundled.read_only,

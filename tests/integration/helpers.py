@@ -13,7 +13,15 @@ from loader.client import Catalogue
 from loader.pipeline.plan import Operation
 
 REQUIRED = ckan_stack.RESOURCE_REQUIRED
-__all__ = ["REQUIRED", "create_operation", "editor", "resources_of", "sheet_rows", "write_batch"]
+__all__ = [
+    "REQUIRED",
+    "create_operation",
+    "editor",
+    "plant_an_old_invalid_resource",
+    "resources_of",
+    "sheet_rows",
+    "write_batch",
+]
 
 
 def editor(catalogue) -> Catalogue:
@@ -44,3 +52,24 @@ def create_operation(package: dict, **fields: Any) -> Operation:
         resource_name="Bad",
         fields={"name": "Bad", "url": "https://example.com/b", **REQUIRED, **fields},
     )
+
+
+def plant_an_old_invalid_resource(catalogue, make_package) -> tuple[dict, dict, dict]:
+    """A dataset holding a resource saved under older rules (format `CSV`) and a valid one.
+
+    The API refuses `CSV` today, so the old value is written straight into the
+    catalogue's database, as years-old records hold it.
+    """
+    admin = catalogue.client("admin")
+    package = make_package()
+    old = admin.action.resource_create(
+        package_id=package["id"], name="Old", url="https://example.com/old.csv", **REQUIRED
+    )
+    sibling = admin.action.resource_create(
+        package_id=package["id"], name="Sibling", url="https://example.com/s.csv", **REQUIRED
+    )
+    ckan_stack.psql(
+        f"UPDATE resource SET format = 'CSV' WHERE id = '{old['id']}'", catalogue.database
+    )
+    assert admin.action.resource_show(id=old["id"])["format"] == "CSV"
+    return package, old, sibling

@@ -8,12 +8,11 @@ them.
 
 from __future__ import annotations
 
-import ckan_stack
 import ckanapi
 import pytest
 import requests
 
-from integration.helpers import REQUIRED
+from integration.helpers import REQUIRED, plant_an_old_invalid_resource
 
 pytestmark = pytest.mark.catalogue
 
@@ -207,27 +206,6 @@ def test_iso_topic_categories_come_back_in_the_choice_lists_order(catalogue, mak
 
     stored = catalogue.client("admin").action.resource_show(id=created["id"])
     assert stored["iso_topic_category"] == ["biota", "inlandWaters", "utilitiesCommuncation"]
-
-
-def plant_an_old_invalid_resource(catalogue, make_package) -> tuple[dict, dict, dict]:
-    """A dataset holding a resource saved under older rules (format `CSV`) and a valid one.
-
-    The API refuses `CSV` today, so the old value is written straight into the
-    catalogue's database, as years-old records hold it.
-    """
-    admin = catalogue.client("admin")
-    package = make_package()
-    old = admin.action.resource_create(
-        package_id=package["id"], name="Old", url="https://example.com/old.csv", **REQUIRED
-    )
-    sibling = admin.action.resource_create(
-        package_id=package["id"], name="Sibling", url="https://example.com/s.csv", **REQUIRED
-    )
-    ckan_stack.psql(
-        f"UPDATE resource SET format = 'CSV' WHERE id = '{old['id']}'", catalogue.database
-    )
-    assert admin.action.resource_show(id=old["id"])["format"] == "CSV"
-    return package, old, sibling
 
 
 WRITES = {

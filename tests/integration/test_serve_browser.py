@@ -350,13 +350,17 @@ def test_stop_lets_the_call_under_way_finish_and_leaves_the_rest_not_run(
 ):
     driver, steps = chrome, Steps(chrome, "stop")
     package = make_package()
+    # Uploads, one call a row: rows that move no file would go as one folded call.
+    (tmp_path / "files").mkdir()
+    for n in range(STOP_ROWS):
+        (tmp_path / "files" / f"part-{n:02d}.csv").write_text(f"n\n{n}\n")
     rows = [
         {
             "op": "create",
             "package": package["name"],
-            "name": f"Link {n:02d}",
-            "url": f"https://example.com/{n}",
-            **{**REQUIRED, "format": "html", "resource_storage_location": "web or ftp site"},
+            "name": f"Part {n:02d}",
+            "upload": f"files/part-{n:02d}.csv",
+            **REQUIRED,
         }
         for n in range(STOP_ROWS)
     ]

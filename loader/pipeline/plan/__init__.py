@@ -10,6 +10,7 @@ fails on its own; rows of other datasets go on.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
-from loader.client import CatalogueAPI
+from loader.client import CatalogueAPI, CatalogueError
+from loader.errors import SchemaError
 from loader.model import MAKING_OPS, TARGETING_OPS, CheckedRow, Op, Outcome, Row
 from loader.pipeline.files import file_facts
 from loader.pipeline.plan.diff import Change, changes, same
@@ -29,7 +31,8 @@ from loader.pipeline.plan.state import (
     RowFailure,
     RowSkipped,
 )
-from loader.schema import Schema, patch_payload, payload
+from loader.pipeline.settle import settle
+from loader.schema import Schema, choice_key, patch_payload, payload, schema_from_scheming
 
 __all__ = [
     "Action",
@@ -86,6 +89,8 @@ class Operation:
     # the resource as it was before this row, for the journal (None: made by this run)
     before: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     note: str = ""  # said after what the operation does (e.g. what a resume found)
+    # other resources of the dataset that break today's rules (see DatasetState.failing)
+    blocked_by: tuple[str, ...] = ()
 
     def describe(self, tense: str = "would") -> str:
         """What the operation does, in words: tense is "would", "did" or "tried"."""
@@ -143,7 +148,10 @@ class Planner:
         self.touch = touch
         self.in_doubt = in_doubt
         self.now = now
-        self.datasets = Datasets(catalogue)
+        self.catalogue = catalogue
+        self.datasets = Datasets(catalogue, schema)
+        self._spellings: dict[str, dict[str, str]] | None = None
+        self._old_ckan: bool | None = None
         # (dataset as written, resource name) -> a row meant to create it that will not run
         self._unmade: dict[tuple[str, str], int] = {}
 
@@ -194,6 +202,26 @@ class Planner:
         return target
 
     def _plan_row(self, row: CheckedRow) -> Operation:
+        op = self._plan_row_as_such(row)
+        if op.blocked_by and op.action != Action.NOOP and self._refuses_for_siblings():
+            warning = problems.BLOCKED_BY_INVALID.message(
+                package=op.package_name, resources="; ".join(op.blocked_by)
+            )
+            op = dataclasses.replace(op, note=f"but {warning}")
+        return op
+
+    def _refuses_for_siblings(self) -> bool:
+        """Whether the catalogue refuses every write to a dataset holding a resource that
+        breaks today's rules: CKAN before 2.11 revalidates the whole dataset."""
+        if self._old_ckan is None:
+            try:
+                version = str(self.catalogue.version())
+                self._old_ckan = tuple(int(p) for p in version.split(".")[:2]) < (2, 11)
+            except (CatalogueError, ValueError):
+                self._old_ckan = True  # say so rather than be surprised
+        return self._old_ckan
+
+    def _plan_row_as_such(self, row: CheckedRow) -> Operation:
         if row.number in self.in_doubt:
             found = self._found_saved(row)
             if found is not None:
@@ -206,12 +234,14 @@ class Planner:
             "package_name": state.name,
             "package_type": state.package.get("type") or "dataset",
             "package_modified": state.package.get("metadata_modified"),
+            "blocked_by": state.failing_besides(None),
             "upload": row.upload,
         }
         if target is None:
             return self._create(row, state, common)
         before = copy.deepcopy(target.current) if target.id is not None else None
         common.update(resource_id=target.id, after_row=target.created_by_row, before=before)
+        common["blocked_by"] = state.failing_besides(target.id)
         if row.op == Op.DELETE:
             state.resources.remove(target)
             return Operation(action=Action.DELETE, resource_name=target.name, **common)
@@ -232,8 +262,10 @@ class Planner:
                 )  # fmt: skip
             return None
         name = row.cells.get("name") or row.name
-        made = state.by_name(name) if row.op in MAKING_OPS else None
-        if made is None or (target is not None and row.op != Op.CREATE):
+        if target is not None and row.op != Op.CREATE:
+            return None  # an upsert that finds its resource plans as an update
+        made = settle(lambda: self._made(state, name), row.op in MAKING_OPS)
+        if made is None:
             return None
         return Operation(
             row.number, Action.NOOP, state.package["id"], state.name,
@@ -241,8 +273,40 @@ class Planner:
             note="created by the earlier run",
         )  # fmt: skip
 
+    def _made(self, state: DatasetState, name: str | None) -> ResourceState | None:
+        """The resource of this name in the dataset as the catalogue holds it now."""
+        found = state.by_name(name)
+        if found is None:
+            package = self.catalogue.package(state.package["id"])
+            for resource in package.get("resources") or []:
+                if resource.get("name") == name:
+                    found = ResourceState(resource["id"], str(name), resource)
+                    state.resources.append(found)
+        return found
+
+    def _spell(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Choice values in the spelling the target catalogue lists (`epsg26710,` on
+        the BC Data Catalogue), whichever spelling the row used."""
+        if self._spellings is None:
+            try:
+                live = schema_from_scheming(self.catalogue.dataset_schema())
+            except (CatalogueError, SchemaError):
+                live = self.schema  # no schema to read: keep the spelling given
+            self._spellings = {
+                f.name: {choice_key(c): c for c in f.choices} for f in live.fields if f.choices
+            }
+        for name, value in fields.items():
+            table = self._spellings.get(name)
+            if table and isinstance(value, str):
+                fields[name] = table.get(choice_key(value), value)
+            elif table and isinstance(value, list):
+                fields[name] = [
+                    table.get(choice_key(v), v) if isinstance(v, str) else v for v in value
+                ]
+        return fields
+
     def _create(self, row: CheckedRow, state: DatasetState, common: dict[str, Any]) -> Operation:
-        fields = payload(self.schema, row.cells)
+        fields = self._spell(payload(self.schema, row.cells))
         if row.upload is not None:
             fields["hash"] = file_facts(row.upload).stored_hash
         name = fields.get("name") or row.name or ""
@@ -262,7 +326,7 @@ class Planner:
         unchanged = row.upload is not None and upload is None
         if row.op == Op.PATCH:
             action = Action.PATCH
-            fields = patch_payload(self.schema, current, row.cells, row.clear)
+            fields = self._spell(patch_payload(self.schema, current, row.cells, row.clear))
             self._check_whole({**current, **fields})
             # A patch sends only what differs: a value the catalogue holds in
             # another form (CRLF line ends, spacing) is not rewritten by a patch
@@ -271,10 +335,11 @@ class Planner:
             replaced: list[str] = []
         else:
             action = Action.UPDATE
-            fields = self._update_payload(upload, row, current)
-            # an upload sets the URL, and the catalogue stamps last_modified itself
+            fields = self._spell(self._update_payload(upload, row, current))
+            # an upload sets the URL, and the catalogue stamps last_modified itself;
+            # a field the catalogue cannot empty keeps its value when left out
             managed = {"url", "last_modified"} if row.upload is not None else set()
-            replaced = [f.name for f in self.schema.fields if f.name not in managed]
+            replaced = [f.name for f in self.schema.fields if f.name not in managed and f.clearable]
         if unchanged and self.touch and "last_modified" not in row.cells:
             fields["last_modified"] = self.now()
         ignored = {"url_type", "hash", "size"} | ({"url"} if upload is not None else set())

@@ -15,7 +15,9 @@ from typing import Any
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.model import Status
+from loader.pipeline.validate import resource_problems
 from loader.problems import ProblemType
+from loader.schema import Schema
 
 
 class RowFailure(Exception):
@@ -50,6 +52,13 @@ class DatasetState:
 
     package: dict[str, Any]
     resources: list[ResourceState]
+    # resources it already held that break today's rules, described: on CKAN 2.10
+    # they make the catalogue refuse every resource write to the dataset
+    failing: tuple[tuple[str, str], ...] = ()  # (resource id, what is wrong with it)
+
+    def failing_besides(self, resource_id: str | None) -> tuple[str, ...]:
+        """What is wrong with the dataset's other resources, resource by resource."""
+        return tuple(text for rid, text in self.failing if rid != resource_id)
 
     @property
     def name(self) -> str:
@@ -75,8 +84,9 @@ class DatasetState:
 class Datasets:
     """Look-ups against the catalogue, each made once, and the datasets' states."""
 
-    def __init__(self, catalogue: CatalogueAPI):
+    def __init__(self, catalogue: CatalogueAPI, schema: Schema):
         self.catalogue = catalogue
+        self.schema = schema
         self._states: dict[str, DatasetState] = {}  # by package id
         self._aliases: dict[str, str] = {}  # name or id as written -> package id
         self._organizations: dict[str, dict[str, Any]] = {}
@@ -91,10 +101,21 @@ class Datasets:
                 resources = [
                     ResourceState(r["id"], r.get("name") or "", r) for r in package["resources"]
                 ]
-                self._states[package_id] = DatasetState(package, resources)
+                failing = tuple(self._failing(package["resources"]))
+                self._states[package_id] = DatasetState(package, resources, failing)
             for alias in (name_or_id, package["name"], package_id):
                 self._aliases[alias] = package_id
         return self._states[package_id]
+
+    def _failing(self, resources: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        out = []
+        for resource in resources:
+            found = resource_problems(self.schema, resource)
+            if found:
+                name = resource.get("name") or resource["id"]
+                text = f"resource '{name}' ({resource['id']}): " + "; ".join(found)
+                out.append((str(resource["id"]), text))
+        return out
 
     def of_resource(self, resource_id: str) -> DatasetState:
         """The dataset holding a resource, found by the resource's id."""

@@ -20,15 +20,16 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from loader import problems
 from loader.model import CLEAR, MAKING_OPS, Batch, CheckedRow, Op, Problem, Row
 from loader.pipeline.validate.batch import Uploads, collisions, extent_problems
 from loader.pipeline.validate.cells import CellChecker, is_op
 from loader.pipeline.validate.rules import CLEARED, Found, Instance, RowChecker
-from loader.schema import CONTROL_COLUMNS, Schema
+from loader.schema import CONTROL_COLUMNS, Schema, resource_cells
 
-__all__ = ["validate_batch"]
+__all__ = ["resource_problems", "validate_batch"]
 
 # When a cell has one of these problems, the others on the same cell are noise.
 _OVERRIDING = (
@@ -186,3 +187,15 @@ def _checked_row(row: Row, check: _RowCheck, uploads: Uploads) -> CheckedRow:
         cells={k: v for k, v in instance.items() if k not in CONTROL_COLUMNS and k != CLEARED},
         clear=frozenset(check.clears),
     )
+
+
+def resource_problems(schema: Schema, resource: dict[str, Any]) -> list[str]:
+    """What a resource the catalogue already holds breaks of today's rules, in words
+    (an old `CSV` format, a retired update cycle, a required field left empty)."""
+    cells = resource_cells(schema, resource)
+    checker = _checkers(schema).cells
+    found = [f"{name} is empty" for name in schema.required_fields if name not in cells]
+    for column, text in cells.items():
+        if column in checker.cache:
+            found.extend(f"{column}: {body}" for _, body in checker.check(column, text)[1])
+    return found

@@ -21,7 +21,7 @@ from jsonschema import FormatChecker, ValidationError
 
 from loader import problems
 from loader.model import Op
-from loader.schema import Column, Field, Schema
+from loader.schema import Column, Field, Schema, choice_key
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?", re.ASCII)
@@ -94,8 +94,15 @@ def _converter(column: Column) -> Callable[[str], Any]:
         return _to_number
     if kind == "integer":
         return _to_integer
-    if kind == "choice_list":
-        return _to_list
+    if kind in ("choice", "choice_list"):
+        spelled = {choice_key(c): c for c in column.field.choices}
+
+        def spell(text: str) -> str:
+            return text if text in column.field.choices else spelled.get(choice_key(text), text)
+
+        if kind == "choice":
+            return spell
+        return lambda text: [spell(item) for item in _to_list(text)]
     if kind == "datetime":
         return lambda text: text.replace(" ", "T", 1) if _DATETIME.fullmatch(text) else text
     return lambda text: text

@@ -82,6 +82,7 @@ class _Columns:
     read_only: list[str]
     writable: list[str]
     required: list[str]
+    kept: list[str]  # fields the catalogue cannot empty
 
     @classmethod
     def of(cls, schema: Schema) -> _Columns:
@@ -90,6 +91,7 @@ class _Columns:
             read_only=[c.name for c in columns if c.read_only],
             writable=[c.name for c in columns if not c.read_only],
             required=list(schema.required_fields),
+            kept=[c.name for c in columns if not c.field.clearable],
         )
 
 
@@ -228,13 +230,13 @@ def _clear_rules(schema: Schema, op: Op, columns: _Columns) -> list[Rule]:
                 lambda e, inst, op: [(c, body) for c in inst[CLEARED]],
             )
         ]
-    not_clearable = set(columns.required) | set(CONTROL_COLUMNS)
+    not_clearable = set(columns.required) | set(CONTROL_COLUMNS) | set(columns.kept)
     clearable = [c for c in columns.writable if c not in not_clearable]
     rules = [
         Rule(
             problem,
             {"properties": {CLEARED: {"items": {"enum": clearable}}}},
-            functools.partial(_explain_clear, set(columns.read_only)),
+            functools.partial(_explain_clear, set(columns.read_only), set(columns.kept)),
         )
     ]
     for condition in schema.requirements:
@@ -254,9 +256,15 @@ def _clear_rules(schema: Schema, op: Op, columns: _Columns) -> list[Rule]:
 
 
 def _explain_clear(
-    read_only: set[str], error: ValidationError, instance: Instance, op: Op
+    read_only: set[str], kept: set[str], error: ValidationError, instance: Instance, op: Op
 ) -> Located:
     column = str(error.instance)
+    if column in kept:
+        body = (
+            "the catalogue cannot empty this field (it keeps the value when an update "
+            "leaves it blank); leave the cell blank to keep it, or give a new value"
+        )
+        return [(column, body)]
     if column in read_only:
         return [(column, problems.READ_ONLY.message(detail="it cannot be cleared"))]
     if column in CONTROL_COLUMNS:
