@@ -188,6 +188,9 @@ class UndoPlanner:
                              note=note, **common)  # fmt: skip
         now = self._as_the_run_left_it(entry)
         upload, fields = self._restored(entry, before, now)
+        note = f"back to how it was before row {entry.rows[0]}"
+        if before.get("last_modified") is None and now.get("last_modified"):
+            note += f"; last_modified stays {now['last_modified']}: the catalogue cannot empty it"
         return Operation(
             action=Action.UPDATE,
             resource_id=entry.resource_id,
@@ -195,7 +198,7 @@ class UndoPlanner:
             upload=upload,
             changes=tuple(changes(fields, now, ignored=("url_type", "hash", "size"))),
             before=now,
-            note=f"back to how it was before row {entry.rows[0]}",
+            note=note,
             **common,
         )
 
@@ -233,6 +236,8 @@ class UndoPlanner:
         """The file to upload again (None: none) and the fields to send, to make the
         resource what `before` shows."""
         fields = {k: v for k, v in before.items() if k not in _MANAGED}
+        if before.get("last_modified") is None:
+            fields.pop("last_modified", None)  # the catalogue cannot empty it (see _undo)
         replaced = before.get("url_type") == "upload" and (
             now is None or not all(same(now.get(k), before.get(k)) for k in _FILE_FIELDS)
         )

@@ -79,7 +79,6 @@ def test_undo_leaves_every_touched_resource_as_it_was(catalogue, dataset, tmp_pa
                  str(tmp_path / "kept"))  # fmt: skip
     assert run.exit_code == 0, run.output
     assert shown(catalogue, made["File"]["id"]) != before["File"]
-    print("BEFORE", before["File"], before["Gone"])
 
     undo = invoke(catalogue, "undo", str(results), "-o", str(tmp_path / "undo.xlsx"))
 
@@ -145,3 +144,26 @@ def test_a_dry_run_of_undo_writes_nothing(catalogue, dataset, tmp_path):
     assert "Run row 3: undo cannot bring back the file of resource 'Gone'" in dry.output
     assert catalogue.client("admin").action.package_show(id=package["id"]) == after
     assert set(tmp_path.iterdir()) == files
+
+
+def test_a_last_modified_the_run_set_stays_and_undo_says_so(catalogue, dataset, tmp_path):
+    package, made = dataset
+    link = made["Link"]["id"]
+    before = shown(catalogue, link)
+    assert before.get("last_modified") is None
+    batch = write_batch(
+        tmp_path,
+        {"op": "patch", "package": package["name"], "name": "Link", "description": "patched",
+         "last_modified": "2026-01-31"},
+    )  # fmt: skip
+    results = tmp_path / "results.xlsx"
+    assert invoke(catalogue, "run", str(batch), "-o", str(results)).exit_code == 0
+
+    undo = invoke(catalogue, "undo", str(results), "-o", str(tmp_path / "undo.xlsx"))
+
+    assert undo.exit_code == 0, undo.output
+    (row,) = sheet_rows(tmp_path / "undo.xlsx")
+    assert "last_modified stays 2026-01-31T00:00:00: the catalogue cannot empty it" in row["action"]
+    after = shown(catalogue, link)
+    assert after.pop("last_modified") == "2026-01-31T00:00:00"
+    assert after == before
