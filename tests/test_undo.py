@@ -253,3 +253,17 @@ def test_a_row_a_resume_found_saved_still_counts_as_what_it_first_sent(tmp_path)
     journal.write_text("".join(json.dumps(r) + "\n" for r in records))
 
     assert read_journal(journal).actions == {2: "create"}
+
+
+def test_a_row_the_run_could_not_tell_was_saved_is_named_not_guessed(catalogue, tmp_path):
+    from loader.client import Unreachable
+
+    catalogue.faults["Made"] = Unreachable("resource_create: no answer (ReadTimeout)")
+    result_path = tmp_path / "results.xlsx"
+    run = run_batch(write_batch(tmp_path, rows(tmp_path)[0]), catalogue, result_path=result_path)
+    assert run.outcomes[0].code == "no-answer"
+
+    (outcome,) = undo_run(result_path, catalogue).outcomes
+
+    assert outcome.status == "failed" and outcome.code == "in-doubt"
+    assert "could not tell whether this row was saved (no-answer)" in outcome.error
