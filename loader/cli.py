@@ -23,12 +23,19 @@ from loader import __version__
 from loader.errors import LoaderError, SchemaError
 from loader.schema import Schema, load_schema, schema_from_scheming
 from loader.template import write_template
+from loader.text import for_terminal
 
 if TYPE_CHECKING:
     from loader.model import Outcome
     from loader.run import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def say(text: object, err: bool = False) -> None:
+    """Print a line; text from a batch or a catalogue never reaches the terminal raw
+    (an escape sequence in a cell could rewrite what the editor sees)."""
+    click.echo(for_terminal(str(text)), err=err)
 
 
 class LoaderGroup(click.Group):
@@ -38,7 +45,7 @@ class LoaderGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LoaderError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            say(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -74,6 +81,15 @@ schema_option = click.option(
 
 sheet_option = click.option(
     "--sheet", help="The workbook sheet holding the batch (default: 'Batch', else the first)."
+)
+files_from_option = click.option(
+    "--files-from",
+    "files_from",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A folder files to upload may also come from (repeatable); by default only the "
+    "batch's own folder.",
 )
 output_option = click.option(
     "-o",
@@ -127,18 +143,20 @@ def template(paths: tuple[Path, ...], schema_source: str, ckan_url: str | None) 
     schema = resolve_schema(schema_source, ckan_url)
     for path in paths or (Path("bcdc-loader-template.xlsx"),):
         write_template(path, schema)
-        click.echo(f"Wrote {path}")
+        say(f"Wrote {path}")
 
 
 @main.command()
 @click.argument("batch_path", metavar="BATCH", type=click.Path(path_type=Path))
 @sheet_option
 @output_option
+@files_from_option
 @schema_options
 def validate(
     batch_path: Path,
     sheet: str | None,
     output: Path | None,
+    files_from: tuple[Path, ...],
     schema_source: str,
     ckan_url: str | None,
 ) -> None:
@@ -149,17 +167,19 @@ def validate(
     from loader.run import check_batch
 
     schema = resolve_schema(schema_source, ckan_url)
-    result = check_batch(batch_path, sheet=sheet, schema=schema, result_path=output)
+    result = check_batch(
+        batch_path, sheet=sheet, schema=schema, result_path=output, files_from=files_from
+    )
     for problem in result.problems:
-        click.echo(problem.message)
+        say(problem.message)
     bad_rows = result.counts().get("invalid", 0)
     ready = len(result.outcomes) - bad_rows
-    click.echo(
+    say(
         f"{batch_path.name}: {_count(len(result.outcomes), 'row')}, {ready} ready, "
         f"{bad_rows} with problems ({_count(len(result.problems), 'problem')})."
     )
     if output is not None:
-        click.echo(f"Results written to {output}")
+        say(f"Results written to {output}")
     sys.exit(result.exit_code)
 
 
@@ -184,6 +204,7 @@ def _count(n: int, word: str) -> str:
 )
 @sheet_option
 @output_option
+@files_from_option
 @schema_option
 @click.option(
     "--dry-run", is_flag=True, help="Resolve every row and say what it would do; write nothing."
@@ -207,6 +228,7 @@ def run(
     api_key_file: Path | None,
     sheet: str | None,
     output: Path | None,
+    files_from: tuple[Path, ...],
     schema_source: str,
     dry_run: bool,
     skip_invalid: bool,
@@ -245,17 +267,18 @@ def run(
         "skip_invalid": skip_invalid,
         "jobs": jobs,
         "result_path": output or default_result_path(batch_path),
+        "files_from": files_from,
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
     if not quiet or result.exit_code:
         for problem in result.problems:
-            click.echo(problem.message, err=True)
+            say(problem.message, err=True)
         for outcome in result.outcomes:
             if outcome.status == "failed":
-                click.echo(f"Row {outcome.row}: {outcome.error}", err=True)
+                say(f"Row {outcome.row}: {outcome.error}", err=True)
     counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
     what = "Dry run" if dry_run else "Run"
-    click.echo(
+    say(
         f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
         f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
@@ -281,7 +304,7 @@ def _run_with_progress(
                 **options,
             )
     except KeyboardInterrupt:
-        click.echo(f"Interrupted. Results so far: {options['result_path']}", err=True)
+        say(f"Interrupted. Results so far: {options['result_path']}", err=True)
         sys.exit(130)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -290,7 +313,10 @@ def _run_with_progress(
 def _api_key(api_key_file: Path | None, interactive: bool) -> str:
     """The token from a file, $CKAN_API_KEY or a prompt; never from the command line."""
     if api_key_file is not None:
-        key = api_key_file.read_text(encoding="utf-8").strip()
+        try:
+            key = api_key_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            raise click.UsageError(f"cannot read a token from {api_key_file}") from None
     else:
         key = os.environ.get("CKAN_API_KEY", "").strip()
     if not key and interactive:
@@ -309,7 +335,7 @@ def _stop_on_interrupt(stop: threading.Event) -> Callable[[int, FrameType | None
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        click.echo(
+        say(
             "\nStopping after the calls under way finish (Ctrl-C again to stop at once)...",
             err=True,
         )

@@ -11,7 +11,7 @@ ends: finished, stopped or interrupted.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -89,14 +89,16 @@ def check_batch(
     sheet: str | None = None,
     schema: Schema | None = None,
     result_path: Path | str | None = None,
+    files_from: Iterable[Path | str] = (),
 ) -> RunResult:
     """Read and validate a batch offline: every problem at once, nothing sent anywhere.
 
+    Files to upload must be in the batch's folder or one of `files_from`.
     Raises BatchError when the file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked, recorder = _read_and_check(path, sheet, schema)
+    batch, problems, checked, recorder = _read_and_check(path, sheet, schema, files_from)
     recorder.record_ready(checked)
     target = schema.source if schema.source.startswith(("http://", "https://")) else None
     summary = RunSummary("validate", started, _now(), __version__, target_url=target)
@@ -116,18 +118,20 @@ def run_batch(
     stop: threading.Event | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    files_from: Iterable[Path | str] = (),
 ) -> RunResult:
     """Validate, plan and run one batch file against `catalogue`.
 
     Nothing is written when any row is invalid, unless `skip_invalid`. With
     `dry_run_only`, names are resolved and each row says what it would do.
     `on_start` receives the number of operations about to run (for a progress
-    bar); `on_outcome` each of their outcomes as it happens. Raises BatchError
+    bar); `on_outcome` each of their outcomes as it happens. Files to upload
+    must be in the batch's folder or one of `files_from`. Raises BatchError
     when the file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked, recorder = _read_and_check(path, sheet, schema)
+    batch, problems, checked, recorder = _read_and_check(path, sheet, schema, files_from)
     user = ""
     refused = bool(problems) and not skip_invalid
     unreached = "the batch has invalid rows, so nothing was written" if refused else ""
@@ -164,11 +168,11 @@ def run_batch(
 
 
 def _read_and_check(
-    path: Path | str, sheet: str | None, schema: Schema
+    path: Path | str, sheet: str | None, schema: Schema, files_from: Iterable[Path | str]
 ) -> tuple[Batch, list[Problem], list[CheckedRow], Recorder]:
     """Read and validate; the recorder starts with the invalid rows."""
     batch = read_batch(Path(path), sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema)
+    problems, checked = validate_batch(batch, schema, files_from)
     recorder = Recorder(row.number for row in batch.rows)
     recorder.record_problems(problems)
     return batch, problems, checked, recorder

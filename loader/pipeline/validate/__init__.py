@@ -18,6 +18,7 @@ planner's business.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from loader.pipeline.validate.batch import Uploads, collisions, extent_problems
 from loader.pipeline.validate.cells import CellChecker, is_op
 from loader.pipeline.validate.rules import CLEARED, Found, Instance, RowChecker
 from loader.schema import CONTROL_COLUMNS, Schema
+from loader.text import UNSAFE_IN_CELL, escape, quote
 
 __all__ = ["validate_batch"]
 
@@ -35,7 +37,10 @@ _OVERRIDING = (
     problems.CLEAR_NOT_ALLOWED.code,
     problems.READ_ONLY.code,
     problems.FORMULA_NOT_COMPUTED.code,
+    problems.CONTROL_CHARACTER.code,
+    problems.CELL_TOO_LONG.code,
 )
+CELL_LIMIT = 32_767  # characters in one spreadsheet cell (Excel's limit)
 
 
 @dataclass
@@ -65,14 +70,17 @@ class _RowCheck:
     op: Op | None = None
 
 
-def validate_batch(batch: Batch, schema: Schema) -> tuple[list[Problem], list[CheckedRow]]:
+def validate_batch(
+    batch: Batch, schema: Schema, files_from: Iterable[Path | str] = ()
+) -> tuple[list[Problem], list[CheckedRow]]:
     """Every problem in the batch, and the rows that have none, ready for the catalogue.
 
     Problems come in row order, then column order; batch-level problems
     (rows that collide, uploads) are attached to the rows they concern.
+    Files to upload must be in the batch's folder or one of `files_from`.
     """
     checkers = _checkers(schema)
-    uploads = Uploads(Path(batch.path).resolve().parent)
+    uploads = Uploads(Path(batch.path).resolve().parent, files_from)
     checks = {row.number: _check_row(row, checkers, uploads) for row in batch.rows}
     ops = {n: (c.op, c.instance) for n, c in checks.items() if c.op is not None}
     for number, found in collisions(ops).items():
@@ -94,6 +102,9 @@ def validate_batch(batch: Batch, schema: Schema) -> tuple[list[Problem], list[Ch
 
 def _check_row(row: Row, checkers: _Checkers, uploads: Uploads) -> _RowCheck:
     check = _RowCheck()
+    joined = "".join(row.values.values())  # one look for the rare unsafe cell, not one a cell
+    if len(joined) > CELL_LIMIT or UNSAFE_IN_CELL.search(joined):
+        check.found.extend(_unsafe_cells(row))
     cache = checkers.cells.cache
     plain = checkers.cells.plain
     for column, text in row.values.items():
@@ -132,6 +143,23 @@ def _check_row(row: Row, checkers: _Checkers, uploads: Uploads) -> _RowCheck:
     return check
 
 
+def _unsafe_cells(row: Row) -> list[Found]:
+    """Cells too long for a spreadsheet, or holding control characters the catalogue
+    would store unseen (tabs and line breaks are free text's own)."""
+    found: list[Found] = []
+    for column, text in row.values.items():
+        if len(text) > CELL_LIMIT:
+            body = problems.CELL_TOO_LONG.message(length=len(text), limit=CELL_LIMIT)
+            found.append((problems.CELL_TOO_LONG.code, column, body))
+        match = UNSAFE_IN_CELL.search(text)
+        if match:
+            body = problems.CONTROL_CHARACTER.message(
+                char=escape(match.group()), position=match.start() + 1, length=len(text)
+            )
+            found.append((problems.CONTROL_CHARACTER.code, column, body))
+    return found
+
+
 def _tidy(found: list[Found]) -> list[Found]:
     """Drop duplicates, and the follow-on noise of a cell that has a worse problem."""
     if not found:
@@ -144,7 +172,7 @@ def _tidy(found: list[Found]) -> list[Found]:
 def _problem(batch: Batch, number: int, code: str, column: str | None, body: str) -> Problem:
     if column is None:
         return Problem(code, f"Row {number}: {body}", number, None)
-    header = batch.header_for(column)
+    header = quote(batch.header_for(column))
     message = f"Row {number}, column '{header}': {body}"
     if column not in batch.columns:
         message += " (the batch has no such column yet: add it)"

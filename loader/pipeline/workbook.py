@@ -1,0 +1,273 @@
+"""Look inside a batch file before it is parsed: what it really is, how big it would get,
+and what the cell reader does not say.
+
+The reader (calamine) unpacks a workbook into memory and lays a sheet out as a
+dense grid from A1 to its farthest cell. So a small file can claim gigabytes:
+a zip whose parts unpack to far more than it holds (a 45 MB file of 1.3 GB of
+text took 3.8 GB of memory), or one cell at XFD1048576, a grid of 17 billion
+cells that aborts the process outright, with no error to catch. Before the
+reader sees a file, this module therefore reads the zip's central directory
+(each part's declared size), streams every part once to prove those sizes
+true, and scans the sheet's XML for its farthest cell; the limits below are
+far beyond any editor's batch (the 50,000-row benchmark unpacks to 50 MB,
+11 times its size, in 1.2 million cells).
+
+The same scan of the sheet finds what calamine does not report: formulas
+whose value was never computed, and hidden rows and columns.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO
+from xml.etree import ElementTree
+
+from loader import problems
+from loader.errors import BatchError
+
+MiB = 1 << 20
+MAX_FILE_BYTES = 100 * MiB  # any batch file, as stored
+MAX_UNPACKED_BYTES = 200 * MiB  # a workbook's parts, unpacked
+MAX_RATIO = 100  # unpacked / packed, once the parts pass RATIO_FLOOR
+RATIO_FLOOR = 10 * MiB
+MAX_PARTS = 10_000
+MAX_CELLS = 5_000_000  # a sheet's grid, A1 to its farthest cell
+
+_CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE2 file: .xls, or an encrypted .xlsx
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+_ODS_MIME = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
+
+
+def kind_of(path: Path) -> str:
+    """What a file holds, from its first bytes: xlsx, ods, xls, encrypted, zip or other."""
+    with path.open("rb") as f:
+        head = f.read(512)
+        if head.startswith(_CFB):
+            # the stream names sit in the directory, usually early; read up to 1 MiB for them
+            return "encrypted" if _ENCRYPTED in head + f.read(MiB) else "xls"
+    if not head.startswith(b"PK\x03\x04"):
+        return "other"
+    if head[30:].startswith(_ODS_MIME):
+        return "ods"
+    return "xlsx"
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:,.1f} MB" if n >= MiB else f"{n / 1024:,.1f} KB"
+
+
+def check_file_size(path: Path) -> None:
+    """Refuse a batch file larger than any real batch, before reading any of it."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        detail = (
+            f"{path.name} is {_size(size)}; the loader reads batch files up to "
+            f"{_size(MAX_FILE_BYTES)}. Split it into smaller batches."
+        )
+        raise BatchError(problems.TOO_LARGE.message(detail=detail), code=problems.TOO_LARGE.code)
+
+
+def check_archive(path: Path) -> None:
+    """Refuse a zip-based workbook that is damaged, or would unpack past the limits.
+
+    Reads the central directory, then streams each part to its end, counting:
+    a part whose data is longer than declared fails its checksum at the
+    declared length, so a lying directory is caught without unpacking more.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+            _check_declared(path, parts)
+            for part in parts:
+                with archive.open(part) as stream:
+                    while stream.read(MiB):
+                        pass
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        raise BatchError(
+            f"Cannot read {path.name} as a workbook: it is damaged or incomplete ({exc}). "
+            "Save it again from your spreadsheet program."
+        ) from None
+
+
+def _check_declared(path: Path, parts: list[zipfile.ZipInfo]) -> None:
+    packed = sum(p.compress_size for p in parts)
+    unpacked = sum(p.file_size for p in parts)
+    ratio = unpacked / max(packed, 1)
+    figures = (
+        f"{path.name} would unpack to {_size(unpacked)}, {ratio:,.0f} times the "
+        f"{_size(packed)} it holds, in {len(parts):,} parts"
+    )
+    if unpacked > MAX_UNPACKED_BYTES:
+        why = f"the loader unpacks workbooks up to {_size(MAX_UNPACKED_BYTES)}"
+    elif unpacked > RATIO_FLOOR and ratio > MAX_RATIO:
+        why = f"a real workbook packs at most about {MAX_RATIO} times"
+    elif len(parts) > MAX_PARTS:
+        why = f"a real workbook has far fewer than {MAX_PARTS:,} parts"
+    else:
+        return
+    detail = f"{figures}; {why}. It was not opened."
+    raise BatchError(problems.TOO_LARGE.message(detail=detail), code=problems.TOO_LARGE.code)
+
+
+# -- one sheet's XML -------------------------------------------------------------
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
+_CELL_WITH_REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]{1,3})(\d+)\"")
+_COL_TAG = re.compile(rb"<(?:\w+:)?col\s([^>]*)>")
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_ATTR = re.compile(rb'\b(r|hidden|min|max)="([^"]*)"')
+_TRUE = (b"1", b"true")
+
+
+@dataclass
+class SheetScan:
+    """What one streaming pass over a sheet's XML found."""
+
+    rows: int = 0  # the farthest row (an upper bound when rows or cells lack their number)
+    columns: int = 0  # the farthest column, likewise
+    hidden_rows: list[int] = field(default_factory=list)
+    hidden_columns: set[int] = field(default_factory=set)  # 0-based
+    formulas: bool = False  # holds a formula element at all
+
+    @property
+    def cells(self) -> int:
+        return self.rows * self.columns
+
+
+def sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip part holding the named sheet's XML."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {
+        r.get("Id"): r.get("Target", "") for r in rels.iter(f"{{{_PKG_REL_NS}}}Relationship")
+    }
+    for entry in workbook.iter(f"{{{_MAIN_NS}}}sheet"):
+        if entry.get("name") == sheet:
+            target = targets.get(entry.get(f"{{{_REL_NS}}}id"), "")
+            if target.startswith("/"):
+                return target.lstrip("/")
+            return str(PurePosixPath("xl") / target)
+    return None
+
+
+def scan_sheet(path: Path, sheet: str) -> SheetScan:
+    """Scan an .xlsx sheet's XML once, streaming, without building it in memory."""
+    scan = SheetScan()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = sheet_member(archive, sheet)
+            if member is None:
+                return scan
+            with archive.open(member) as xml:
+                _scan(xml, scan)
+    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        pass  # not the usual layout: the reader's own errors will speak
+    return scan
+
+
+def _chunks(xml: IO[bytes]) -> Iterator[bytes]:
+    """The XML in pieces that never cut a tag: each ends at a '>'."""
+    rest = b""
+    while chunk := xml.read(MiB):
+        data = rest + chunk
+        end = data.rfind(b">") + 1
+        rest = data[end:]
+        yield data[:end]
+    if rest:
+        yield rest
+
+
+def _scan(xml: IO[bytes], scan: SheetScan) -> None:
+    row_number = 0
+    unnumbered_cells = 0
+    for data in _chunks(xml):
+        for match in _ROW_TAG.finditer(data):
+            attrs = dict(_ATTR.findall(match.group(1)))
+            row_number = int(attrs[b"r"]) if attrs.get(b"r", b"").isdigit() else row_number + 1
+            scan.rows = max(scan.rows, row_number)
+            if attrs.get(b"hidden") in _TRUE:
+                scan.hidden_rows.append(row_number)
+        for match in _COL_TAG.finditer(data):
+            attrs = dict(_ATTR.findall(match.group(1)))
+            first, last = attrs.get(b"min", b""), attrs.get(b"max", b"")
+            if attrs.get(b"hidden") in _TRUE and first.isdigit():
+                end = min(int(last) if last.isdigit() else int(first), 16384)
+                scan.hidden_columns.update(range(int(first) - 1, end))
+        refs = _CELL_WITH_REF.findall(data)
+        for letters in {letters for letters, _ in refs}:
+            scan.columns = max(scan.columns, column_index(letters.decode()) + 1)
+        if refs:
+            scan.rows = max(scan.rows, max(int(number) for _, number in refs))
+        # A cell without its reference sits after the one before it: count it as reaching
+        # one column further, an upper bound that is exact for the usual files.
+        unnumbered_cells += max(_cell_count(data) - len(refs), 0)
+        scan.formulas = scan.formulas or bool(_FORMULA.search(data))
+    scan.columns += unnumbered_cells
+
+
+def _cell_count(data: bytes) -> int:
+    """How many cell elements a piece of sheet XML holds (counting is cheaper than matching)."""
+    count = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
+    if not count and b":c " in data:  # a prefixed namespace, rarely used
+        count = len(_CELL_TAG.findall(data))
+    return count
+
+
+def too_many_cells(path: Path, sheet: str, scan: SheetScan) -> BatchError:
+    """The refusal of a sheet whose grid is past the limit."""
+    detail = (
+        f"Sheet '{sheet}' of {path.name} reaches row {scan.rows:,} and column "
+        f"{scan.columns:,}: a grid of {scan.cells:,} cells, when the loader reads up to "
+        f"{MAX_CELLS:,}. A cell far below or right of the batch (perhaps a stray space) "
+        "stretches the grid: delete the rows and columns past your batch and save again. "
+        "It was not opened."
+    )
+    return BatchError(problems.TOO_LARGE.message(detail=detail), code=problems.TOO_LARGE.code)
+
+
+def uncomputed_formulas(path: Path, sheet: str) -> frozenset[tuple[int, int]]:
+    """(row number, 0-based column) of the cells holding a formula with no saved value.
+
+    A file written by a program (not saved by a spreadsheet program) keeps
+    formulas without their results; a reader sees such a cell as blank. Only
+    called when the scan found a formula at all.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = sheet_member(archive, sheet)
+            if member is None:
+                return frozenset()
+            with archive.open(member) as xml:
+                return frozenset(_formula_cells(xml))
+    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return frozenset()  # calamine has read the values; this is only a refinement
+
+
+def _formula_cells(xml: IO[bytes]) -> Iterator[tuple[int, int]]:
+    cell_tag, formula_tag, value_tag = (f"{{{_MAIN_NS}}}{t}" for t in ("c", "f", "v"))
+    for _event, element in ElementTree.iterparse(xml, events=("end",)):
+        if element.tag != cell_tag:
+            continue
+        value = element.find(value_tag)
+        if element.find(formula_tag) is not None and (value is None or not value.text):
+            match = _CELL_REF.fullmatch(element.get("r", ""))
+            if match:
+                yield int(match.group(2)), column_index(match.group(1))
+        element.clear()
+
+
+def column_index(letters: str) -> int:
+    """0-based column index of a spreadsheet letter: A -> 0, AB -> 27."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
