@@ -221,6 +221,11 @@ def _count(n: int, word: str) -> str:
     help="Datasets worked on at once (rows of one dataset always run in order).",
 )
 @click.option("--yes", is_flag=True, help="Do not ask before writing to the production catalogue.")
+@click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Send the token over plain http to a host other than this machine (unencrypted).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
     batch_path: Path,
@@ -234,6 +239,7 @@ def run(
     skip_invalid: bool,
     jobs: int,
     yes: bool,
+    allow_http: bool,
     quiet: bool,
 ) -> None:
     """Validate a batch, then run its rows against the catalogue.
@@ -252,6 +258,7 @@ def run(
     url = _catalogue_url(target)
     interactive = sys.stdin.isatty()
     api_key = _api_key(api_key_file, interactive)
+    catalogue = Catalogue(url, api_key, allow_http=allow_http)
     if is_production(url) and not dry_run and not yes:
         if not interactive:
             raise click.UsageError(
@@ -259,7 +266,6 @@ def run(
             )
         click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
 
-    catalogue = Catalogue(url, api_key)
     options = {
         "sheet": sheet,
         "schema": resolve_schema(schema_source, url),

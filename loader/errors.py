@@ -52,3 +52,9 @@ class CannotStart(LoaderError):
     """The run cannot begin: the catalogue does not answer or refuses the token."""
 
     exit_code = 2
+
+
+class UnsafeTarget(LoaderError):
+    """The catalogue's address would expose the API token (plain http to another machine)."""
+
+    exit_code = 2

@@ -425,6 +425,15 @@ INCOMPLETE_AFTER_PATCH = _register(
     "after this patch the resource ({kind}) would have no {fields}; give {them} in the same row",
     "plan",
 )
+MAY_NOT_WRITE = _register(
+    "may-not-write",
+    "May not write",
+    "the token's user may not change the dataset (is not an editor or admin of its "
+    "organization); found when planning, so the row is never sent",
+    "would {action} resource '{name}', but your token ({user}) may not write to dataset "
+    "'{package}' (organization '{organization}')",
+    "plan",
+)
 MAKER_NOT_RUN = _register(
     "maker-not-run",
     "Depends on a row that does not run",

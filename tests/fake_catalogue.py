@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loader.client import CatalogueAPI, NotFound
+from loader.client import CatalogueAPI, NotFound, Permissions
 
 
 class FakeCatalogue:
@@ -30,6 +30,8 @@ class FakeCatalogue:
         self.faults: dict[str, BaseException] = {}  # resource name -> raised on write
         self.calls: list[tuple[str, str]] = []  # (action, resource name or id)
         self.reads = 0
+        # where the token may write: anywhere, unless a test narrows it
+        self.granted = Permissions("fake-editor", anywhere=True)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -62,6 +64,9 @@ class FakeCatalogue:
 
     def user(self) -> dict[str, Any]:
         return {"name": "fake-editor"}
+
+    def permissions(self) -> Permissions:
+        return self.granted
 
     def package(self, name_or_id: str) -> dict[str, Any]:
         self.reads += 1
