@@ -260,12 +260,7 @@ def run(
     api_key = _api_key(api_key_file, interactive)
     catalogue = Catalogue(url, api_key, allow_http=allow_http)
     if is_production(url) and not dry_run and not yes:
-        if not interactive:
-            raise click.UsageError(
-                "writing to the production catalogue needs --yes when unattended"
-            )
-        click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
-
+        _confirm_production(url, interactive)
     options = {
         "sheet": sheet,
         "schema": resolve_schema(schema_source, url),
@@ -289,6 +284,13 @@ def run(
         f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
     sys.exit(result.exit_code)
+
+
+def _confirm_production(url: str, interactive: bool) -> None:
+    """Ask before writing to production; unattended, --yes is the only way."""
+    if not interactive:
+        raise click.UsageError("writing to the production catalogue needs --yes when unattended")
+    click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
 
 
 def _run_with_progress(

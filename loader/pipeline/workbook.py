@@ -124,6 +124,8 @@ _CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
 _CELL_WITH_REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]{1,3})(\d+)\"")
 _COL_TAG = re.compile(rb"<(?:\w+:)?col\s([^>]*)>")
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_PLAIN_ROW = re.compile(rb'<row r="(\d+)"')
+_PLAIN_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d+)')
 _ATTR = re.compile(rb'\b(r|hidden|min|max)="([^"]*)"')
 _TRUE = (b"1", b"true")
 
@@ -187,31 +189,71 @@ def _chunks(xml: IO[bytes]) -> Iterator[bytes]:
 
 
 def _scan(xml: IO[bytes], scan: SheetScan) -> None:
-    row_number = 0
-    unnumbered_cells = 0
+    state = _Counts()
     for data in _chunks(xml):
-        for match in _ROW_TAG.finditer(data):
-            attrs = dict(_ATTR.findall(match.group(1)))
-            row_number = int(attrs[b"r"]) if attrs.get(b"r", b"").isdigit() else row_number + 1
-            scan.rows = max(scan.rows, row_number)
-            if attrs.get(b"hidden") in _TRUE:
-                scan.hidden_rows.append(row_number)
-        for match in _COL_TAG.finditer(data):
-            attrs = dict(_ATTR.findall(match.group(1)))
-            first, last = attrs.get(b"min", b""), attrs.get(b"max", b"")
-            if attrs.get(b"hidden") in _TRUE and first.isdigit():
-                end = min(int(last) if last.isdigit() else int(first), 16384)
-                scan.hidden_columns.update(range(int(first) - 1, end))
-        refs = _CELL_WITH_REF.findall(data)
-        for letters in {letters for letters, _ in refs}:
-            scan.columns = max(scan.columns, column_index(letters.decode()) + 1)
-        if refs:
-            scan.rows = max(scan.rows, max(int(number) for _, number in refs))
-        # A cell without its reference sits after the one before it: count it as reaching
-        # one column further, an upper bound that is exact for the usual files.
-        unnumbered_cells += max(_cell_count(data) - len(refs), 0)
-        scan.formulas = scan.formulas or bool(_FORMULA.search(data))
-    scan.columns += unnumbered_cells
+        if b":c " in data or b":row" in data:  # a prefixed namespace (rare): the slow way
+            _scan_prefixed(data, scan, state)
+        else:
+            _scan_plain(data, scan, state)
+        if b'hidden="' in data:
+            _hidden(data, scan)
+        if not scan.formulas and (b"<f" in data or b":f" in data):  # confirm: <filter> is not one
+            scan.formulas = bool(_FORMULA.search(data))
+    # A row or cell without its number sits after the one before it: count each as reaching
+    # one further, an upper bound that is exact for the usual files (every one numbered).
+    scan.rows += state.unnumbered_rows
+    scan.columns += state.unnumbered_cells
+
+
+@dataclass
+class _Counts:
+    unnumbered_rows: int = 0
+    unnumbered_cells: int = 0
+
+
+def _scan_plain(data: bytes, scan: SheetScan, state: _Counts) -> None:
+    """Rows and cells as Excel, LibreOffice and openpyxl write them: `<c r="B7" ...>`."""
+    rows = _PLAIN_ROW.findall(data)
+    state.unnumbered_rows += max(data.count(b"<row") - len(rows), 0)
+    refs = _PLAIN_REF.findall(data)
+    if len(refs) != data.count(b' r="') - len(rows):  # a cell's r is not first: look again
+        _scan_prefixed(data, scan, state)
+        return
+    state.unnumbered_cells += max(_cell_count(data) - len(refs), 0)
+    _reach(scan, {letters for letters, _ in refs}, {*rows, *(number for _, number in refs)})
+
+
+def _scan_prefixed(data: bytes, scan: SheetScan, state: _Counts) -> None:
+    rows = [dict(_ATTR.findall(m.group(1))).get(b"r", b"") for m in _ROW_TAG.finditer(data)]
+    numbered = [r for r in rows if r.isdigit()]
+    state.unnumbered_rows += len(rows) - len(numbered)
+    refs = _CELL_WITH_REF.findall(data)
+    state.unnumbered_cells += max(len(_CELL_TAG.findall(data)) - len(refs), 0)
+    _reach(scan, {letters for letters, _ in refs}, {*numbered, *(n for _, n in refs)})
+
+
+def _reach(scan: SheetScan, letters: set[bytes], numbers: set[bytes]) -> None:
+    """Stretch the scan to the farthest column and row named."""
+    for column in letters:
+        scan.columns = max(scan.columns, column_index(column.decode()) + 1)
+    if numbers:
+        scan.rows = max(scan.rows, max(int(n) for n in numbers))
+
+
+def _hidden(data: bytes, scan: SheetScan) -> None:
+    """Rows and column ranges marked hidden."""
+    row = 0
+    for match in _ROW_TAG.finditer(data):
+        attrs = dict(_ATTR.findall(match.group(1)))
+        row = int(attrs[b"r"]) if attrs.get(b"r", b"").isdigit() else row + 1
+        if attrs.get(b"hidden") in _TRUE:
+            scan.hidden_rows.append(row)
+    for match in _COL_TAG.finditer(data):
+        attrs = dict(_ATTR.findall(match.group(1)))
+        first, last = attrs.get(b"min", b""), attrs.get(b"max", b"")
+        if attrs.get(b"hidden") in _TRUE and first.isdigit():
+            end = min(int(last) if last.isdigit() else int(first), 16384)
+            scan.hidden_columns.update(range(int(first) - 1, end))
 
 
 def _cell_count(data: bytes) -> int:
