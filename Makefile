@@ -39,6 +39,7 @@ ckan-status:
 bench: $(STAMP) ckan-up
 	@$(BIN)/python benchmarks/bench_read_validate.py
 	@$(BIN)/python benchmarks/bench_upload_memory.py
+	@$(BIN)/python benchmarks/bench_hostile.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan

@@ -380,3 +380,24 @@ def test_one_far_cell_is_refused_before_the_reader_lays_out_its_grid(tmp_path):
         "Sheet 'Batch' of far.xlsx reaches row 1,048,576 and column 16,384: a grid of "
         "17,179,869,184 cells, when the loader reads up to 5,000,000" in child.stderr
     )
+
+
+def test_a_workbook_whose_directory_understates_a_part_is_refused_as_damaged(tmp_path, dead_url):
+    """The sizes checked are the declared ones; a part that unpacks past its declared
+    size fails its checksum there, so a lying directory gains nothing."""
+    path = _bomb(tmp_path, 30, "liar.xlsx")
+    data = bytearray(path.read_bytes())
+    name = b"xl/sharedStrings.xml"
+    for signature, size_at, name_length_at, header in (
+        (b"PK\x03\x04", 22, 26, 30),  # local header
+        (b"PK\x01\x02", 24, 28, 46),  # central directory entry
+    ):
+        at = data.find(signature)
+        while at >= 0:
+            length = int.from_bytes(data[at + name_length_at : at + name_length_at + 2], "little")
+            if data[at + header : at + header + length] == name:
+                data[at + size_at : at + size_at + 4] = (1000).to_bytes(4, "little")
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    message = refuse(path, dead_url)
+    assert "Cannot read liar.xlsx as a workbook: it is damaged or incomplete (Bad CRC-32" in message
