@@ -382,12 +382,24 @@ def test_one_far_cell_is_refused_before_the_reader_lays_out_its_grid(tmp_path):
     )
 
 
-def test_a_workbook_whose_directory_understates_a_part_is_refused_as_damaged(tmp_path, dead_url):
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        ("xl/sharedStrings.xml", "larger than its declared uncompressed size"),  # the reader
+        ("xl/worksheets/sheet1.xml", "it is damaged or incomplete (Bad CRC-32"),  # the scan
+    ],
+)
+def test_a_workbook_whose_directory_understates_a_part_is_refused(
+    tmp_path, dead_url, part, message
+):
     """The sizes checked are the declared ones; a part that unpacks past its declared
-    size fails its checksum there, so a lying directory gains nothing."""
-    path = _bomb(tmp_path, 30, "liar.xlsx")
+    size is refused there, so a lying directory gains nothing."""
+    if part == "xl/sharedStrings.xml":
+        path = _bomb(tmp_path, 30, "liar.xlsx")  # 30 MB of zeros, declared as 100 bytes
+    else:
+        path = valid_xlsx(tmp_path, "liar.xlsx")
     data = bytearray(path.read_bytes())
-    name = b"xl/sharedStrings.xml"
+    name = part.encode()
     for signature, size_at, name_length_at, header in (
         (b"PK\x03\x04", 22, 26, 30),  # local header
         (b"PK\x01\x02", 24, 28, 46),  # central directory entry
@@ -396,8 +408,9 @@ def test_a_workbook_whose_directory_understates_a_part_is_refused_as_damaged(tmp
         while at >= 0:
             length = int.from_bytes(data[at + name_length_at : at + name_length_at + 2], "little")
             if data[at + header : at + header + length] == name:
-                data[at + size_at : at + size_at + 4] = (1000).to_bytes(4, "little")
+                data[at + size_at : at + size_at + 4] = (100).to_bytes(4, "little")
             at = data.find(signature, at + 4)
     path.write_bytes(bytes(data))
-    message = refuse(path, dead_url)
-    assert "Cannot read liar.xlsx as a workbook: it is damaged or incomplete (Bad CRC-32" in message
+    refused = refuse(path, dead_url)
+    assert "Cannot read liar.xlsx as a workbook: " in refused
+    assert message in refused

@@ -170,7 +170,9 @@ def _pick_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet: s
                 f"The sheet '{DEFAULT_SHEET}' of {path.name} is hidden, so nobody would see "
                 f"what it loads: unhide it, or name the sheet to read with --sheet."
             )
-            raise BatchError(detail, code=problems.HIDDEN_CELLS.code)
+            raise BatchError(
+                problems.HIDDEN_CELLS.message(detail=detail), code=problems.HIDDEN_CELLS.code
+            )
         return DEFAULT_SHEET
     if visible or names:
         return (visible or names)[0]

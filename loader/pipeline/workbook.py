@@ -7,10 +7,11 @@ a zip whose parts unpack to far more than it holds (a 45 MB file of 1.3 GB of
 text took 3.8 GB of memory), or one cell at XFD1048576, a grid of 17 billion
 cells that aborts the process outright, with no error to catch. Before the
 reader sees a file, this module therefore reads the zip's central directory
-(each part's declared size), streams every part once to prove those sizes
-true, and scans the sheet's XML for its farthest cell; the limits below are
-far beyond any editor's batch (the 50,000-row benchmark unpacks to 50 MB,
-11 times its size, in 1.2 million cells).
+(each part's declared size) and scans the sheet's XML, streaming, for its
+farthest cell. A part that would unpack past its declared size is refused
+at that size, by the scan (the sheet) or by the reader (the rest). The
+limits below are far beyond any editor's batch (the 50,000-row benchmark
+unpacks to 50 MB, 11 times its size, in 1.2 million cells).
 
 The same scan of the sheet finds what calamine does not report: formulas
 whose value was never computed, and hidden rows and columns.
@@ -74,23 +75,23 @@ def check_file_size(path: Path) -> None:
 def check_archive(path: Path) -> None:
     """Refuse a zip-based workbook that is damaged, or would unpack past the limits.
 
-    Reads the central directory, then streams each part to its end, counting:
-    a part whose data is longer than declared fails its checksum at the
-    declared length, so a lying directory is caught without unpacking more.
+    Only the central directory is read. A part whose data unpacks past its
+    declared size cannot get round the limits: the sheet scan and the reader
+    both stop at the declared size and refuse the part as damaged.
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            parts = archive.infolist()
-            _check_declared(path, parts)
-            for part in parts:
-                with archive.open(part) as stream:
-                    while stream.read(MiB):
-                        pass
+            _check_declared(path, archive.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
-        raise BatchError(
-            f"Cannot read {path.name} as a workbook: it is damaged or incomplete ({exc}). "
-            "Save it again from your spreadsheet program."
-        ) from None
+        raise damaged(path, exc) from None
+
+
+def damaged(path: Path, exc: Exception) -> BatchError:
+    """The refusal of a workbook whose zip is damaged or incomplete."""
+    return BatchError(
+        f"Cannot read {path.name} as a workbook: it is damaged or incomplete ({exc}). "
+        "Save it again from your spreadsheet program."
+    )
 
 
 def _check_declared(path: Path, parts: list[zipfile.ZipInfo]) -> None:
@@ -162,7 +163,11 @@ def sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
 
 
 def scan_sheet(path: Path, sheet: str) -> SheetScan:
-    """Scan an .xlsx sheet's XML once, streaming, without building it in memory."""
+    """Scan an .xlsx sheet's XML once, streaming, without building it in memory.
+
+    Raises BatchError when the sheet's part is damaged (its checksum fails at
+    its declared size: a part that would unpack past it, for one).
+    """
     scan = SheetScan()
     try:
         with zipfile.ZipFile(path) as archive:
@@ -171,7 +176,9 @@ def scan_sheet(path: Path, sheet: str) -> SheetScan:
                 return scan
             with archive.open(member) as xml:
                 _scan(xml, scan)
-    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise damaged(path, exc) from None
+    except (OSError, KeyError, ElementTree.ParseError):
         pass  # not the usual layout: the reader's own errors will speak
     return scan
 
@@ -190,14 +197,17 @@ def _chunks(xml: IO[bytes]) -> Iterator[bytes]:
 
 def _scan(xml: IO[bytes], scan: SheetScan) -> None:
     state = _Counts()
+    prefixed: bool | None = None  # a namespace prefix (<x:c>) is used all through, or not at all
     for data in _chunks(xml):
-        if b":c " in data or b":row" in data:  # a prefixed namespace (rare): the slow way
+        if prefixed is None and b"sheetData" in data:
+            prefixed = b"<sheetData" not in data
+        if prefixed:  # rare: the slow, general patterns
             _scan_prefixed(data, scan, state)
         else:
             _scan_plain(data, scan, state)
         if b'hidden="' in data:
             _hidden(data, scan)
-        if not scan.formulas and (b"<f" in data or b":f" in data):  # confirm: <filter> is not one
+        if not scan.formulas and (b":f" if prefixed else b"<f") in data:  # <filter> is not one
             scan.formulas = bool(_FORMULA.search(data))
     # A row or cell without its number sits after the one before it: count each as reaching
     # one further, an upper bound that is exact for the usual files (every one numbered).
@@ -219,8 +229,11 @@ def _scan_plain(data: bytes, scan: SheetScan, state: _Counts) -> None:
     if len(refs) != data.count(b' r="') - len(rows):  # a cell's r is not first: look again
         _scan_prefixed(data, scan, state)
         return
-    state.unnumbered_cells += max(_cell_count(data) - len(refs), 0)
-    _reach(scan, {letters for letters, _ in refs}, {*rows, *(number for _, number in refs)})
+    # every "<c" tag is a cell in sheetData; the few elsewhere (<col>, <cfRule>) only
+    # loosen the bound a little
+    state.unnumbered_cells += max(data.count(b"<c") - len(refs), 0)
+    letters, numbers = zip(*refs, strict=True) if refs else ((), ())
+    _reach(scan, set(letters), {*rows, *numbers})
 
 
 def _scan_prefixed(data: bytes, scan: SheetScan, state: _Counts) -> None:
@@ -254,14 +267,6 @@ def _hidden(data: bytes, scan: SheetScan) -> None:
         if attrs.get(b"hidden") in _TRUE and first.isdigit():
             end = min(int(last) if last.isdigit() else int(first), 16384)
             scan.hidden_columns.update(range(int(first) - 1, end))
-
-
-def _cell_count(data: bytes) -> int:
-    """How many cell elements a piece of sheet XML holds (counting is cheaper than matching)."""
-    count = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
-    if not count and b":c " in data:  # a prefixed namespace, rarely used
-        count = len(_CELL_TAG.findall(data))
-    return count
 
 
 def too_many_cells(path: Path, sheet: str, scan: SheetScan) -> BatchError:
