@@ -414,3 +414,21 @@ def test_a_workbook_whose_directory_understates_a_part_is_refused(
     refused = refuse(path, dead_url)
     assert "Cannot read liar.xlsx as a workbook: " in refused
     assert message in refused
+
+
+def test_a_wide_but_short_sheet_is_measured_exactly_before_any_refusal(tmp_path):
+    """The quick bound (400 rows read as up to 999, column AAA as up to 16,384) passes the
+    limit; the exact measure (400 x 703) does not, so the sheet is read."""
+    from loader.pipeline.workbook import MAX_CELLS, scan_sheet
+
+    path = write_xlsx(tmp_path / "wide.xlsx", HEADER, [ROW] * 399)
+    wb = openpyxl.load_workbook(path)
+    wb["Batch"]["AAA400"] = "x"
+    wb.save(path)
+
+    scan = scan_sheet(path, "Batch")
+
+    assert (scan.rows, scan.columns) == (400, 703) and scan.cells < MAX_CELLS
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "Column AAA has no heading but holds values (row 400)" in result.stderr

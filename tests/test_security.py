@@ -87,7 +87,7 @@ def test_upload_paths_leading_out_of_the_batch_folder_are_refused(
     assert ran.exit_code == 2 and "cannot reach" not in ran.output + ran.stderr
 
 
-def test_files_from_names_other_folders_on_validate_and_run(batch_folder, outside):
+def test_files_from_names_other_folders_on_validate_and_run(batch_folder, outside, dead_url):
     path = write_batch(batch_folder, upload_row("../elsewhere/secret.txt"))
     assert check_batch(path).exit_code == 2
 
@@ -95,6 +95,16 @@ def test_files_from_names_other_folders_on_validate_and_run(batch_folder, outsid
     assert result.exit_code == 0
     cli = CliRunner().invoke(main, ["validate", str(path), "--files-from", str(outside)])
     assert cli.exit_code == 0, cli.output
+
+    # run: refused as invalid without it; with it the row is valid, and the run goes on to
+    # the catalogue (here a dead port, so it cannot start)
+    run = ["run", str(path), "--ckan", dead_url, "--dry-run", "-q"]
+    refused = CliRunner().invoke(main, run, env={"CKAN_API_KEY": "t"})
+    assert refused.exit_code == 2 and "outside" in refused.stderr
+    allowed = CliRunner().invoke(
+        main, [*run, "--files-from", str(outside)], env={"CKAN_API_KEY": "t"}
+    )
+    assert "outside" not in allowed.stderr and f"cannot reach {dead_url}" in allowed.stderr
 
     catalogue = FakeCatalogue()
     catalogue.add_package("water-quality-monitoring")

@@ -127,6 +127,8 @@ _COL_TAG = re.compile(rb"<(?:\w+:)?col\s([^>]*)>")
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _PLAIN_ROW = re.compile(rb'<row r="(\d+)"')
 _PLAIN_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d+)')
+_TWO_LETTERS = re.compile(rb'<c r="[A-Z]{2}')
+_THREE_LETTERS = re.compile(rb'<c r="[A-Z]{3}')
 _ATTR = re.compile(rb'\b(r|hidden|min|max)="([^"]*)"')
 _TRUE = (b"1", b"true")
 
@@ -175,7 +177,12 @@ def scan_sheet(path: Path, sheet: str) -> SheetScan:
             if member is None:
                 return scan
             with archive.open(member) as xml:
-                _scan(xml, scan)
+                _scan(xml, scan, exact=False)
+            if scan.cells > MAX_CELLS:  # the quick bound may be loose: measure before refusing
+                exact = SheetScan()
+                with archive.open(member) as xml:
+                    _scan(xml, exact, exact=True)
+                scan.rows, scan.columns = exact.rows, exact.columns
     except (zipfile.BadZipFile, EOFError) as exc:
         raise damaged(path, exc) from None
     except (OSError, KeyError, ElementTree.ParseError):
@@ -195,7 +202,9 @@ def _chunks(xml: IO[bytes]) -> Iterator[bytes]:
         yield rest
 
 
-def _scan(xml: IO[bytes], scan: SheetScan) -> None:
+def _scan(xml: IO[bytes], scan: SheetScan, exact: bool) -> None:
+    """One pass: the sheet's reach (a quick upper bound unless `exact`), hidden rows and
+    columns, and whether it holds a formula."""
     state = _Counts()
     prefixed: bool | None = None  # a namespace prefix (<x:c>) is used all through, or not at all
     for data in _chunks(xml):
@@ -203,8 +212,12 @@ def _scan(xml: IO[bytes], scan: SheetScan) -> None:
             prefixed = b"<sheetData" not in data
         if prefixed:  # rare: the slow, general patterns
             _scan_prefixed(data, scan, state)
-        else:
+        elif exact:
             _scan_plain(data, scan, state)
+        else:
+            _bound_plain(data, scan, state)
+        if exact:
+            continue
         if b'hidden="' in data:
             _hidden(data, scan)
         if not scan.formulas and (b":f" if prefixed else b"<f") in data:  # <filter> is not one
@@ -234,6 +247,22 @@ def _scan_plain(data: bytes, scan: SheetScan, state: _Counts) -> None:
     state.unnumbered_cells += max(data.count(b"<c") - len(refs), 0)
     letters, numbers = zip(*refs, strict=True) if refs else ((), ())
     _reach(scan, set(letters), {*rows, *numbers})
+
+
+def _bound_plain(data: bytes, scan: SheetScan, state: _Counts) -> None:
+    """A quick upper bound of the reach, without matching every cell: the widest kind of
+    column reference (A, AA or AAA), and the rows as the row tags number them, unless a
+    cell names a row with more digits (then the exact pass is forced by a huge bound)."""
+    rows = _PLAIN_ROW.findall(data)
+    state.unnumbered_rows += max(data.count(b"<row") - len(rows), 0)
+    # a "<c" that is not '<c r="' is a cell without its reference, or one of the few
+    # other <c...> tags (<col>, <cfRule>): either only widens the bound
+    state.unnumbered_cells += max(data.count(b"<c") - data.count(b'<c r="'), 0)
+    width = 16384 if _THREE_LETTERS.search(data) else 702 if _TWO_LETTERS.search(data) else 26
+    scan.columns = max(scan.columns, width)
+    digits = max(map(len, rows), default=1)
+    longer = re.search(rb'<c r="[A-Z]{1,3}\d{%d}' % (digits + 1), data)
+    scan.rows = max(scan.rows, MAX_CELLS + 1 if longer else 10**digits - 1)
 
 
 def _scan_prefixed(data: bytes, scan: SheetScan, state: _Counts) -> None:
