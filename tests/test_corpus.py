@@ -277,6 +277,17 @@ def test_a_csv_mixing_utf8_and_cp1252_is_refused_at_the_line(tmp_path, dead_url)
     assert "but line 3 holds bytes that are not UTF-8 (0xE9 in " in message
 
 
+def test_a_csv_marked_utf8_holding_cp1252_is_refused(tmp_path, dead_url):
+    text = ",".join(HEADER) + "\r\n" + ",".join([*ROW[:2], "Résumé", *ROW[3:]]) + "\r\n"
+    path = tmp_path / "marked.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("cp1252"))
+    message = refuse(path, dead_url)
+    assert "marked.csv mixes two text encodings: line 1 holds UTF-8 text (its UTF-8 mark)" in (
+        message
+    )
+    assert "line 2 holds bytes that are not UTF-8 (0xE9 in " in message
+
+
 def test_a_csv_all_in_cp1252_is_still_read(tmp_path):
     text = ",".join(HEADER) + "\r\n" + ",".join([*ROW[:2], "Café sites", *ROW[3:]]) + "\r\n"
     path = tmp_path / "windows.csv"

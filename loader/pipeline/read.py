@@ -212,7 +212,8 @@ def _decode(path: Path, data: bytes) -> str:
     is refused, naming the line, because reading it either way garbles one part
     ("cafÃ©"), and guessing line by line could garble it silently.
     """
-    if data.startswith(codecs.BOM_UTF8):
+    marked = data.startswith(codecs.BOM_UTF8)  # the file says it is UTF-8
+    if marked:
         data = data[len(codecs.BOM_UTF8) :]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
@@ -223,7 +224,7 @@ def _decode(path: Path, data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as bad:
         utf8 = next((m for m in _UTF8_SEQUENCE.finditer(data) if _is_utf8(m.group())), None)
-        if utf8 is not None:
+        if utf8 is not None or marked:
             raise _mixed(path, data, bad, utf8) from None
     try:
         return data.decode("cp1252")
@@ -246,8 +247,11 @@ def _is_utf8(sequence: bytes) -> bool:
     return True
 
 
-def _mixed(path: Path, data: bytes, bad: UnicodeDecodeError, utf8: re.Match[bytes]) -> BatchError:
-    """The refusal of a CSV file holding UTF-8 and non-UTF-8 text, with both places."""
+def _mixed(
+    path: Path, data: bytes, bad: UnicodeDecodeError, utf8: re.Match[bytes] | None
+) -> BatchError:
+    """The refusal of a CSV file holding UTF-8 (text, or the mark that says so) and
+    non-UTF-8 text, with both places."""
 
     def line_of(position: int) -> int:
         return data.count(b"\n", 0, position) + 1
@@ -261,8 +265,8 @@ def _mixed(path: Path, data: bytes, bad: UnicodeDecodeError, utf8: re.Match[byte
 
     message = problems.MIXED_ENCODING.message(
         file=path.name,
-        utf8_line=line_of(utf8.start()),
-        utf8_sample=f"'{around(utf8.start(), utf8.end())}'",
+        utf8_line=line_of(utf8.start()) if utf8 else 1,
+        utf8_sample=f"'{around(utf8.start(), utf8.end())}'" if utf8 else "its UTF-8 mark",
         line=line_of(bad.start),
         bytes=" ".join(f"0x{b:02X}" for b in data[bad.start : bad.end]),
         sample=f"'{around(bad.start, bad.end)}'",
