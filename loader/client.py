@@ -281,13 +281,12 @@ class Catalogue:
         name = str(user.get("name", ""))
         if user.get("sysadmin"):
             return Permissions(name, anywhere=True)
-        query = {"id": user["id"], "permission": "update_dataset", "include_dataset_count": False}
+        who = user.get("id") or name
+        query = {"id": who, "permission": "update_dataset", "include_dataset_count": False}
         organizations = self.call("organization_list_for_user", query, retry=True)
         try:
             shared = self.call(
-                "package_collaborator_list_for_user",
-                {"id": user["id"], "capacity": "editor"},
-                retry=True,
+                "package_collaborator_list_for_user", {"id": who, "capacity": "editor"}, retry=True
             )
         except CatalogueError:  # collaborators are switched off on this catalogue
             shared = []
