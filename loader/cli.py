@@ -290,7 +290,7 @@ def _confirm_production(url: str, interactive: bool) -> None:
     """Ask before writing to production; unattended, --yes is the only way."""
     if not interactive:
         raise click.UsageError("writing to the production catalogue needs --yes when unattended")
-    click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
+    click.confirm(f"Write to the production catalogue {for_terminal(url)}?", abort=True, err=True)
 
 
 def _run_with_progress(

@@ -225,6 +225,15 @@ def test_a_cell_of_32767_characters_loads_and_longer_ones_are_named(tmp_path, de
     )
 
 
+def test_a_csv_cell_past_what_the_csv_reader_takes_names_its_line(tmp_path, dead_url):
+    path = write_batch(tmp_path, DOCUMENT, {**DOCUMENT, "description": "y" * 200_000})
+    message = refuse(path, dead_url)
+    assert (
+        "Cannot read batch.csv as CSV: line 3: a cell holds more than 131,072 characters, "
+        "when a spreadsheet cell holds at most 32,767" in message
+    )
+
+
 def test_a_long_wrong_value_is_quoted_cut(tmp_path, dead_url):
     path = write_batch(tmp_path, {**DOCUMENT, "format": "z" * 32_767})
     message = refuse_rows(path, dead_url)

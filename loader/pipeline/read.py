@@ -301,7 +301,15 @@ def _read_csv(path: Path) -> Grid:
         # One record is one spreadsheet row, even when a quoted cell holds line breaks.
         rows = [(i, [c.strip() for c in r]) for i, r in enumerate(reader, start=1)]
     except csv.Error as exc:
-        raise BatchError(f"Cannot read {path.name} as CSV: line {reader.line_num}: {exc}") from None
+        detail = str(exc)
+        if "field larger than field limit" in detail:  # the csv module's own limit
+            detail = (
+                f"a cell holds more than {csv.field_size_limit():,} characters, when a "
+                "spreadsheet cell holds at most 32,767"
+            )
+        raise BatchError(
+            f"Cannot read {path.name} as CSV: line {reader.line_num}: {detail}"
+        ) from None
     return iter(rows)
 
 
