@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 control characters, DEL, and the invisible marks that reorder text.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 control characters, DEL, the invisible marks that reorder text, and the
+# zero-width space, word joiner and stray byte-order mark (which hide inside a value).
+_INVISIBLE = r"\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+_CONTROL = re.compile(rf"[\x00-\x1f{_INVISIBLE}]")
 # The same, less the tab and line breaks a cell of free text may hold.
-UNSAFE_IN_CELL = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+UNSAFE_IN_CELL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f{_INVISIBLE}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 QUOTE_LIMIT = 200  # values longer than this are cut in messages

@@ -258,6 +258,14 @@ def test_control_characters_are_named_and_never_echoed_raw(tmp_path, dead_url):
     )
 
 
+def test_a_url_of_a_zero_width_space_is_named_not_shown_blank(tmp_path, dead_url):
+    path = write_batch(tmp_path, {**DOCUMENT, "url": "\u200b"})
+    message = refuse_rows(path, dead_url)
+    assert "Row 2, column 'url': this cell holds an invisible control character (\\u200b" in (
+        message
+    )
+
+
 def test_a_control_character_in_a_heading_is_escaped(tmp_path, dead_url):
     path = write_csv(tmp_path / "b.csv", [*HEADER, "colour\x1b[2J"], [[*ROW, "x"]])
     message = refuse(path, dead_url)
