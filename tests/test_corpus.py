@@ -460,3 +460,31 @@ def test_a_wide_but_short_sheet_is_measured_exactly_before_any_refusal(tmp_path)
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2
     assert "Column AAA has no heading but holds values (row 400)" in result.stderr
+
+
+def test_a_panic_in_the_reader_is_a_refusal_not_a_traceback(tmp_path, monkeypatch, dead_url):
+    """A panic in calamine (Rust) reaches Python as a BaseException, past `except Exception`."""
+    import python_calamine
+
+    class PanicException(BaseException):  # as pyo3 names it
+        pass
+
+    def panics(path):
+        raise PanicException("index out of bounds: the len is 3 but the index is 7\nbacktrace")
+
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", panics)
+    path = valid_xlsx(tmp_path, "odd.xlsx")
+    message = refuse(path, dead_url)
+    assert (
+        "Cannot read odd.xlsx as a workbook: the reader broke on it (index out of bounds: "
+        "the len is 3 but the index is 7)" in message
+    )
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", interrupted)
+    from loader.pipeline.read import read_batch
+
+    with pytest.raises(KeyboardInterrupt):
+        read_batch(path)

@@ -119,8 +119,8 @@ def _read_workbook(path: Path, kind: str, sheet: str | None) -> tuple[str, Grid,
         else:  # renamed: let calamine tell the kind from the content
             with path.open("rb") as stream:
                 workbook = python_calamine.CalamineWorkbook.from_filelike(stream)
-    except Exception as exc:  # calamine raises several unrelated types for a bad file
-        raise BatchError(f"Cannot read {path.name} as a workbook: {exc}") from None
+    except BaseException as exc:  # calamine raises several unrelated types for a bad file
+        raise BatchError(f"Cannot read {path.name} as a workbook: {_fault(exc)}") from None
     try:
         sheet = _pick_sheet(path, workbook, sheet)
         scan = scan_sheet(path, sheet) if kind == "xlsx" else SheetScan()
@@ -131,8 +131,8 @@ def _read_workbook(path: Path, kind: str, sheet: str | None) -> tuple[str, Grid,
         merged = list(found.merged_cell_ranges or [])
     except BatchError:
         raise
-    except Exception as exc:
-        raise BatchError(f"Cannot read sheet '{sheet}' of {path.name}: {exc}") from None
+    except BaseException as exc:
+        raise BatchError(f"Cannot read sheet '{sheet}' of {path.name}: {_fault(exc)}") from None
     finally:
         workbook.close()
     marks = Marks(
@@ -144,6 +144,21 @@ def _read_workbook(path: Path, kind: str, sheet: str | None) -> tuple[str, Grid,
     # to_python(skip_empty_area=False) starts at A1, so list index + 1 is the row number.
     grid = ((i, [_cell_text(v) for v in r]) for i, r in enumerate(cells, start=1))
     return sheet, grid, marks
+
+
+def _fault(exc: BaseException) -> str:
+    """What the reader said about a file it could not read.
+
+    A panic inside calamine reaches Python as pyo3's PanicException, which derives
+    from BaseException (so `except Exception` misses it) and is not importable; it
+    is told apart by name, and anything else that is no Exception goes on up.
+    """
+    if isinstance(exc, Exception):
+        return str(exc)
+    if type(exc).__name__ != "PanicException":
+        raise exc
+    first = str(exc).splitlines()[0] if str(exc) else "no detail"
+    return f"the reader broke on it ({first})"
 
 
 def _pick_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet: str | None) -> str:
