@@ -403,7 +403,7 @@ def _unseen(marks: Marks, header: int, header_cells: list[str], rows: list[Row])
         detail = (
             f"{'Row' if one else 'Rows'} {_shown(hidden_rows)} {'is' if one else 'are'} hidden "
             f"but {'holds' if one else 'hold'} values; unhide {'it' if one else 'them'} (or "
-            "delete them) so that you see everything the batch loads."
+            f"delete {'it' if one else 'them'}) so that you see everything the batch loads."
         )
         found.append(Problem(code, problems.HIDDEN_CELLS.message(detail=detail), hidden_rows[0]))
     for index in sorted(marks.hidden_columns):
