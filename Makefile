@@ -55,6 +55,7 @@ bench: $(STAMP) browser ckan-up
 	@$(BIN)/python benchmarks/bench_upload_memory.py
 	@$(BIN)/python benchmarks/bench_refresh.py
 	@$(BIN)/python benchmarks/bench_serve.py
+	@$(BIN)/python benchmarks/bench_hostile.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan

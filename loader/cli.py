@@ -25,12 +25,19 @@ from loader import __version__
 from loader.errors import LoaderError, SchemaError
 from loader.schema import Schema, load_schema, schema_from_scheming
 from loader.template import write_template
+from loader.text import for_terminal
 
 if TYPE_CHECKING:
     from loader.model import Outcome
     from loader.run import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def say(text: object, err: bool = False) -> None:
+    """Print a line; text from a batch or a catalogue never reaches the terminal raw
+    (an escape sequence in a cell could rewrite what the editor sees)."""
+    click.echo(for_terminal(str(text)), err=err)
 
 
 class LoaderGroup(click.Group):
@@ -40,7 +47,7 @@ class LoaderGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LoaderError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            say(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -77,12 +84,25 @@ schema_option = click.option(
 sheet_option = click.option(
     "--sheet", help="The workbook sheet holding the batch (default: 'Batch', else the first)."
 )
-output_option = click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the result workbook (.xlsx) here.",
+files_from_option = click.option(
+    "--files-from",
+    "files_from",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A folder files to upload may also come from (repeatable); by default only the "
+    "batch's own folder.",
 )
+
+
+def _output_to(help_text: str) -> Callable[[F], F]:
+    """-o/--output FILE, with its own help."""
+    return click.option(
+        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help_text
+    )
+
+
+output_option = _output_to("Also write the result workbook (.xlsx) here.")
 
 
 max_file_size_option = click.option(
@@ -155,19 +175,21 @@ def template(paths: tuple[Path, ...], schema_source: str, ckan_url: str | None) 
     schema = resolve_schema(schema_source, ckan_url)
     for path in paths or (Path("bcdc-loader-template.xlsx"),):
         write_template(path, schema)
-        click.echo(f"Wrote {path}")
+        say(f"Wrote {path}")
 
 
 @main.command()
 @click.argument("batch_path", metavar="BATCH", type=click.Path(path_type=Path))
 @sheet_option
 @output_option
+@files_from_option
 @schema_options
 @max_file_size_option
 def validate(
     batch_path: Path,
     sheet: str | None,
     output: Path | None,
+    files_from: tuple[Path, ...],
     schema_source: str,
     ckan_url: str | None,
     max_file_size: str | None,
@@ -181,18 +203,23 @@ def validate(
     schema = resolve_schema(schema_source, ckan_url)
     limit = _max_file_size(max_file_size, _catalogue_url(ckan_url) if ckan_url else None)
     result = check_batch(
-        batch_path, sheet=sheet, schema=schema, result_path=output, max_file_size=limit
+        batch_path,
+        sheet=sheet,
+        schema=schema,
+        result_path=output,
+        max_file_size=limit,
+        files_from=files_from,
     )
     for problem in result.problems:
-        click.echo(problem.message)
+        say(problem.message)
     bad_rows = result.counts().get("invalid", 0)
     ready = len(result.outcomes) - bad_rows
-    click.echo(
+    say(
         f"{batch_path.name}: {_count(len(result.outcomes), 'row')}, {ready} ready, "
         f"{bad_rows} with problems ({_count(len(result.problems), 'problem')})."
     )
     if output is not None:
-        click.echo(f"Results written to {output}")
+        say(f"Results written to {output}")
     sys.exit(result.exit_code)
 
 
@@ -217,6 +244,7 @@ def _count(n: int, word: str) -> str:
 )
 @sheet_option
 @output_option
+@files_from_option
 @schema_option
 @click.option(
     "--dry-run", is_flag=True, help="Resolve every row and say what it would do; write nothing."
@@ -256,6 +284,11 @@ def _count(n: int, word: str) -> str:
 )
 @max_file_size_option
 @click.option("--yes", is_flag=True, help="Do not ask before writing to the production catalogue.")
+@click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Send the token over plain http to a host other than this machine (unencrypted).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
     batch_path: Path,
@@ -263,6 +296,7 @@ def run(
     api_key_file: Path | None,
     sheet: str | None,
     output: Path | None,
+    files_from: tuple[Path, ...],
     schema_source: str,
     dry_run: bool,
     skip_invalid: bool,
@@ -273,6 +307,7 @@ def run(
     resume: bool,
     max_file_size: str | None,
     yes: bool,
+    allow_http: bool,
     quiet: bool,
 ) -> None:
     """Validate a batch, then run its rows against the catalogue.
@@ -291,10 +326,9 @@ def run(
     url = _catalogue_url(target)
     interactive = sys.stdin.isatty()
     api_key = _api_key(api_key_file, interactive)
+    catalogue = Catalogue(url, api_key, allow_http=allow_http)
     if not dry_run and not yes:
         _confirm_production(url, interactive)
-
-    catalogue = Catalogue(url, api_key)
     options = {
         "sheet": sheet,
         "schema": resolve_schema(schema_source, url),
@@ -308,6 +342,7 @@ def run(
         "result_path": output
         or (last_result_path(batch_path) if resume else default_result_path(batch_path)),
         "max_file_size": _max_file_size(max_file_size, url),
+        "files_from": files_from,
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
     _say_how_it_went(result, batch_path, url, quiet)
@@ -318,27 +353,27 @@ def _say_how_it_went(result: RunResult, batch_path: Path, url: str, quiet: bool)
     """Problems and failed rows on stderr (always when something went wrong), then one line."""
     if not quiet or result.exit_code:
         for problem in result.problems:
-            click.echo(problem.message, err=True)
+            say(problem.message, err=True)
         for outcome in result.outcomes:
             if outcome.status == "failed":
-                click.echo(f"Row {outcome.row}: {outcome.error}", err=True)
+                say(f"Row {outcome.row}: {outcome.error}", err=True)
     counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
     what = "Dry run" if result.summary.dry_run else "Run"
-    click.echo(
+    say(
         f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
         f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
 
 
 def _confirm_production(url: str, interactive: bool) -> None:
-    """Ask before writing to the production catalogue; unattended, --yes is needed."""
+    """Ask before writing to production; unattended, --yes is the only way."""
     from loader.client import is_production
 
     if not is_production(url):
         return
     if not interactive:
         raise click.UsageError("writing to the production catalogue needs --yes when unattended")
-    click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
+    click.confirm(f"Write to the production catalogue {for_terminal(url)}?", abort=True, err=True)
 
 
 def _run_with_progress(
@@ -363,7 +398,7 @@ def _run_with_progress(
                 **options,
             )
     except KeyboardInterrupt:
-        click.echo(f"Stopped at once. Results so far: {options['result_path']}", err=True)
+        say(f"Stopped at once. Results so far: {options['result_path']}", err=True)
         # Threads may still wait on requests under way; everything is recorded, so do
         # not wait for them.
         sys.stdout.flush()
@@ -387,13 +422,13 @@ class _Stopper:
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if self.hard:
-            click.echo("\nWriting the results; one moment...", err=True)
+            say("\nWriting the results; one moment...", err=True)
             return
         if self.stop.is_set():
             self.hard = True
             raise KeyboardInterrupt
         self.stop.set()
-        click.echo(
+        say(
             "\nStopping after the calls under way finish (Ctrl-C again to stop at once)...",
             err=True,
         )
@@ -409,7 +444,10 @@ def _optional_api_key(api_key_file: Path | None) -> str | None:
 def _api_key(api_key_file: Path | None, interactive: bool) -> str:
     """The token from a file, $CKAN_API_KEY or a prompt; never from the command line."""
     if api_key_file is not None:
-        key = api_key_file.read_text(encoding="utf-8").strip()
+        try:
+            key = api_key_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            raise click.UsageError(f"cannot read a token from {api_key_file}") from None
     else:
         key = os.environ.get("CKAN_API_KEY", "").strip()
     if not key and interactive:
@@ -559,12 +597,7 @@ def _reader(target: str | None, api_key_file: Path | None, names: tuple[str, ...
 
 @main.command("export")
 @read_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The batch to write (.xlsx or .csv; default: bcdc-export-TIME.xlsx here).",
-)
+@_output_to("The batch to write (.xlsx or .csv; default: bcdc-export-TIME.xlsx here).")
 @schema_option
 def export_command(
     target: str | None,
@@ -596,28 +629,23 @@ def export_command(
         packages=packages,
         schema=resolve_schema(schema_source, catalogue.url),
     )
-    click.echo(
+    say(
         f"Exported {_count(len(result.rows), 'resource')} of "
         f"{_count(result.packages, 'dataset')} from {catalogue.url} to {result.path}"
     )
     if result.problems:
-        click.echo(
+        say(
             f"{_count(len(result.problems), 'value')} held by the catalogue break the loader's "
             f"rules; fix them before running it back (bcdc-loader validate {result.path}):",
             err=True,
         )
         for problem in result.problems:
-            click.echo(f"  {problem.message}", err=True)
+            say(f"  {problem.message}", err=True)
 
 
 @main.command("due")
 @read_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the overdue resources as a batch ready to fill (.xlsx or .csv).",
-)
+@_output_to("Also write the overdue resources as a batch ready to fill (.xlsx or .csv).")
 def due_command(
     target: str | None,
     api_key_file: Path | None,
@@ -640,13 +668,13 @@ def due_command(
         raise click.BadParameter(f"{output}: use a .xlsx or .csv name", param_hint="--output")
     due = due_report(catalogue, organizations=organizations, packages=packages)
     if due:
-        click.echo(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource")
+        say(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource")
     for d in due:
-        click.echo(
+        say(
             f"{d.days_overdue:>5}  {d.due_date.isoformat():10}  {d.cycle:11}  "
             f"{d.package:30}  {d.name} ({d.resource_id})"
         )
-    click.echo(f"{_count(len(due), 'resource')} overdue." if due else "Nothing is due.")
+    say(f"{_count(len(due), 'resource')} overdue." if due else "Nothing is due.")
     if output is not None:
         write_due(output, due)
         click.echo(f"Wrote {output}")
