@@ -37,7 +37,7 @@ HOSTS = {
     "test": "https://cat.data.gov.bc.ca",
 }
 # The largest upload each BCDC host takes (production refuses more with HTTP 413).
-UPLOAD_LIMITS = {HOSTS["prod"]: 150 << 20, HOSTS["test"]: 150 << 20}
+UPLOAD_LIMITS = {"catalogue.data.gov.bc.ca": 150 << 20, "cat.data.gov.bc.ca": 150 << 20}
 PRODUCTION_HOST = "catalogue.data.gov.bc.ca"
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 300  # a large upload is acknowledged only once stored
@@ -598,7 +598,7 @@ def catalogue_url(target: str) -> str:
 
 def upload_limit(url: str) -> int | None:
     """The largest file, in bytes, the catalogue at `url` is known to take; None when unknown."""
-    return UPLOAD_LIMITS.get(url.rstrip("/").lower())
+    return UPLOAD_LIMITS.get(host_of(url))
 
 
 def host_of(url: str) -> str:

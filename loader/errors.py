@@ -58,6 +58,8 @@ class CatalogueReadError(LoaderError):
     """A command that only reads the catalogue (export, due) cannot: a dataset or
     organization is not there or not visible, or the catalogue does not answer."""
 
+    exit_code = 2
+
 
 class UnsafeTarget(LoaderError):
     """The catalogue's address would expose the API token (plain http to another machine)."""
