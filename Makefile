@@ -55,6 +55,8 @@ bench: $(STAMP) browser ckan-up
 	@$(BIN)/python benchmarks/bench_upload_memory.py
 	@$(BIN)/python benchmarks/bench_refresh.py
 	@$(BIN)/python benchmarks/bench_serve.py
+	@$(BIN)/python benchmarks/bench_hostile.py
+	@$(BIN)/python benchmarks/bench_journal.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan

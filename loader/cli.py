@@ -25,12 +25,19 @@ from loader import __version__
 from loader.errors import LoaderError, SchemaError
 from loader.schema import Schema, load_schema, schema_from_scheming
 from loader.template import write_template
+from loader.text import for_terminal
 
 if TYPE_CHECKING:
     from loader.model import Outcome
     from loader.run import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def say(text: object, err: bool = False) -> None:
+    """Print a line; text from a batch or a catalogue never reaches the terminal raw
+    (an escape sequence in a cell could rewrite what the editor sees)."""
+    click.echo(for_terminal(str(text)), err=err)
 
 
 class LoaderGroup(click.Group):
@@ -40,7 +47,7 @@ class LoaderGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LoaderError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            say(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -77,17 +84,25 @@ schema_option = click.option(
 sheet_option = click.option(
     "--sheet", help="The workbook sheet holding the batch (default: 'Batch', else the first)."
 )
+files_from_option = click.option(
+    "--files-from",
+    "files_from",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A folder files to upload may also come from (repeatable); by default only the "
+    "batch's own folder.",
+)
 
 
-def output_option(help: str) -> Callable[[F], F]:
-    """-o/--output FILE, saying what is written there."""
+def _output_to(help_text: str) -> Callable[[F], F]:
+    """-o/--output FILE, with its own help."""
     return click.option(
-        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help
+        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help_text
     )
 
 
-result_output_option = output_option("Also write the result workbook (.xlsx) here.")
-
+output_option = _output_to("Also write the result workbook (.xlsx) here.")
 api_key_file_option = click.option(
     "--api-key-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -95,6 +110,11 @@ api_key_file_option = click.option(
 )
 yes_option = click.option(
     "--yes", is_flag=True, help="Do not ask before writing to the production catalogue."
+)
+allow_http_option = click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Send the token over plain http to a host other than this machine (unencrypted).",
 )
 
 
@@ -168,19 +188,21 @@ def template(paths: tuple[Path, ...], schema_source: str, ckan_url: str | None) 
     schema = resolve_schema(schema_source, ckan_url)
     for path in paths or (Path("bcdc-loader-template.xlsx"),):
         write_template(path, schema)
-        click.echo(f"Wrote {path}")
+        say(f"Wrote {path}")
 
 
 @main.command()
 @click.argument("batch_path", metavar="BATCH", type=click.Path(path_type=Path))
 @sheet_option
-@result_output_option
+@output_option
+@files_from_option
 @schema_options
 @max_file_size_option
 def validate(
     batch_path: Path,
     sheet: str | None,
     output: Path | None,
+    files_from: tuple[Path, ...],
     schema_source: str,
     ckan_url: str | None,
     max_file_size: str | None,
@@ -194,18 +216,23 @@ def validate(
     schema = resolve_schema(schema_source, ckan_url)
     limit = _max_file_size(max_file_size, _catalogue_url(ckan_url) if ckan_url else None)
     result = check_batch(
-        batch_path, sheet=sheet, schema=schema, result_path=output, max_file_size=limit
+        batch_path,
+        sheet=sheet,
+        schema=schema,
+        result_path=output,
+        max_file_size=limit,
+        files_from=files_from,
     )
     for problem in result.problems:
-        click.echo(problem.message)
+        say(problem.message)
     bad_rows = result.counts().get("invalid", 0)
     ready = len(result.outcomes) - bad_rows
-    click.echo(
+    say(
         f"{batch_path.name}: {_count(len(result.outcomes), 'row')}, {ready} ready, "
         f"{bad_rows} with problems ({_count(len(result.problems), 'problem')})."
     )
     if output is not None:
-        click.echo(f"Results written to {output}")
+        say(f"Results written to {output}")
     sys.exit(result.exit_code)
 
 
@@ -225,7 +252,8 @@ def _count(n: int, word: str) -> str:
 )
 @api_key_file_option
 @sheet_option
-@result_output_option
+@output_option
+@files_from_option
 @schema_option
 @click.option(
     "--dry-run", is_flag=True, help="Resolve every row and say what it would do; write nothing."
@@ -272,6 +300,7 @@ def _count(n: int, word: str) -> str:
 )
 @max_file_size_option
 @yes_option
+@allow_http_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
     batch_path: Path,
@@ -279,6 +308,7 @@ def run(
     api_key_file: Path | None,
     sheet: str | None,
     output: Path | None,
+    files_from: tuple[Path, ...],
     schema_source: str,
     dry_run: bool,
     skip_invalid: bool,
@@ -290,6 +320,7 @@ def run(
     keep_replaced: Path | None,
     max_file_size: str | None,
     yes: bool,
+    allow_http: bool,
     quiet: bool,
 ) -> None:
     """Validate a batch, then run its rows against the catalogue.
@@ -302,7 +333,7 @@ def run(
     """
     from loader.run import default_result_path, last_result_path
 
-    catalogue = _writer(target, api_key_file, dry_run=dry_run, yes=yes)
+    catalogue = _writer(target, api_key_file, allow_http, confirm=not dry_run and not yes)
     url = catalogue.url
     options = {
         "sheet": sheet,
@@ -317,6 +348,7 @@ def run(
         "result_path": output
         or (last_result_path(batch_path) if resume else default_result_path(batch_path)),
         "max_file_size": _max_file_size(max_file_size, url),
+        "files_from": files_from,
         "keep_replaced": keep_replaced,
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
@@ -334,12 +366,13 @@ def run(
     help="The catalogue the run wrote to: a URL, or test / prod (default: $CKAN_URL).",
 )
 @api_key_file_option
-@output_option("The undo's result workbook (default: RESULT-undo-TIME.xlsx beside RESULT).")
+@_output_to("The undo's result workbook (default: RESULT-undo-TIME.xlsx beside RESULT).")
 @click.option("--dry-run", is_flag=True, help="Say what undoing each row would do; write nothing.")
 @click.option(
     "--force", is_flag=True, help="Undo resources changed after the run too (their changes go)."
 )
 @yes_option
+@allow_http_option
 def undo(
     result_path: Path,
     target: str | None,
@@ -348,6 +381,7 @@ def undo(
     dry_run: bool,
     force: bool,
     yes: bool,
+    allow_http: bool,
 ) -> None:
     """Undo a run, from the journal beside its result workbook RESULT.
 
@@ -362,8 +396,7 @@ def undo(
     """
     from loader.undo import default_undo_path, undo_run
 
-    catalogue = _writer(target, api_key_file, dry_run=dry_run, yes=yes)
-    url = catalogue.url
+    catalogue = _writer(target, api_key_file, allow_http, confirm=not dry_run and not yes)
     undo_path = output or (None if dry_run else default_undo_path(result_path))
     with _stopping(undo_path) as stop:
         result = undo_run(
@@ -371,36 +404,20 @@ def undo(
         )
     for outcome in result.outcomes:
         if dry_run or outcome.status in ("failed", "skipped"):
-            said = outcome.error or outcome.action
-            click.echo(f"Run row {outcome.row}: {said}", err=not dry_run)
+            say(f"Run row {outcome.row}: {outcome.error or outcome.action}", err=not dry_run)
     counts = ", ".join(f"{n} {status}" for status, n in result.counts().items()) or "nothing"
     what = "Dry run of the undo" if dry_run else "Undo"
     where = f" Results: {result.result_path}" if result.result_path else ""
-    click.echo(
-        f"{what} of {result_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
-        f"({counts}) in {result.summary.duration:.1f} s.{where}"
+    say(
+        f"{what} of {result_path.name} on {catalogue.url}: "
+        f"{_count(len(result.outcomes), 'row')} ({counts}) in {result.summary.duration:.1f} s."
+        + where
     )
     sys.exit(result.exit_code)
 
 
-def _say_how_it_went(result: RunResult, batch_path: Path, url: str, quiet: bool) -> None:
-    """Problems and failed rows on stderr (always when something went wrong), then one line."""
-    if not quiet or result.exit_code:
-        for problem in result.problems:
-            click.echo(problem.message, err=True)
-        for outcome in result.outcomes:
-            if outcome.status == "failed":
-                click.echo(f"Row {outcome.row}: {outcome.error}", err=True)
-    counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
-    what = "Dry run" if result.summary.dry_run else "Run"
-    click.echo(
-        f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
-        f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
-    )
-
-
-def _writer(target: str | None, api_key_file: Path | None, *, dry_run: bool, yes: bool) -> Any:
-    """The catalogue to write to, with its token; asks before writing to production."""
+def _writer(target: str | None, api_key_file: Path | None, allow_http: bool, confirm: bool) -> Any:
+    """The catalogue to write to, with its token; asks first before writing to production."""
     from loader.client import Catalogue
 
     if not target:
@@ -408,20 +425,37 @@ def _writer(target: str | None, api_key_file: Path | None, *, dry_run: bool, yes
     url = _catalogue_url(target)
     interactive = sys.stdin.isatty()
     api_key = _api_key(api_key_file, interactive)
-    if not dry_run and not yes:
+    catalogue = Catalogue(url, api_key, allow_http=allow_http)
+    if confirm:
         _confirm_production(url, interactive)
-    return Catalogue(url, api_key)
+    return catalogue
+
+
+def _say_how_it_went(result: RunResult, batch_path: Path, url: str, quiet: bool) -> None:
+    """Problems and failed rows on stderr (always when something went wrong), then one line."""
+    if not quiet or result.exit_code:
+        for problem in result.problems:
+            say(problem.message, err=True)
+        for outcome in result.outcomes:
+            if outcome.status == "failed":
+                say(f"Row {outcome.row}: {outcome.error}", err=True)
+    counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
+    what = "Dry run" if result.summary.dry_run else "Run"
+    say(
+        f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
+        f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
+    )
 
 
 def _confirm_production(url: str, interactive: bool) -> None:
-    """Ask before writing to the production catalogue; unattended, --yes is needed."""
+    """Ask before writing to production; unattended, --yes is the only way."""
     from loader.client import is_production
 
     if not is_production(url):
         return
     if not interactive:
         raise click.UsageError("writing to the production catalogue needs --yes when unattended")
-    click.confirm(f"Write to the production catalogue {url}?", abort=True, err=True)
+    click.confirm(f"Write to the production catalogue {for_terminal(url)}?", abort=True, err=True)
 
 
 def _run_with_progress(
@@ -455,7 +489,7 @@ def _stopping(result_path: Path | None) -> Iterator[threading.Event]:
     try:
         yield stop
     except KeyboardInterrupt:
-        click.echo(f"Stopped at once. Results so far: {result_path}", err=True)
+        say(f"Stopped at once. Results so far: {result_path}", err=True)
         # Threads may still wait on requests under way; everything is recorded, so do
         # not wait for them.
         sys.stdout.flush()
@@ -479,13 +513,13 @@ class _Stopper:
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if self.hard:
-            click.echo("\nWriting the results; one moment...", err=True)
+            say("\nWriting the results; one moment...", err=True)
             return
         if self.stop.is_set():
             self.hard = True
             raise KeyboardInterrupt
         self.stop.set()
-        click.echo(
+        say(
             "\nStopping after the calls under way finish (Ctrl-C again to stop at once)...",
             err=True,
         )
@@ -501,7 +535,10 @@ def _optional_api_key(api_key_file: Path | None) -> str | None:
 def _api_key(api_key_file: Path | None, interactive: bool) -> str:
     """The token from a file, $CKAN_API_KEY or a prompt; never from the command line."""
     if api_key_file is not None:
-        key = api_key_file.read_text(encoding="utf-8").strip()
+        try:
+            key = api_key_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            raise click.UsageError(f"cannot read a token from {api_key_file}") from None
     else:
         key = os.environ.get("CKAN_API_KEY", "").strip()
     if not key and interactive:
@@ -651,7 +688,7 @@ def _reader(target: str | None, api_key_file: Path | None, names: tuple[str, ...
 
 @main.command("export")
 @read_options
-@output_option("The batch to write (.xlsx or .csv; default: bcdc-export-TIME.xlsx here).")
+@_output_to("The batch to write (.xlsx or .csv; default: bcdc-export-TIME.xlsx here).")
 @schema_option
 def export_command(
     target: str | None,
@@ -683,23 +720,23 @@ def export_command(
         packages=packages,
         schema=resolve_schema(schema_source, catalogue.url),
     )
-    click.echo(
+    say(
         f"Exported {_count(len(result.rows), 'resource')} of "
         f"{_count(result.packages, 'dataset')} from {catalogue.url} to {result.path}"
     )
     if result.problems:
-        click.echo(
+        say(
             f"{_count(len(result.problems), 'value')} held by the catalogue break the loader's "
             f"rules; fix them before running it back (bcdc-loader validate {result.path}):",
             err=True,
         )
         for problem in result.problems:
-            click.echo(f"  {problem.message}", err=True)
+            say(f"  {problem.message}", err=True)
 
 
 @main.command("due")
 @read_options
-@output_option("Also write the overdue resources as a batch ready to fill (.xlsx or .csv).")
+@_output_to("Also write the overdue resources as a batch ready to fill (.xlsx or .csv).")
 def due_command(
     target: str | None,
     api_key_file: Path | None,
@@ -722,13 +759,13 @@ def due_command(
         raise click.BadParameter(f"{output}: use a .xlsx or .csv name", param_hint="--output")
     due = due_report(catalogue, organizations=organizations, packages=packages)
     if due:
-        click.echo(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource")
+        say(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource")
     for d in due:
-        click.echo(
+        say(
             f"{d.days_overdue:>5}  {d.due_date.isoformat():10}  {d.cycle:11}  "
             f"{d.package:30}  {d.name} ({d.resource_id})"
         )
-    click.echo(f"{_count(len(due), 'resource')} overdue." if due else "Nothing is due.")
+    say(f"{_count(len(due), 'resource')} overdue." if due else "Nothing is due.")
     if output is not None:
         write_due(output, due)
         click.echo(f"Wrote {output}")

@@ -10,6 +10,7 @@ imports ckanapi or requests.
 from __future__ import annotations
 
 import ast
+import ipaddress
 import json
 import mimetypes
 import os
@@ -17,15 +18,18 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
+from urllib.parse import urlsplit
 
 import ckanapi
 import requests
 from requests_toolbelt.multipart.encoder import MultipartEncoder, MultipartEncoderMonitor
 
 from loader import __version__
+from loader.errors import UnsafeTarget
 
 USER_AGENT = f"bcdc-loader/{__version__}"
 HOSTS = {
@@ -33,7 +37,8 @@ HOSTS = {
     "test": "https://cat.data.gov.bc.ca",
 }
 # The largest upload each BCDC host takes (production refuses more with HTTP 413).
-UPLOAD_LIMITS = {HOSTS["prod"]: 150 << 20, HOSTS["test"]: 150 << 20}
+UPLOAD_LIMITS = {"catalogue.data.gov.bc.ca": 150 << 20, "cat.data.gov.bc.ca": 150 << 20}
+PRODUCTION_HOST = "catalogue.data.gov.bc.ca"
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 300  # a large upload is acknowledged only once stored
 
@@ -96,6 +101,24 @@ class UploadFailed(CatalogueError):
     nothing was saved."""
 
 
+@dataclass(frozen=True)
+class Permissions:
+    """Where the token's user may change datasets (and so their resources)."""
+
+    user: str
+    anywhere: bool = False  # a sysadmin
+    organizations: frozenset[str] = frozenset()  # ids of organizations it edits
+    datasets: frozenset[str] = frozenset()  # ids of datasets it edits as a collaborator
+
+    def may_write(self, package: dict[str, Any]) -> bool:
+        """Whether the user may change this dataset's resources."""
+        return (
+            self.anywhere
+            or package.get("owner_org") in self.organizations
+            or package.get("id") in self.datasets
+        )
+
+
 # multipart file fields: {field name: (file name, stream, content type)}
 Files = dict[str, tuple[str, BinaryIO, str]]
 # called with the number of bytes of an upload just sent
@@ -110,6 +133,7 @@ class CatalogueAPI(Protocol):
     on_bytes: BytesListener | None
 
     def user(self) -> dict[str, Any]: ...
+    def permissions(self) -> Permissions: ...
     def package(self, name_or_id: str) -> dict[str, Any]: ...
     def organization_packages(self, organization_id: str) -> list[dict[str, Any]]: ...
     def resource(self, resource_id: str) -> dict[str, Any]: ...
@@ -298,9 +322,21 @@ class Catalogue:
     """
 
     def __init__(
-        self, url: str, api_key: str | None = None, sleep: Callable[[float], None] = time.sleep
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        allow_http: bool = False,
     ):
+        """Raises UnsafeTarget when a token would cross the network unencrypted: plain
+        http to a host other than this machine, unless `allow_http`."""
         self.url = url.rstrip("/")
+        if api_key and not allow_http and not secure_for_token(self.url):
+            raise UnsafeTarget(
+                f"{self.url} is plain http, so your API token would cross the network "
+                "unencrypted; use its https:// address (or --allow-http if you must)"
+            )
         self._api_key = api_key
         self._local = threading.local()
         self._has_refresh_action: bool | None = None  # unknown until tried
@@ -344,7 +380,7 @@ class Catalogue:
             return ckan.call_action(action, data or {}, files=files, requests_kwargs=kwargs)
         except (ckanapi.CKANAPIError, requests.RequestException) as error:
             retry_after = ckan.last_headers.get("Retry-After") if ckan.last_headers else None
-            raise _translate(error, action, retry_after) from None
+            raise self._without_token(_translate(error, action, retry_after)) from None
 
     def _with_retries(self, action: str, send: Callable[[], Any], read: bool) -> Any:
         for attempt in range(1, ATTEMPTS + 1):
@@ -358,6 +394,17 @@ class Catalogue:
                 self._sleep(wait)
         raise AssertionError("unreachable")
 
+    def _without_token(self, error: CatalogueError) -> CatalogueError:
+        """The error with the token blanked out, should the answer have echoed it."""
+        key = self._api_key
+        if key and (key in error.message or any(key in v for v in error.field_errors.values())):
+            error.message = error.message.replace(key, "[token]")
+            error.args = (error.message,)
+            error.field_errors = {
+                k: v.replace(key, "[token]") for k, v in error.field_errors.items()
+            }
+        return error
+
     # --- reads ---------------------------------------------------------------
 
     def read(self, action: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -367,6 +414,28 @@ class Catalogue:
     def user(self) -> dict[str, Any]:
         """The user the token belongs to."""
         return self.read("user_show")
+
+    def permissions(self) -> Permissions:
+        """Where the token's user may write: anywhere for a sysadmin, else the
+        organizations it may update datasets of, and datasets it collaborates on."""
+        user = self.user()
+        name = str(user.get("name", ""))
+        if user.get("sysadmin"):
+            return Permissions(name, anywhere=True)
+        who = user.get("id") or name
+        query = {"id": who, "permission": "update_dataset", "include_dataset_count": False}
+        organizations = self.call("organization_list_for_user", query, retry=True)
+        try:
+            shared = self.call(
+                "package_collaborator_list_for_user", {"id": who, "capacity": "editor"}, retry=True
+            )
+        except CatalogueError:  # collaborators are switched off on this catalogue
+            shared = []
+        return Permissions(
+            name,
+            organizations=frozenset(o["id"] for o in organizations),
+            datasets=frozenset(c["package_id"] for c in shared),
+        )
 
     def package(self, name_or_id: str) -> dict[str, Any]:
         return self.read("package_show", {"id": name_or_id})
@@ -570,9 +639,35 @@ def catalogue_url(target: str) -> str:
 
 def upload_limit(url: str) -> int | None:
     """The largest file, in bytes, the catalogue at `url` is known to take; None when unknown."""
-    return UPLOAD_LIMITS.get(url.rstrip("/").lower())
+    return UPLOAD_LIMITS.get(host_of(url))
+
+
+def host_of(url: str) -> str:
+    """The host a URL names, as DNS reads it: lower case, without a trailing dot."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""
+    return host.rstrip(".").lower()
 
 
 def is_production(url: str) -> bool:
-    """Whether `url` is the production catalogue."""
-    return url.rstrip("/").lower() == HOSTS["prod"]
+    """Whether `url` is the production catalogue, however written (case, port, path,
+    trailing dot, http or https)."""
+    return host_of(url) == PRODUCTION_HOST
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = host_of(url)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_for_token(url: str) -> bool:
+    """Whether a token may be sent to `url`: over https, or to this machine."""
+    return urlsplit(url.strip()).scheme.lower() == "https" or is_loopback(url)

@@ -59,3 +59,9 @@ class CatalogueReadError(LoaderError):
     organization is not there or not visible, or the catalogue does not answer."""
 
     exit_code = 2
+
+
+class UnsafeTarget(LoaderError):
+    """The catalogue's address would expose the API token (plain http to another machine)."""
+
+    exit_code = 2

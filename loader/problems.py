@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from loader.text import escape, quote
+
 
 @dataclass(frozen=True)
 class ProblemType:
@@ -26,8 +28,20 @@ class ProblemType:
     stage: str
 
     def message(self, **values: Any) -> str:
-        """The message for one occurrence, with the template's blanks filled in."""
-        return self.template.format(**values)
+        """The message for one occurrence, with the template's blanks filled in.
+
+        Text is escaped (no control character reaches a terminal raw), and the
+        values a batch or the catalogue supplies are cut when long.
+        """
+        safe = {
+            k: (quote(v) if k in _QUOTED else escape(v)) if isinstance(v, str) else v
+            for k, v in values.items()
+        }
+        return self.template.format(**safe)
+
+
+# Blanks filled with a cell's text or a name from the batch or catalogue: cut when long.
+_QUOTED = frozenset({"value", "text", "name", "package", "organization", "resource_id", "owner"})
 
 
 # Where a problem is found, in the order a batch meets them (undo: a later command).
@@ -100,6 +114,42 @@ MISSING_COLUMN = _register(
     "a column the batch needs is missing: `op` always; `package` or `resource_id`; "
     "and every required field when there are create, update or upsert rows",
     "{detail}",
+    "read",
+)
+TOO_LARGE = _register(
+    "too-large",
+    "Too large",
+    "the batch file, or the workbook once unpacked, is larger than any real batch (a guard "
+    "against files built to exhaust memory; the limits are under Reading the file)",
+    "{detail}",
+    "read",
+)
+MIXED_ENCODING = _register(
+    "mixed-encoding",
+    "Mixed text encodings",
+    "a CSV file holds UTF-8 text and text in another encoding (such as Windows-1252), so "
+    "one of them would be misread",
+    "{file} mixes two text encodings: line {utf8_line} holds UTF-8 text ({utf8_sample}), "
+    "but line {line} holds bytes that are not UTF-8 ({bytes} in {sample}). Open it in a "
+    "text editor, fix line {line} (or every line that shows odd characters), and save it "
+    "as UTF-8 ('CSV UTF-8' in Excel)",
+    "read",
+)
+HIDDEN_CELLS = _register(
+    "hidden-cells",
+    "Hidden cells",
+    "the sheet read is hidden, or rows or columns holding values are hidden, so the batch "
+    "would load what nobody sees in the spreadsheet",
+    "{detail}",
+    "read",
+)
+MERGED_CELLS = _register(
+    "merged-cells",
+    "Merged cells",
+    "cells under the heading row are merged; a merged cell holds its value only in its "
+    "first row and column, so the others would read as blank",
+    "Cells {range} are merged (rows {rows}, column {columns}); unmerge them and give "
+    "each row its own value",
     "read",
 )
 
@@ -257,7 +307,7 @@ UPLOAD_MISSING = _register(
 UPLOAD_NOT_FILE = _register(
     "upload-not-file",
     "Not a file",
-    "the path to upload is a folder, not a file",
+    "the path to upload is a folder or a special file (a device, a pipe), not a file",
     "'{text}' is a folder or a special file, not a file",
     "validate",
 )
@@ -275,6 +325,38 @@ UPLOAD_AND_URL = _register(
     "File and URL",
     "a row gives both `upload` and `url`",
     "give either a file to upload or a URL, not both",
+    "validate",
+)
+CONTROL_CHARACTER = _register(
+    "control-character",
+    "Control character",
+    "a cell holds a control character (a NUL, an escape, ...) or an invisible mark that "
+    "reorders text; the catalogue would store it unseen",
+    "this cell holds an invisible control character ({char}, character {position} of "
+    "{length}); retype the value without it",
+    "validate",
+)
+CELL_TOO_LONG = _register(
+    "cell-too-long",
+    "Cell too long",
+    "a cell holds more than 32,767 characters, more than a spreadsheet cell can hold",
+    "this cell holds {length:,} characters; a spreadsheet cell holds at most {limit:,}",
+    "validate",
+)
+UPLOAD_OUTSIDE = _register(
+    "upload-outside",
+    "File outside the batch's folder",
+    "the file to upload is outside the folder holding the batch and the folders named "
+    "with `--files-from`",
+    "'{text}' is {path}, outside {folders}; a batch may only upload files from its own "
+    "folder: move the file there, or name its folder with --files-from",
+    "validate",
+)
+UPLOAD_UNREADABLE = _register(
+    "upload-unreadable",
+    "File unreadable",
+    "the file to upload cannot be read: no permission, or a symbolic link that loops",
+    "'{text}' cannot be read: {reason}",
     "validate",
 )
 NOT_IN_SCHEMA = _register(
@@ -350,6 +432,15 @@ INCOMPLETE_AFTER_PATCH = _register(
     "Incomplete after patch",
     "the resource as the patch would leave it breaks the conditional rules",
     "after this patch the resource ({kind}) would have no {fields}; give {them} in the same row",
+    "plan",
+)
+MAY_NOT_WRITE = _register(
+    "may-not-write",
+    "May not write",
+    "the token's user may not change the dataset (is not an editor or admin of its "
+    "organization); found when planning, so the row is never sent",
+    "would {action} resource '{name}', but your token ({user}) may not write to dataset "
+    "'{package}' (organization '{organization}')",
     "plan",
 )
 MAKER_NOT_RUN = _register(

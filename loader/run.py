@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -94,16 +94,18 @@ def check_batch(
     schema: Schema | None = None,
     result_path: Path | str | None = None,
     max_file_size: int | None = None,
+    files_from: Iterable[Path | str] = (),
 ) -> RunResult:
     """Read and validate a batch offline: every problem at once, nothing sent anywhere.
 
     A file to upload over `max_file_size` bytes makes its row invalid
-    (`client.upload_limit` gives the limit of the BCDC hosts). Raises
-    BatchError when the file cannot be read.
+    (`client.upload_limit` gives the limit of the BCDC hosts); files to upload
+    must be in the batch's folder or one of `files_from`. Raises BatchError
+    when the file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size)
+    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size, files_from)
     recorder = Recorder(row.number for row in batch.rows)
     recorder.record_problems(problems)
     recorder.record_ready(checked)
@@ -133,6 +135,7 @@ def run_batch(
     on_start: Callable[[int], None] | None = None,
     on_bytes: BytesListener | None = None,
     max_file_size: int | None = None,
+    files_from: Iterable[Path | str] = (),
 ) -> RunResult:
     """Validate, plan and run one batch file against `catalogue`.
 
@@ -140,7 +143,8 @@ def run_batch(
     `dry_run_only` says what each row would do. `fold` sends consecutive rows
     of a dataset that move no file as one call; a file the resource holds is
     not sent again unless `force_upload` (`touch` then records the refresh);
-    a file over `max_file_size` bytes makes its row invalid. With a
+    a file over `max_file_size` bytes, or outside the batch's folder and
+    `files_from`, makes its row invalid. With a
     `result_path` a journal is kept beside it (unless not `journal`), and
     `resume` continues the run it records. `on_start`, `on_outcome` and
     `on_bytes` hear the number of operations, each outcome, and upload bytes.
@@ -149,7 +153,7 @@ def run_batch(
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size)
+    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size, files_from)
     result_file = Path(result_path) if result_path else None
     keep_journal = journal and not dry_run_only and result_file is not None
     recorder, checked, in_doubt = _records(
@@ -254,11 +258,15 @@ def _plan(
 
 
 def _read_and_check(
-    path: Path | str, sheet: str | None, schema: Schema, max_file_size: int | None
+    path: Path | str,
+    sheet: str | None,
+    schema: Schema,
+    max_file_size: int | None,
+    files_from: Iterable[Path | str],
 ) -> tuple[Batch, list[Problem], list[CheckedRow]]:
     """Read and validate."""
     batch = read_batch(Path(path), sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema, max_file_size=max_file_size)
+    problems, checked = validate_batch(batch, schema, files_from, max_file_size=max_file_size)
     return batch, problems, checked
 
 

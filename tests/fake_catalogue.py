@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loader.client import BytesListener, CatalogueAPI, Invalid, NotFound
+from loader.client import BytesListener, CatalogueAPI, Invalid, NotFound, Permissions
 
 
 class FakeCatalogue:
@@ -33,6 +33,8 @@ class FakeCatalogue:
         self.reads = 0
         self.ckan_version = "2.12.0"
         self.on_bytes: BytesListener | None = None
+        # where the token may write: anywhere, unless a test narrows it
+        self.granted = Permissions("fake-editor", anywhere=True)
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
         self._lock = threading.Lock()
@@ -67,6 +69,9 @@ class FakeCatalogue:
 
     def user(self) -> dict[str, Any]:
         return {"name": "fake-editor"}
+
+    def permissions(self) -> Permissions:
+        return self.granted
 
     def package(self, name_or_id: str) -> dict[str, Any]:
         self.reads += 1

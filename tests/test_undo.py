@@ -78,7 +78,8 @@ def test_undo_puts_back_what_a_run_created_patched_updated_and_deleted(catalogue
     assert (
         actions[0] == f"created resource 'Gone' (again, as it was before row 5; it was {gone_id})"
     )
-    assert actions[1].startswith("updated resource 'File': new file old.csv;")
+    kept = tmp_path / "kept" / file["id"] / "1" / "old.csv"
+    assert actions[1].startswith(f"updated resource 'File': new file {kept};")
     assert actions[2] == (
         "updated resource 'Link': description: 'patched' -> 'Link as it was' "
         "(back to how it was before row 3)"

@@ -13,11 +13,9 @@ import csv
 import datetime as dt
 import io
 import re
-import zipfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path, PurePosixPath
-from typing import IO
-from xml.etree import ElementTree
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import python_calamine
 
@@ -33,24 +31,48 @@ from loader.model import (
     Problem,
     Row,
 )
+from loader.pipeline.workbook import (
+    MAX_CELLS,
+    SheetScan,
+    check_archive,
+    check_file_size,
+    kind_of,
+    scan_sheet,
+    too_many_cells,
+    uncomputed_formulas,
+)
 from loader.schema import Schema, load_schema
+from loader.text import quote
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 DEFAULT_SHEET = "Batch"  # the template's sheet; otherwise the first sheet is read
+# The suffixes under which calamine recognises each kind of workbook by name.
+_KIND_SUFFIXES = {"xlsx": (".xlsx", ".xlsm"), "xls": (".xls",), "ods": (".ods",)}
 
-# A grid: (spreadsheet row number, cell texts) per row, and the cells, as
-# (row number, 0-based column), that hold a formula whose value was never computed.
+# A grid: (spreadsheet row number, cell texts) per row.
 Grid = Iterator[tuple[int, list[str]]]
 Formulas = frozenset[tuple[int, int]]
+Merged = list[tuple[tuple[int, int], tuple[int, int]]]  # 0-based (first, last) corners
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What the sheet says about its cells beyond their values."""
+
+    formulas: Formulas = frozenset()  # (row number, 0-based column) never computed
+    hidden_rows: frozenset[int] = frozenset()  # row numbers
+    hidden_columns: frozenset[int] = frozenset()  # 0-based
+    merged: Merged = field(default_factory=list)
 
 
 def read_batch(path: Path, sheet: str | None = None, schema: Schema | None = None) -> Batch:
     """Read a batch file: header row, then one row per resource operation.
 
     `sheet` picks a workbook sheet; by default the sheet named "Batch", or
-    else the first sheet. Raises BatchError when the file cannot be read or
-    its columns cannot be used.
+    else the first sheet. A workbook is read as what it holds (an .xls saved
+    under an .xlsx name is read as .xls). Raises BatchError when the file
+    cannot be read or its columns cannot be used.
     """
     schema = schema or load_schema()
     path = Path(path)
@@ -58,60 +80,127 @@ def read_batch(path: Path, sheet: str | None = None, schema: Schema | None = Non
         raise BatchError(f"The batch file {path} does not exist.")
     if not path.is_file():
         raise BatchError(f"The batch file {path} is not a file.")
+    try:
+        check_file_size(path)
+        kind = kind_of(path)
+    except OSError as exc:
+        raise BatchError(f"Cannot read {path.name}: {exc.strerror or exc}") from None
     suffix = path.suffix.lower()
-    formulas: Formulas = frozenset()
-    if suffix in WORKBOOK_SUFFIXES:
-        sheet, grid = _read_workbook(path, sheet)
-        formulas = uncomputed_formulas(path, sheet)
+    if kind == "encrypted":
+        raise BatchError(
+            f"Cannot read {path.name}: it is protected by a password. Open it, remove the "
+            "password (in Excel: File > Info > Protect Workbook > Encrypt with Password, "
+            "and clear it), save it and try again."
+        )
+    if suffix in TEXT_SUFFIXES and kind != "other":
+        raise BatchError(
+            f"{path.name} is not a text (CSV) file but a workbook ({kind}): rename it "
+            f"to .{kind} and try again."
+        )
+    if kind in _KIND_SUFFIXES:
+        sheet, grid, marks = _read_workbook(path, kind, sheet)
+    elif suffix in WORKBOOK_SUFFIXES:
+        raise BatchError(
+            f"Cannot read {path.name} as a workbook: it is not a spreadsheet file "
+            "(if it is a CSV file, give it a .csv name)."
+        )
     elif suffix in TEXT_SUFFIXES:
         if sheet is not None:
             raise BatchError(f"{path.name} is a CSV file: it has no sheets, so leave out --sheet.")
-        grid = _read_csv(path)
+        grid, marks = _read_csv(path), Marks()
     else:
         raise BatchError(
             f"The batch file {path.name} is neither a workbook (.xlsx) nor a CSV file (.csv)."
         )
-    return _batch_from_grid(path, sheet, grid, schema, formulas)
+    return _batch_from_grid(path, sheet, grid, schema, marks)
 
 
 # -- workbooks ----------------------------------------------------------------
 
 
-def _read_workbook(path: Path, sheet: str | None) -> tuple[str, Grid]:
+def _read_workbook(path: Path, kind: str, sheet: str | None) -> tuple[str, Grid, Marks]:
+    """The sheet's cells, once the file has been shown safe to unpack and lay out."""
+    if kind != "xls":
+        check_archive(path)
     try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several unrelated types for a bad file
-        raise BatchError(f"Cannot read {path.name} as a workbook: {exc}") from None
-    names = workbook.sheet_names
-    if sheet is None:
-        visible = [
-            m.name
-            for m in workbook.sheets_metadata
-            if m.visible == python_calamine.SheetVisibleEnum.Visible
-            and m.typ == python_calamine.SheetTypeEnum.WorkSheet
-        ]
-        if DEFAULT_SHEET in names:
-            sheet = DEFAULT_SHEET
-        elif visible or names:
-            sheet = (visible or names)[0]
-        else:
-            raise BatchError(
-                f"The workbook {path.name} has no sheets.", code=problems.MISSING_SHEET.code
-            )
-    elif sheet not in names:
-        listed = ", ".join(f"'{n}'" for n in names)
-        raise BatchError(
-            f"The workbook {path.name} has no sheet '{sheet}'; its sheets are {listed}.",
-            code=problems.MISSING_SHEET.code,
-        )
+        if path.suffix.lower() in _KIND_SUFFIXES[kind]:
+            workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        else:  # renamed: let calamine tell the kind from the content
+            with path.open("rb") as stream:
+                workbook = python_calamine.CalamineWorkbook.from_filelike(stream)
+    except BaseException as exc:  # calamine raises several unrelated types for a bad file
+        raise BatchError(f"Cannot read {path.name} as a workbook: {_fault(exc)}") from None
     try:
-        cells = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    except Exception as exc:
-        raise BatchError(f"Cannot read sheet '{sheet}' of {path.name}: {exc}") from None
+        sheet = _pick_sheet(path, workbook, sheet)
+        scan = scan_sheet(path, sheet) if kind == "xlsx" else SheetScan()
+        if scan.cells > MAX_CELLS:
+            raise too_many_cells(path, sheet, scan)
+        found = workbook.get_sheet_by_name(sheet)
+        cells = found.to_python(skip_empty_area=False)
+        merged = list(found.merged_cell_ranges or [])
+    except BatchError:
+        raise
+    except BaseException as exc:
+        raise BatchError(f"Cannot read sheet '{sheet}' of {path.name}: {_fault(exc)}") from None
     finally:
         workbook.close()
+    marks = Marks(
+        uncomputed_formulas(path, sheet) if scan.formulas else frozenset(),
+        frozenset(scan.hidden_rows),
+        frozenset(scan.hidden_columns),
+        merged,
+    )
     # to_python(skip_empty_area=False) starts at A1, so list index + 1 is the row number.
-    return sheet, ((i, [_cell_text(v) for v in r]) for i, r in enumerate(cells, start=1))
+    grid = ((i, [_cell_text(v) for v in r]) for i, r in enumerate(cells, start=1))
+    return sheet, grid, marks
+
+
+def _fault(exc: BaseException) -> str:
+    """What the reader said about a file it could not read.
+
+    A panic inside calamine reaches Python as pyo3's PanicException, which derives
+    from BaseException (so `except Exception` misses it) and is not importable; it
+    is told apart by name, and anything else that is no Exception goes on up.
+    """
+    if isinstance(exc, Exception):
+        return str(exc)
+    if type(exc).__name__ != "PanicException":
+        raise exc
+    first = str(exc).splitlines()[0] if str(exc) else "no detail"
+    return f"the reader broke on it ({first})"
+
+
+def _pick_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet: str | None) -> str:
+    """The sheet asked for; else 'Batch'; else the first visible one. A hidden sheet is
+    read only when asked for by name."""
+    names = workbook.sheet_names
+    if sheet is not None:
+        if sheet not in names:
+            listed = ", ".join(f"'{n}'" for n in names)
+            raise BatchError(
+                f"The workbook {path.name} has no sheet '{sheet}'; its sheets are {listed}.",
+                code=problems.MISSING_SHEET.code,
+            )
+        return sheet
+    shown = python_calamine.SheetVisibleEnum.Visible
+    visible = [
+        m.name
+        for m in workbook.sheets_metadata
+        if m.visible == shown and m.typ == python_calamine.SheetTypeEnum.WorkSheet
+    ]
+    if DEFAULT_SHEET in names:
+        if DEFAULT_SHEET not in visible:
+            detail = (
+                f"The sheet '{DEFAULT_SHEET}' of {path.name} is hidden, so nobody would see "
+                f"what it loads: unhide it, or name the sheet to read with --sheet."
+            )
+            raise BatchError(
+                problems.HIDDEN_CELLS.message(detail=detail), code=problems.HIDDEN_CELLS.code
+            )
+        return DEFAULT_SHEET
+    if visible or names:
+        return (visible or names)[0]
+    raise BatchError(f"The workbook {path.name} has no sheets.", code=problems.MISSING_SHEET.code)
 
 
 def _cell_text(value: object) -> str:
@@ -136,101 +225,77 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
-
-
-def uncomputed_formulas(path: Path, sheet: str) -> Formulas:
-    """Cells of an .xlsx sheet that hold a formula with no saved value.
-
-    A file written by a program (not saved by a spreadsheet program) keeps
-    formulas without their results; a reader sees such a cell as blank. The
-    sheet's XML is parsed only when it holds a formula at all.
-    """
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        return frozenset()
-    try:
-        with zipfile.ZipFile(path) as archive:
-            member = _sheet_member(archive, sheet)
-            if member is None or not _mentions_formula(archive, member):
-                return frozenset()
-            with archive.open(member) as xml:
-                return frozenset(_formula_cells(xml))
-    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
-        return frozenset()  # calamine has read the values; this is only a refinement
-
-
-def _sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
-    """The zip member holding the named sheet's XML."""
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {
-        r.get("Id"): r.get("Target", "") for r in rels.iter(f"{{{_PKG_REL_NS}}}Relationship")
-    }
-    for entry in workbook.iter(f"{{{_MAIN_NS}}}sheet"):
-        if entry.get("name") == sheet:
-            target = targets.get(entry.get(f"{{{_REL_NS}}}id"), "")
-            if target.startswith("/"):
-                return target.lstrip("/")
-            return str(PurePosixPath("xl") / target)
-    return None
-
-
-def _mentions_formula(archive: zipfile.ZipFile, member: str) -> bool:
-    """A cheap look for a formula element before parsing: most batches have none."""
-    tail = b""
-    with archive.open(member) as xml:
-        while chunk := xml.read(1 << 20):
-            if re.search(rb"<(?:\w+:)?f[\s>/]", tail + chunk):
-                return True
-            tail = chunk[-16:]
-    return False
-
-
-def _formula_cells(xml: IO[bytes]) -> Iterator[tuple[int, int]]:
-    cell_tag, formula_tag, value_tag = (f"{{{_MAIN_NS}}}{t}" for t in ("c", "f", "v"))
-    for _event, element in ElementTree.iterparse(xml, events=("end",)):
-        if element.tag != cell_tag:
-            continue
-        value = element.find(value_tag)
-        if element.find(formula_tag) is not None and (value is None or not value.text):
-            match = _CELL_REF.fullmatch(element.get("r", ""))
-            if match:
-                yield int(match.group(2)), column_index(match.group(1))
-        element.clear()
-
-
-def column_index(letters: str) -> int:
-    """0-based column index of a spreadsheet letter: A -> 0, AB -> 27."""
-    index = 0
-    for letter in letters:
-        index = index * 26 + ord(letter) - 64
-    return index - 1
-
-
 # -- CSV ----------------------------------------------------------------------
 
 
 def _decode(path: Path, data: bytes) -> str:
-    """CSV text as Excel and LibreOffice save it: UTF-8 (BOM or not), UTF-16, Windows-1252."""
-    encodings: tuple[str, ...]
-    if data.startswith(codecs.BOM_UTF8):
-        encodings = ("utf-8-sig",)
+    """CSV text as Excel and LibreOffice save it: UTF-8 (BOM or not), UTF-16, Windows-1252.
+
+    A file that is not all UTF-8 is read as Windows-1252 only when it holds no
+    UTF-8 text at all: a file mixing the two (lines pasted from two sources)
+    is refused, naming the line, because reading it either way garbles one part
+    ("cafÃ©"), and guessing line by line could garble it silently.
+    """
+    marked = data.startswith(codecs.BOM_UTF8)  # the file says it is UTF-8
+    if marked:
+        data = data[len(codecs.BOM_UTF8) :]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encodings = ("utf-16",)
-    else:
-        encodings = ("utf-8", "cp1252")
-    for encoding in encodings:
         try:
-            return data.decode(encoding)
+            return data.decode("utf-16")
         except UnicodeDecodeError:
-            continue
-    raise BatchError(
-        f"Cannot read {path.name}: it is neither UTF-8 nor Windows-1252 text. "
-        "Save it from Excel as 'CSV UTF-8' and try again."
+            raise BatchError(f"Cannot read {path.name}: its UTF-16 text is damaged.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        utf8 = next((m for m in _UTF8_SEQUENCE.finditer(data) if _is_utf8(m.group())), None)
+        if utf8 is not None or marked:
+            raise _mixed(path, data, bad, utf8) from None
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise BatchError(
+            f"Cannot read {path.name}: it is neither UTF-8 nor Windows-1252 text. "
+            "Save it from Excel as 'CSV UTF-8' and try again."
+        ) from None
+
+
+# A byte sequence UTF-8 uses for one character beyond ASCII.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
+
+
+def _is_utf8(sequence: bytes) -> bool:
+    try:
+        sequence.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mixed(
+    path: Path, data: bytes, bad: UnicodeDecodeError, utf8: re.Match[bytes] | None
+) -> BatchError:
+    """The refusal of a CSV file holding UTF-8 (text, or the mark that says so) and
+    non-UTF-8 text, with both places."""
+
+    def line_of(position: int) -> int:
+        return data.count(b"\n", 0, position) + 1
+
+    def around(start: int, end: int) -> str:
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line_end = data.find(b"\n", end)
+        line_end = len(data) if line_end < 0 else line_end
+        piece = data[max(line_start, start - 20) : min(line_end, end + 20)]
+        return quote(piece.decode("utf-8", errors="backslashreplace").strip())
+
+    message = problems.MIXED_ENCODING.message(
+        file=path.name,
+        utf8_line=line_of(utf8.start()) if utf8 else 1,
+        utf8_sample=f"'{around(utf8.start(), utf8.end())}'" if utf8 else "its UTF-8 mark",
+        line=line_of(bad.start),
+        bytes=" ".join(f"0x{b:02X}" for b in data[bad.start : bad.end]),
+        sample=f"'{around(bad.start, bad.end)}'",
     )
+    return BatchError(message, code=problems.MIXED_ENCODING.code)
 
 
 def _delimiter(text: str) -> str:
@@ -246,15 +311,29 @@ def _read_csv(path: Path) -> Grid:
         data = path.read_bytes()
     except OSError as exc:
         raise BatchError(f"Cannot read {path.name}: {exc.strerror or exc}") from None
-    if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise BatchError(f"Cannot read {path.name}: it is not a text (CSV) file.")
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    # A stray NUL is a cell's problem (validation names its row and column); text
+    # full of them is not text, or is UTF-16 that lost its byte-order mark.
+    if not utf16 and data.count(b"\x00") > len(data) // 10:
+        raise BatchError(
+            f"Cannot read {path.name}: it is not a text (CSV) file (a tenth of its bytes "
+            "are NUL). If it is text, save it from Excel as 'CSV UTF-8' and try again."
+        )
     text = _decode(path, data)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         # One record is one spreadsheet row, even when a quoted cell holds line breaks.
         rows = [(i, [c.strip() for c in r]) for i, r in enumerate(reader, start=1)]
     except csv.Error as exc:
-        raise BatchError(f"Cannot read {path.name} as CSV: {exc}") from None
+        detail = str(exc)
+        if "field larger than field limit" in detail:  # the csv module's own limit
+            detail = (
+                f"a cell holds more than {csv.field_size_limit():,} characters, when a "
+                "spreadsheet cell holds at most 32,767"
+            )
+        raise BatchError(
+            f"Cannot read {path.name} as CSV: line {reader.line_num}: {detail}"
+        ) from None
     return iter(rows)
 
 
@@ -281,8 +360,9 @@ def _batch_from_grid(
     sheet: str | None,
     grid: Iterable[tuple[int, list[str]]],
     schema: Schema,
-    formulas: Formulas = frozenset(),
+    marks: Marks | None = None,
 ) -> Batch:
+    marks = marks or Marks()
     where = f"sheet '{sheet}' of {path.name}" if sheet else path.name
     grid = iter(grid)
     header_number, header_cells = 0, list[str]()
@@ -299,7 +379,8 @@ def _batch_from_grid(
 
     ignored, from_result = loader_columns(header_cells)
     found, positions, headers, columns = _headings(header_cells, header_number, schema, ignored)
-    rows, unheaded = _rows(grid, header_cells, dict(zip(positions, columns, strict=True)), formulas)
+    columns_at = dict(zip(positions, columns, strict=True))
+    rows, unheaded = _rows(grid, header_cells, columns_at, marks.formulas)
     for index, numbers in sorted(unheaded.items()):
         message = problems.UNNAMED_COLUMN.message(letter=column_letter(index), rows=_shown(numbers))
         found.append(Problem(problems.UNNAMED_COLUMN.code, message, header_number))
@@ -307,6 +388,10 @@ def _batch_from_grid(
     if found:
         lines = "\n".join(f"  - {p.message}" for p in found)
         raise BatchError(f"The columns of {where} cannot be used:\n{lines}", found, found[0].code)
+    hidden = _unseen(marks, header_number, header_cells, rows)
+    if hidden:
+        lines = "\n".join(f"  - {p.message}" for p in hidden)
+        raise BatchError(f"The {where} cannot be loaded as it is:\n{lines}", hidden, hidden[0].code)
     if not rows:
         raise BatchError(
             problems.EMPTY_BATCH.message(
@@ -332,6 +417,41 @@ def loader_columns(cells: list[str]) -> tuple[frozenset[str], bool]:
     if set(DUE_COLUMNS) <= present:
         ignored.update(DUE_COLUMNS)
     return frozenset(ignored), from_result
+
+
+def _unseen(marks: Marks, header: int, header_cells: list[str], rows: list[Row]) -> list[Problem]:
+    """Hidden rows and columns that hold values, and merged cells under the heading:
+    what the spreadsheet shows is not what would be loaded."""
+    found: list[Problem] = []
+    code = problems.HIDDEN_CELLS.code
+    hidden_rows = sorted(r.number for r in rows if r.number in marks.hidden_rows)
+    if hidden_rows:
+        one = len(hidden_rows) == 1
+        detail = (
+            f"{'Row' if one else 'Rows'} {_shown(hidden_rows)} {'is' if one else 'are'} hidden "
+            f"but {'holds' if one else 'hold'} values; unhide {'it' if one else 'them'} (or "
+            f"delete {'it' if one else 'them'}) so that you see everything the batch loads."
+        )
+        found.append(Problem(code, problems.HIDDEN_CELLS.message(detail=detail), hidden_rows[0]))
+    for index in sorted(marks.hidden_columns):
+        if index < len(header_cells) and header_cells[index]:
+            heading = quote(header_cells[index])
+            detail = (
+                f"Column {column_letter(index)} ('{heading}') is hidden; unhide it (or delete "
+                "it) so that you see everything the batch loads."
+            )
+            found.append(Problem(code, problems.HIDDEN_CELLS.message(detail=detail), header))
+    for (top, left), (bottom, right) in marks.merged:
+        if bottom + 1 <= header:
+            continue  # a title above the heading row
+        first, last = column_letter(left), column_letter(right)
+        message = problems.MERGED_CELLS.message(
+            range=f"{first}{top + 1}:{last}{bottom + 1}",
+            rows=f"{top + 1} to {bottom + 1}",
+            columns=first if left == right else f"{first} to {last}",
+        )
+        found.append(Problem(problems.MERGED_CELLS.code, message, top + 1))
+    return found
 
 
 def _headings(

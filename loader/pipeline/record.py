@@ -82,7 +82,8 @@ class Recorder:
     def record_ready(self, checked: Iterable[CheckedRow]) -> None:
         """Rows that passed validation and go no further (validate only)."""
         for row in checked:
-            self.record(Outcome(row.number, Status.NOT_RUN, action=row.op))
+            action = f"{row.op} from file {row.upload}" if row.upload else str(row.op)
+            self.record(Outcome(row.number, Status.NOT_RUN, action=action))
 
     def sending(self, operations: Iterable[Operation]) -> None:
         """These operations' request is about to leave (the journal says so first)."""

@@ -45,6 +45,8 @@ LINK = Font(color="0563C1", underline="single")
 AUTHOR = "bcdc-loader"
 
 
+CELL_LIMIT = 32_767  # characters Excel holds in a cell; a longer one makes it "repair" the file
+
 # What the loader writes into a cell.
 CellValue = str | int | float | bool | None
 # openpyxl's write-only sheet (its type stubs lack column_dimensions and auto_filter).
@@ -58,10 +60,18 @@ def put(cell: Cell | MergedCell, value: CellValue) -> None:
     batch or the catalogue must stay text, whatever it starts with.
     """
     if isinstance(value, str):
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.value = _fit(ILLEGAL_CHARACTERS_RE.sub("", value))
         cell.data_type = "s"
     else:
         cell.value = value
+
+
+def _fit(text: str) -> str:
+    """Text cut to what a cell holds, saying so."""
+    if len(text) <= CELL_LIMIT:
+        return text
+    note = f"... (cut: {len(text):,} characters)"
+    return text[: CELL_LIMIT - len(note)] + note
 
 
 def write_results(path: Path, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> Path:
@@ -85,7 +95,9 @@ def _cell(ws: WriteOnlyWorksheet, value: CellValue, **style: object) -> object:
     if isinstance(value, str):
         value = str(value)  # a status is a str subclass; the file wants plain text
     plain = not isinstance(value, str) or (
-        not value.startswith("=") and not ILLEGAL_CHARACTERS_RE.search(value)
+        not value.startswith("=")
+        and len(value) <= CELL_LIMIT
+        and not ILLEGAL_CHARACTERS_RE.search(value)
     )
     if plain and not style:
         return value
@@ -199,7 +211,7 @@ def _result_row(
     for column, message in outcome.field_errors.items():
         if column not in position:
             continue  # a column the batch lacks: the message is in `error`
-        comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", message), AUTHOR, 120, 320)
+        comment = Comment(_fit(ILLEGAL_CHARACTERS_RE.sub("", message)), AUTHOR, 120, 320)
         cells[position[column]] = _cell(ws, values.get(column), fill=PROBLEM_FILL, comment=comment)
     return cells
 

@@ -50,6 +50,9 @@ def test_run_loads_a_batch_and_keeps_the_token_out_of_everything(catalogue, make
     ]
     assert not any(catalogue.editor_token in c for c in cells)
     assert catalogue.editor_name in cells
+    journal = output.with_name("out.journal.jsonl").read_text(encoding="utf-8")
+    assert '"kind": "outcome"' in journal and package["id"] in journal
+    assert catalogue.editor_token not in journal
 
 
 def test_dry_run_from_the_command_line(catalogue, make_package, tmp_path):

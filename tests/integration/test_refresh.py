@@ -68,7 +68,7 @@ def test_an_unchanged_file_is_not_sent_again_and_a_changed_one_is(
     assert refreshed["hash"] != stored["hash"]
 
     forced = run_batch(batch, counting(catalogue), force_upload=True)
-    assert "new file monthly.csv" in forced.outcomes[0].action
+    assert f"new file {data}" in forced.outcomes[0].action
 
 
 def test_rows_of_a_dataset_fold_into_one_call_in_sheet_order(catalogue, make_package, tmp_path):

@@ -304,9 +304,15 @@ def test_editor_refused_on_another_organization_and_the_rest_goes_on(
     result = run_batch(batch, editor(catalogue), jobs=2)
 
     assert [o.status for o in result.outcomes] == ["failed", "done"]
-    assert "not authorized" in result.outcomes[0].error
+    # found when planning, so never sent
+    assert result.outcomes[0].code == "may-not-write"
+    assert "may not write to dataset" in result.outcomes[0].error
     assert resources_of(catalogue, theirs["id"]) == []
     assert [r["name"] for r in resources_of(catalogue, mine["id"])] == ["Welcome"]
+    # sent anyway (the planner bypassed), the catalogue's own refusal reads the same way
+    (outcome,) = execute(Plan([create_operation(theirs)], []), editor(catalogue))
+    assert (outcome.status, outcome.code) == ("failed", "not-authorized")
+    assert "not authorized" in outcome.error
 
 
 def test_server_validation_errors_land_on_their_columns(catalogue, make_package, tmp_path):

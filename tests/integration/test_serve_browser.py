@@ -206,7 +206,8 @@ def test_drop_fix_preview_run_and_download(
     click_and_load(driver, By.ID, "preview-button")
     wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"] * 3)
     actions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#preview-table td.action")]
-    assert actions[0] == "would create resource 'Readings' from file readings.csv"
+    assert actions[0].startswith("would create resource 'Readings' from file /")
+    assert actions[0].endswith("/files/readings.csv")
     assert actions[2] == "would create resource 'Sites <b>map</b>'"
     assert resources_of(catalogue, package["id"]) == []
     steps.shot("preview")

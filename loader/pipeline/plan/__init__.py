@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
-from loader.client import CatalogueAPI, CatalogueError
+from loader.client import CatalogueAPI, CatalogueError, Permissions
 from loader.errors import SchemaError
 from loader.model import MAKING_OPS, TARGETING_OPS, CheckedRow, Op, Outcome, Row
 from loader.pipeline.files import file_facts
@@ -100,12 +100,13 @@ class Operation:
             return "no change" + unchanged
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
         words = f"{verb} resource '{self.resource_name}'"
+        # the file's full path: the editor sees exactly which file would be published
         if self.action == Action.CREATE and self.upload:
-            words += f" from file {self.upload.name}"
+            words += f" from file {self.upload}"
         elif self.action in (Action.UPDATE, Action.PATCH, Action.TOUCH):
             parts = [c.describe() for c in self.changes]
             if self.upload:
-                parts.insert(0, f"new file {self.upload.name}")
+                parts.insert(0, f"new file {self.upload}")
             if parts:
                 words += ": " + "; ".join(parts)
         return words + unchanged
@@ -152,6 +153,7 @@ class Planner:
         self.datasets = Datasets(catalogue, schema)
         self._spellings: dict[str, dict[str, str]] | None = None
         self._old_ckan: bool | None = None
+        self._permissions: Permissions | None = None
         # (dataset as written, resource name) -> a row meant to create it that will not run
         self._unmade: dict[tuple[str, str], int] = {}
 
@@ -169,14 +171,45 @@ class Planner:
         failures: list[Outcome] = []
         for row in rows:
             try:
-                operations.append(self._plan_row(row))
+                operation = self._plan_row(row)
+                self._check_may_write(operation)
+                operations.append(operation)
             except RowFailure as failure:
                 if row.op in MAKING_OPS and row.package and row.name:
                     self._unmade.setdefault((row.package, row.name), row.number)
                 failures.append(
-                    Outcome(row.number, failure.status, error=str(failure), code=failure.code)
+                    Outcome(
+                        row.number,
+                        failure.status,
+                        action=failure.action,
+                        error=str(failure),
+                        code=failure.code,
+                    )
                 )
         return Plan(operations, failures)
+
+    def _check_may_write(self, operation: Operation) -> None:
+        """Fail, before anything is sent, a write the token's user may not make."""
+        if operation.action == Action.NOOP:
+            return
+        if self._permissions is None:
+            try:
+                self._permissions = self.catalogue.permissions()
+            except CatalogueError:  # unknown: the catalogue will decide when the row runs
+                self._permissions = Permissions("", anywhere=True)
+        package = self.datasets.get(operation.package_id).package
+        if self._permissions.may_write(package):
+            return
+        failure = RowFailure(
+            problems.MAY_NOT_WRITE,
+            action=operation.action,
+            name=operation.resource_name or "",
+            user=self._permissions.user,
+            package=operation.package_name,
+            organization=(package.get("organization") or {}).get("name", package.get("owner_org")),
+        )
+        failure.action = operation.describe("would")
+        raise failure
 
     def _dataset(self, row: CheckedRow) -> DatasetState:
         if row.package:
@@ -310,6 +343,11 @@ class Planner:
         if row.upload is not None:
             fields["hash"] = file_facts(row.upload).stored_hash
         name = fields.get("name") or row.name or ""
+        if not fields.get("url") and row.upload is None:
+            # an upsert that creates: without either the resource's link would be empty
+            detail = f"dataset '{state.name}' has no resource named '{name}', so this upsert "
+            detail += "would create one: give it a url, or a file to upload"
+            raise RowFailure(problems.MISSING_VALUE, detail=detail)
         if row.op == Op.CREATE and any(r.name == name for r in state.resources):
             # a second resource of one name makes every later look-up by name ambiguous
             raise RowFailure(problems.NAME_TAKEN, package=state.name, name=name)

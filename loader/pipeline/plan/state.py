@@ -24,6 +24,7 @@ class RowFailure(Exception):
     """This row cannot be planned; the message says why, in the editor's words."""
 
     status = Status.FAILED
+    action = ""  # what the row would have done, when that is known
 
     def __init__(self, problem: ProblemType, **values: Any):
         super().__init__(problem.message(**values))

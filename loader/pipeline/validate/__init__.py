@@ -18,6 +18,7 @@ planner's business.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from loader.pipeline.validate.batch import Uploads, collisions, extent_problems
 from loader.pipeline.validate.cells import CellChecker, is_op
 from loader.pipeline.validate.rules import CLEARED, Found, Instance, RowChecker
 from loader.schema import CONTROL_COLUMNS, Schema, resource_cells
+from loader.text import UNSAFE_IN_CELL, escape, quote
 
 __all__ = ["resource_problems", "validate_batch"]
 
@@ -36,7 +38,10 @@ _OVERRIDING = (
     problems.CLEAR_NOT_ALLOWED.code,
     problems.READ_ONLY.code,
     problems.FORMULA_NOT_COMPUTED.code,
+    problems.CONTROL_CHARACTER.code,
+    problems.CELL_TOO_LONG.code,
 )
+CELL_LIMIT = 32_767  # characters in one spreadsheet cell (Excel's limit)
 
 
 @dataclass
@@ -67,7 +72,11 @@ class _RowCheck:
 
 
 def validate_batch(
-    batch: Batch, schema: Schema, *, max_file_size: int | None = None
+    batch: Batch,
+    schema: Schema,
+    files_from: Iterable[Path | str] = (),
+    *,
+    max_file_size: int | None = None,
 ) -> tuple[list[Problem], list[CheckedRow]]:
     """Every problem in the batch, and the rows that have none, ready for the catalogue.
 
@@ -75,9 +84,10 @@ def validate_batch(
 
     Problems come in row order, then column order; batch-level problems
     (rows that collide, uploads) are attached to the rows they concern.
+    Files to upload must be in the batch's folder or one of `files_from`.
     """
     checkers = _checkers(schema)
-    uploads = Uploads(Path(batch.path).resolve().parent, max_file_size)
+    uploads = Uploads(Path(batch.path).resolve().parent, files_from, max_file_size)
     checks = {
         row.number: _check_row(row, checkers, uploads, batch.from_result) for row in batch.rows
     }
@@ -101,6 +111,9 @@ def validate_batch(
 
 def _check_row(row: Row, checkers: _Checkers, uploads: Uploads, from_result: bool) -> _RowCheck:
     check = _RowCheck()
+    joined = "".join(row.values.values())  # one look for the rare unsafe cell, not one a cell
+    if len(joined) > CELL_LIMIT or UNSAFE_IN_CELL.search(joined):
+        check.found.extend(_unsafe_cells(row))
     cache = checkers.cells.cache
     plain = checkers.cells.plain
     for column, text in row.values.items():
@@ -152,6 +165,23 @@ def _rerun_op(op: Op, instance: dict[str, object], from_result: bool) -> Op:
     return op
 
 
+def _unsafe_cells(row: Row) -> list[Found]:
+    """Cells too long for a spreadsheet, or holding control characters the catalogue
+    would store unseen (tabs and line breaks are free text's own)."""
+    found: list[Found] = []
+    for column, text in row.values.items():
+        if len(text) > CELL_LIMIT:
+            body = problems.CELL_TOO_LONG.message(length=len(text), limit=CELL_LIMIT)
+            found.append((problems.CELL_TOO_LONG.code, column, body))
+        match = UNSAFE_IN_CELL.search(text)
+        if match:
+            body = problems.CONTROL_CHARACTER.message(
+                char=escape(match.group()), position=match.start() + 1, length=len(text)
+            )
+            found.append((problems.CONTROL_CHARACTER.code, column, body))
+    return found
+
+
 def _tidy(found: list[Found]) -> list[Found]:
     """Drop duplicates, and the follow-on noise of a cell that has a worse problem."""
     if not found:
@@ -164,7 +194,7 @@ def _tidy(found: list[Found]) -> list[Found]:
 def _problem(batch: Batch, number: int, code: str, column: str | None, body: str) -> Problem:
     if column is None:
         return Problem(code, f"Row {number}: {body}", number, None)
-    header = batch.header_for(column)
+    header = quote(batch.header_for(column))
     message = f"Row {number}, column '{header}': {body}"
     if column not in batch.columns:
         message += " (the batch has no such column yet: add it)"

@@ -7,8 +7,9 @@ given that rows of one resource run in sheet order.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,18 @@ def extent_problems(instance: Instance) -> list[Found]:
 class Uploads:
     """Files the batch names, each looked at once: {cell text: (absolute path, problem)}.
 
+    A file must be inside the batch's folder or one of `files_from`, after every
+    symbolic link is followed: a batch received from someone else must not be
+    able to publish whatever its runner can read (`~/.ssh/id_rsa`, `../../etc`).
     A file over `max_size` bytes is refused here, before anything is written:
     the catalogue would refuse it only after the whole file was sent.
     """
 
-    def __init__(self, base: Path, max_size: int | None = None):
+    def __init__(
+        self, base: Path, files_from: Iterable[Path | str] = (), max_size: int | None = None
+    ):
         self.base = base
+        self.roots = [base.resolve(), *(Path(d).expanduser().resolve() for d in files_from)]
         self.max_size = max_size
         self.seen: dict[str, tuple[Path, Found | None]] = {}
 
@@ -69,19 +76,41 @@ class Uploads:
         return self.seen[text]
 
     def _look(self, text: str) -> tuple[Path, Found | None]:
-        path = (self.base / Path(text).expanduser()).resolve()
-        if not path.exists():
-            body = problems.UPLOAD_MISSING.message(text=text, path=path)
-            return path, (problems.UPLOAD_MISSING.code, "upload", body)
+        written = self.base / Path(text).expanduser()
+        try:
+            path = written.resolve(strict=False)
+        except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError on a loop
+            reason = "it is a symbolic link that leads back to itself (a loop)"
+            body = problems.UPLOAD_UNREADABLE.message(text=text, reason=reason)
+            return written, (problems.UPLOAD_UNREADABLE.code, "upload", body)
+        if not any(path.is_relative_to(root) for root in self.roots):
+            folders = " or ".join(str(root) for root in self.roots)
+            body = problems.UPLOAD_OUTSIDE.message(text=text, path=str(path), folders=folders)
+            return path, (problems.UPLOAD_OUTSIDE.code, "upload", body)
+        return path, self._problem(text, path)
+
+    def _problem(self, text: str, path: Path) -> Found | None:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            body = problems.UPLOAD_MISSING.message(text=text, path=str(path))
+            return problems.UPLOAD_MISSING.code, "upload", body
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            body = problems.UPLOAD_UNREADABLE.message(text=text, reason=reason)
+            return problems.UPLOAD_UNREADABLE.code, "upload", body
         if not path.is_file():
             body = problems.UPLOAD_NOT_FILE.message(text=text)
-            return path, (problems.UPLOAD_NOT_FILE.code, "upload", body)
-        size = path.stat().st_size
+            return problems.UPLOAD_NOT_FILE.code, "upload", body
+        if not os.access(path, os.R_OK):
+            reason = "you have no permission to read it"
+            body = problems.UPLOAD_UNREADABLE.message(text=text, reason=reason)
+            return problems.UPLOAD_UNREADABLE.code, "upload", body
         if self.max_size is not None and size > self.max_size:
             limit = show_size(self.max_size)
             body = problems.UPLOAD_TOO_LARGE.message(text=text, size=show_size(size), limit=limit)
-            return path, (problems.UPLOAD_TOO_LARGE.code, "upload", body)
-        return path, None
+            return problems.UPLOAD_TOO_LARGE.code, "upload", body
+        return None
 
 
 def show_size(size: int) -> str:

@@ -182,6 +182,11 @@ def _target_rules(op: Op) -> list[Rule]:
                 _each_missing(body),
             )
         )
+    if op == Op.CREATE:
+        # Without either the resource's link is empty (a cell of spaces reads as blank).
+        body = "a create row needs a url, or a file to upload; this cell is blank"
+        needs_data: dict[str, Any] = {"anyOf": [{"required": ["url"]}, {"required": ["upload"]}]}
+        rules.append(Rule(problems.MISSING_VALUE, needs_data, _on("url", body)))
     if op in MAKING_OPS:
         body = (
             f"leave resource_id blank on a {op} row; to change a resource by its id "
