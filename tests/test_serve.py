@@ -12,12 +12,14 @@ import time
 
 import pytest
 from batches import DOCUMENT, write_batch
+from fake_catalogue import FakeCatalogue
 
+from loader.client import Invalid
 from loader.serve import library
 from loader.serve.app import create_app
 from loader.serve.guard import cookie_name, host_is_loopback
 from loader.serve.library import RowOutcome
-from loader.serve.state import Workspace
+from loader.serve.state import Job, Workspace
 
 SECRET = "s3cret-for-tests"
 ORIGIN = {"Origin": "http://localhost"}
@@ -209,7 +211,7 @@ def _fake_run(gate: threading.Event | None = None):
     """Stands in for library.run: two rows, the second waits on `gate` or the stop event."""
     calls = []
 
-    def run(path, url, api_key, *, dry_run, result_path, stop, on_start, on_outcome):
+    def run(path, url, api_key, *, dry_run, result_path, stop, on_start, on_outcome, on_bytes):
         calls.append({"dry_run": dry_run, "api_key": api_key})
         on_start(2)
         on_outcome(RowOutcome(2, "done", "created resource 'A'", "", "http://127.0.0.1:9/r/1"))
@@ -366,3 +368,104 @@ def test_the_token_form_returns_only_to_this_page(page, sent):
     client, _ = page()
     response = client.post("/token/forget", data={"next": sent}, headers=ORIGIN)
     assert response.headers["Location"] == "/"
+
+
+class _CrossingStop(threading.Event):
+    """A stop event whose setting lets the job's worker end at that very moment."""
+
+    def __init__(self, job: Job):
+        super().__init__()
+        self.job = job
+        self.ender: threading.Thread | None = None
+
+    def set(self) -> None:
+        self.ender = threading.Thread(target=self.job.end, args=("finished",))
+        self.ender.start()
+        self.ender.join(0.2)  # it ends now, unless the stop holds the job's lock
+        super().set()
+
+
+def test_a_job_that_ends_as_stop_is_pressed_stays_ended(page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    fake, calls = _fake_run()
+    monkeypatch.setattr(library, "run", fake)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+    job = Job("run", entry.id, rows=[2, 3], sizes={}, state="running")
+    job.stop = crossing = _CrossingStop(job)
+    workspace.jobs[(entry.id, "run")] = job
+
+    client.post(f"/batch/{entry.id}/run/stop", headers=ORIGIN)
+    assert crossing.ender is not None
+    crossing.ender.join(5)
+    assert job.state == "finished"  # not "stopping" for ever
+    # ... so the page goes on: a preview starts
+    assert client.post(f"/batch/{entry.id}/preview", headers=ORIGIN).status_code == 303
+    _wait(workspace.job(entry.id, "preview"))
+    assert calls == [{"dry_run": True, "api_key": TOKEN}]
+
+
+def test_stop_after_the_end_changes_nothing():
+    job = Job("run", "b", rows=[2], sizes={}, state="running")
+    job.end("finished")
+    assert job.request_stop() is False
+    assert job.state == "finished" and not job.stop.is_set()
+
+
+class _SlowUploads(FakeCatalogue):
+    """Files stream in two halves, the second once `gate` opens, with the form around them."""
+
+    FORM = 300  # bytes of the multipart form beyond the file
+
+    def __init__(self, gate: threading.Event):
+        super().__init__()
+        self.gate = gate
+
+    def write_resource(self, action, data, upload=None):
+        listener = self.on_bytes
+        if upload is not None and listener and data.get("name") not in self.faults:
+            size = upload.stat().st_size
+            listener(size // 2)
+            self.gate.wait(5)
+            listener(size - size // 2 + self.FORM)
+        self.on_bytes = None  # the fake's own count, all at once, is not wanted here
+        try:
+            return super().write_resource(action, data, upload)
+        finally:
+            self.on_bytes = listener
+
+
+def test_the_bytes_bar_moves_as_files_stream(page, monkeypatch):
+    gate = threading.Event()
+    catalogue = _SlowUploads(gate)
+    catalogue.add_package(DOCUMENT["package"])
+    catalogue.faults["Refused"] = Invalid("format: not allowed", {"format": "not allowed"})
+    monkeypatch.setattr(library, "connect", lambda url, key: catalogue)
+    client, workspace = page(catalogue_url=catalogue.url, api_key=TOKEN)
+    (workspace.folder / "data.csv").write_bytes(b"x" * 10_000)
+    row = {k: v for k, v in DOCUMENT.items() if k != "url"}
+    write_batch(
+        workspace.folder,
+        {**row, "upload": "data.csv"},
+        {**row, "name": "Refused", "upload": "data.csv"},
+    )
+    entry = workspace.folder_batches()[0]
+    client.post(f"/batch/{entry.id}/run", headers=ORIGIN)
+    job = workspace.job(entry.id, "run")
+    deadline = time.monotonic() + 5
+    while job.bytes_streaming == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    live = client.get(f"/batch/{entry.id}/run.json").get_json()
+    assert (live["bytes_done"], live["bytes_total"]) == (5_000, 20_000)
+    assert live["bytes_text"] == "5.0 kB of 20.0 kB uploaded"
+    assert live["rows"] == []  # half a file sent, no row finished yet
+
+    gate.set()
+    _wait(job)
+    final = client.get(f"/batch/{entry.id}/run.json").get_json()
+    assert [r["status"] for r in final["rows"]] == ["done", "failed"]
+    assert final["bytes_done"] == 10_000  # the file, not the form around it
+    assert final["bytes_text"] == (
+        "10.0 kB of 20.0 kB uploaded; 10.0 kB not sent "
+        "(a file the catalogue already holds, or a row not done)"
+    )

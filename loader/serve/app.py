@@ -125,10 +125,7 @@ def start(batch_id: str, kind: str) -> ResponseReturnValue:
 
 @page.post("/batch/<batch_id>/<kind>/stop")
 def stop(batch_id: str, kind: str) -> BaseResponse:
-    job = _job_or_404(batch_id, kind)
-    if job.running:
-        job.stop.set()
-        job.state = "stopping"
+    _job_or_404(batch_id, kind).request_stop()  # a job that has just ended stays ended
     return _to_batch_page(batch_id, kind)
 
 
