@@ -9,6 +9,7 @@ else: not in a file, a cookie, a log or a page.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from typing import TypedDict
 from werkzeug.datastructures import FileStorage
 
 from loader.serve import library
-from loader.serve.library import CheckedBatch, RowOutcome
+from loader.serve.library import CheckedBatch, DueRow, RowOutcome
 
 BATCH_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 
@@ -64,6 +65,7 @@ class BatchEntry:
     unreadable: str = ""  # why the file could not be read at all
     checked_workbook: Path | None = None
     checked_at: datetime | None = None
+    made: str = ""  # how the page made it (an export, a due report), in a sentence
 
     @property
     def name(self) -> str:
@@ -243,6 +245,17 @@ class Job:
         return f"The {what.lower()} could not start: {self.message}"
 
 
+@dataclass
+class DueReport:
+    """A due report asked for on the page: what is overdue, and its workbook as a batch."""
+
+    id: str
+    organizations: list[str]
+    made_at: datetime
+    rows: list[DueRow]
+    entry: BatchEntry | None  # the due workbook (None when nothing is due)
+
+
 def _size(n: int) -> str:
     """Bytes in plain words: 512 bytes, 3.4 kB, 12.0 MB."""
     if n < 1000:
@@ -269,6 +282,7 @@ class Workspace:
         self.output_folder.mkdir()
         self.batches: dict[str, BatchEntry] = {}
         self.jobs: dict[tuple[str, str], Job] = {}
+        self.due_reports: dict[str, DueReport] = {}
         self.lock = threading.Lock()
         self._api_key = api_key or None
         self.user = ""
@@ -402,6 +416,51 @@ class Workspace:
             entry.unreadable = error.message
             entry.checked_workbook = None
 
+    # -- from the catalogue: export and the due report -------------------------------
+
+    def export(self, organizations: list[str], packages: list[str]) -> BatchEntry:
+        """Export into the session's folder; the batch written, checked, as the page knows it.
+
+        Uses the token when there is one (private datasets need it). Raises
+        library.LoaderError when a name is not found or the catalogue does not answer.
+        """
+        assert self.catalogue_url
+        path = self.dropped_folder / _made_name("export", [*organizations, *packages])
+        done = library.export(
+            self.catalogue_url,
+            self._api_key,
+            path,
+            organizations=organizations,
+            packages=packages,
+        )
+        entry = self._entry(path, dropped=True)
+        entry.made = (
+            f"Exported from {self.catalogue_url} at {datetime.now():%H:%M}: "
+            f"{_count(done.resources, 'resource')} of {_count(done.packages, 'dataset')}."
+        )
+        self.check(entry)
+        return entry
+
+    def due(self, organizations: list[str]) -> DueReport:
+        """The due report of these organizations; its workbook, when anything is due,
+        is saved in the session's folder as a batch. Raises library.LoaderError."""
+        assert self.catalogue_url
+        path = self.dropped_folder / _made_name("due", organizations)
+        rows = library.due(self.catalogue_url, self._api_key, path, organizations=organizations)
+        made_at = datetime.now().astimezone()
+        entry = None
+        if rows:
+            entry = self._entry(path, dropped=True)
+            entry.made = (
+                f"The due report of {', '.join(organizations)} at {made_at:%H:%M}: "
+                f"{_count(len(rows), 'overdue resource')}, ready for their new files."
+            )
+            self.check(entry)
+        report_id = hashlib.sha256(f"{path}{made_at}".encode()).hexdigest()[:10]
+        report = DueReport(report_id, organizations, made_at, rows, entry)
+        self.due_reports[report_id] = report
+        return report
+
     # -- previews and runs ----------------------------------------------------------
 
     def job(self, batch_id: str, kind: str) -> Job | None:
@@ -464,6 +523,21 @@ class Workspace:
         for job in self.jobs.values():
             job.stop.set()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _made_name(kind: str, names: list[str]) -> str:
+    """A file name for a batch the page makes: `export-water-quality-20261127-0712.xlsx`.
+
+    Only letters, digits, `-` and `_` of the names typed are kept, so the name
+    stays in the session's folder whatever was typed.
+    """
+    words = "_".join(re.sub(r"[^A-Za-z0-9_-]+", "", name) for name in names).strip("_")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{kind}-{words[:60] or 'batch'}-{stamp}.xlsx"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _file_name(sent: str | None) -> str | None:
