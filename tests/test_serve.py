@@ -573,7 +573,7 @@ def test_the_due_report_lists_what_is_overdue_and_opens_as_a_batch(page, held):
     assert report.entry is not None and report.entry.ready
     assert client.get(f"/batch/{report.entry.id}/batch.xlsx").data[:2] == b"PK"
     batch = client.get(f"/batch/{report.entry.id}").get_data(as_text=True)
-    assert "1 overdue resource, ready for their new files" in batch
+    assert "1 overdue resource, a row each, ready for the new files" in batch
     assert "Due reports made on this page" in client.get("/catalogue").get_data(as_text=True)
 
 

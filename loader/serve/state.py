@@ -453,7 +453,7 @@ class Workspace:
             entry = self._entry(path, dropped=True)
             entry.made = (
                 f"The due report of {', '.join(organizations)} at {made_at:%H:%M}: "
-                f"{_count(len(rows), 'overdue resource')}, ready for their new files."
+                f"{_count(len(rows), 'overdue resource')}, a row each, ready for the new files."
             )
             self.check(entry)
         report_id = hashlib.sha256(f"{path}{made_at}".encode()).hexdigest()[:10]

@@ -3,6 +3,8 @@
 An editor's path through the page: drop a batch with a bad cell and see the
 problem on that cell, drop it again fixed, enter the token, preview, run and
 watch every row reach its status, download the result workbook and read it.
+Then the monthly refresh: export a dataset and see its rows, and the due
+report naming a resource a month late.
 Also what a stranger gets: no secret, or another Host, and the page refuses.
 
 Chromium and its driver are Debian's (`make test` installs them with apt
@@ -18,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import chromium  # dev/chromium.py
@@ -383,3 +386,102 @@ def test_stop_lets_the_call_under_way_finish_and_leaves_the_rest_not_run(
         f"{done} done, {STOP_ROWS - done} not run"
         in driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
     )
+
+
+def enter_token(driver: WebDriver, token: str) -> None:
+    """Type the token into the token form of the page shown, and send it."""
+    driver.find_element(By.ID, "api_key").send_keys(token)
+    click_and_load(driver, By.CSS_SELECTOR, ".token-form button")
+
+
+@pytest.mark.catalogue
+def test_export_a_private_dataset_on_the_page_and_see_its_rows(
+    catalogue, make_package, chrome, serve, downloads
+):
+    driver, steps = chrome, Steps(chrome, "export")
+    package = make_package(private=True)
+    admin = catalogue.client("admin")
+    made = [
+        admin.action.resource_create(
+            package_id=package["id"], name=name, url=f"https://example.com/{n}", **REQUIRED
+        )
+        for n, name in enumerate(("Stations", "Readings <i>raw</i>"))
+    ]
+    url, _ = serve(catalogue.url)
+    driver.get(url)
+    click_and_load(driver, By.ID, "nav-catalogue")
+
+    # without the token the private dataset is not there for the page
+    driver.find_element(By.ID, "export-names").send_keys(package["name"])
+    click_and_load(driver, By.ID, "export-button")
+    problem = driver.find_element(By.ID, "export-problem").text
+    assert package["name"] in problem
+    assert driver.find_element(By.ID, "export-names").get_attribute("value") == package["name"]
+    steps.shot("private-needs-the-token")
+
+    enter_token(driver, catalogue.editor_token)
+    driver.find_element(By.ID, "export-names").send_keys(package["name"])
+    steps.shot("form")
+    click_and_load(driver, By.ID, "export-button")
+    assert "2 resources of 1 dataset" in driver.find_element(By.ID, "made").text
+    assert "2 rows: 2 ready, 0 with problems" in driver.find_element(By.ID, "check-counts").text
+    names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, 'td[data-column="name"]')]
+    assert names == ["Stations", "Readings <i>raw</i>"]
+    ids = [c.text for c in driver.find_elements(By.CSS_SELECTOR, 'td[data-column="resource_id"]')]
+    assert ids == [r["id"] for r in made]
+    steps.shot("exported")
+
+    # it downloads as the batch it is, and previews as "no change"
+    driver.find_element(By.ID, "batch-download").click()
+    wait(driver).until(lambda d: list(downloads.glob(f"export-{package['name']}-*.xlsx")))
+    exported = next(downloads.glob(f"export-{package['name']}-*.xlsx"))
+    read = sheet_rows(exported, "Batch")
+    assert [(r["op"], r["resource_id"]) for r in read] == [("patch", r["id"]) for r in made]
+    click_and_load(driver, By.ID, "preview-button")
+    wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"] * 2)
+    actions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#preview-table td.action")]
+    assert actions == ["no change", "no change"]
+    steps.shot("previewed")
+
+
+@pytest.mark.catalogue
+def test_the_due_report_shows_an_overdue_resource(
+    catalogue, make_package, chrome, serve, downloads
+):
+    driver, steps = chrome, Steps(chrome, "due")
+    package = make_package()
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    catalogue.client("admin").action.resource_create(
+        package_id=package["id"],
+        name=f"Daily counts {package['name']}",
+        url="https://example.com/counts",
+        **{**REQUIRED, "resource_update_cycle": "daily"},
+        last_modified=month_ago.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    url, workspace = serve(catalogue.url)
+    workspace.set_token(catalogue.editor_token)
+    driver.get(url)
+    click_and_load(driver, By.ID, "nav-catalogue")
+    driver.find_element(By.ID, "due-organizations").send_keys(catalogue.editor_organization)
+    click_and_load(driver, By.ID, "due-button")
+
+    row = driver.find_element(By.XPATH, f"//tr[th[text()='Daily counts {package['name']}']]")
+    cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+    due_date = (month_ago + timedelta(days=1)).date()
+    days = (datetime.now(UTC).date() - due_date).days
+    assert cells[0] == package["name"]
+    assert cells[1] == "daily"
+    assert cells[2] == f"{month_ago:%Y-%m-%d %H:%M:%S} (last_modified)"
+    assert cells[3:] == [due_date.isoformat(), str(days)]
+    steps.shot("report")
+
+    driver.find_element(By.ID, "due-download").click()
+    wait(driver).until(lambda d: list(downloads.glob("due-*.xlsx")))
+    read = sheet_rows(next(downloads.glob("due-*.xlsx")), "Batch")
+    mine = [r for r in read if r["package"] == package["name"]]
+    assert [(r["op"], r["days_overdue"], r["upload"]) for r in mine] == [("patch", days, None)]
+    click_and_load(driver, By.ID, "due-open")
+    assert "overdue resource" in driver.find_element(By.ID, "made").text
+    packages = [c.text for c in driver.find_elements(By.CSS_SELECTOR, 'td[data-column="package"]')]
+    assert package["name"] in packages
+    steps.shot("opened-as-a-batch")
