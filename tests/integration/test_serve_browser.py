@@ -271,6 +271,23 @@ def test_without_the_secret_or_under_another_host_the_page_refuses(chrome, serve
     assert "loopback address" in rebound.text
     assert requests.get(url, timeout=10).status_code == 200  # the real address still works
 
+    # the export and due report views answer to the same rules
+    root = bare.rstrip("/")
+    names = {"names": "anything", "organizations": "anything"}
+    assert requests.get(f"{root}/catalogue", timeout=10).status_code == 403
+    assert requests.post(f"{root}/export", data=names, timeout=10).status_code == 403
+    opened = requests.Session()
+    assert opened.get(url, timeout=10).status_code == 200  # now holding the secret's cookie
+    for path in ("/export", "/due"):
+        cross = {"Origin": "http://evil.example"}
+        refused = opened.post(root + path, data=names, headers=cross, timeout=10)
+        assert refused.status_code == 403 and "from the page itself" in refused.text
+        rebound = opened.post(root + path, data=names, headers={"Host": "evil.example"}, timeout=10)
+        assert rebound.status_code == 403
+        # from the page itself it gets through to the view (which wants a catalogue)
+        own = opened.post(root + path, data=names, headers={"Origin": root}, timeout=10)
+        assert own.status_code == 400 and "No catalogue was chosen" in own.text
+
 
 def test_the_serve_command_prints_its_secret_address(tmp_path):
     (tmp_path / "monthly.csv").write_text("op,package\n")
