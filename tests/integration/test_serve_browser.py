@@ -27,12 +27,12 @@ import chromium  # dev/chromium.py
 import openpyxl
 import pytest
 import requests
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from integration.helpers import REQUIRED, resources_of, sheet_rows
@@ -119,8 +119,22 @@ def click_and_load(driver: WebDriver, by: str, what: str) -> None:
     """Click something that loads a new page, and wait until the new page is there."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(by, what).click()
-    wait(driver).until(expected_conditions.staleness_of(old))
+    wait(driver).until(lambda d: gone(old))
     wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def gone(element: WebElement) -> bool:
+    """Whether an element's page has been replaced. Asked just as the page goes, the
+    driver may answer that the element's node "does not belong to the document": gone too."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
 
 
 def drop(driver: WebDriver, batch: Path, *files: Path) -> None:
