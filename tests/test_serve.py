@@ -592,3 +592,17 @@ def test_a_batch_the_page_did_not_make_is_not_offered_as_a_download(page):
     entry = workspace.folder_batches()[0]
     assert client.get(f"/batch/{entry.id}/batch.xlsx").status_code == 404
     assert client.get("/due/nothing").status_code == 404
+
+
+def test_an_export_with_nothing_in_it_says_so(page, held):
+    held.add_organization("empty")
+    held.add_package("bare")
+    client, workspace = page(catalogue_url=held.url)
+    for what, names, said in (
+        ("organizations", "empty", "These organizations hold no dataset"),
+        ("packages", "bare", "These datasets hold no resource"),
+    ):
+        response = client.post("/export", data={"what": what, "names": names}, headers=ORIGIN)
+        assert response.status_code == 400
+        assert f"{said}: there is nothing to export." in response.get_data(as_text=True)
+    assert workspace.dropped_batches() == [] and list(workspace.dropped_folder.iterdir()) == []

@@ -17,9 +17,10 @@ from pathlib import Path
 from loader.client import Catalogue, CatalogueAPI, CatalogueError, catalogue_url, is_production
 from loader.due import due_report, write_due
 from loader.errors import LoaderError
-from loader.export import export_batch
+from loader.export import export_rows, find_packages, write_rows
 from loader.model import CLEAR, Outcome
 from loader.run import check_batch, run_batch
+from loader.schema import load_schema
 
 __all__ = [
     "CLEAR",
@@ -166,11 +167,20 @@ def export(
     """Write the resources of the datasets named, and of every dataset of the
     organizations named, as a batch of patch rows at `path` (.xlsx).
 
-    Raises LoaderError when a name is not found (or not visible without a
-    token) or the catalogue does not answer.
+    export_batch's own steps, so that datasets without a resource are said to
+    be so rather than written as a batch with no rows (which no reader takes);
+    the page checks what was written itself. Raises LoaderError when a name is
+    not found (or not visible without a token), when there is nothing to
+    export, or when the catalogue does not answer.
     """
-    done = export_batch(connect(url, api_key), path, organizations=organizations, packages=packages)
-    return Exported(resources=len(done.rows), packages=done.packages)
+    schema = load_schema()
+    found = find_packages(connect(url, api_key), organizations, packages)
+    rows = export_rows(schema, found)
+    if not rows:
+        empty = "datasets hold no resource" if found else "organizations hold no dataset"
+        raise LoaderError(f"These {empty}: there is nothing to export.")
+    write_rows(path, schema, rows)
+    return Exported(resources=len(rows), packages=len(found))
 
 
 def due(url: str, api_key: str | None, path: Path, *, organizations: list[str]) -> list[DueRow]:
