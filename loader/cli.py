@@ -622,7 +622,8 @@ def _progress(enabled: bool) -> Iterator[_Progress]:
 )
 @click.option("--no-browser", is_flag=True, help="Print the page's address; do not open it.")
 def serve(folder: Path, target: str | None, port: int, no_browser: bool) -> None:
-    """Start a page in the browser to check, preview and run the batches in FOLDER.
+    """Start a page in the browser to check, preview and run the batches in FOLDER,
+    export resources and list what is overdue.
 
     It listens on 127.0.0.1 only, and answers only the address it prints
     (which carries a secret). The token is entered on the page, or taken

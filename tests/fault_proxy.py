@@ -36,6 +36,9 @@ class FaultProxy:
         self.seen: list[str] = []  # actions in the order they arrived
         self.delay = 0.0
         self._lock = threading.Lock()
+        # requests on their way to the catalogue: one cut off by go_away still arrives
+        self._forwarding = 0
+        self._forwarded = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._connections: set[socket.socket] = set()
         self.port = port
@@ -64,6 +67,10 @@ class FaultProxy:
             self._connections.clear()
 
     def come_back(self) -> None:
+        """Listen again, once the requests cut off by go_away have reached the catalogue
+        (else one could be saved after a resume has looked for it, and be made twice)."""
+        with self._forwarded:
+            self._forwarded.wait_for(lambda: self._forwarding == 0, timeout=60)
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,8 +107,15 @@ class FaultProxy:
         if fault and fault[0] == "busy":
             _answer(handler, fault[1], b'{"success": false}', fault[2])
             return
-        time.sleep(self.delay)
-        status, headers, data = self._forward(handler, body)
+        with self._lock:
+            self._forwarding += 1
+        try:
+            time.sleep(self.delay)
+            status, headers, data = self._forward(handler, body)
+        finally:
+            with self._forwarded:
+                self._forwarding -= 1
+                self._forwarded.notify_all()
         if fault and fault[0] == "lose":
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)

@@ -9,19 +9,23 @@ from __future__ import annotations
 import io
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from batches import DOCUMENT, write_batch
+from fake_catalogue import FakeCatalogue
 
+from loader.client import Invalid
 from loader.serve import library
 from loader.serve.app import create_app
 from loader.serve.guard import cookie_name, host_is_loopback
 from loader.serve.library import RowOutcome
-from loader.serve.state import Workspace
+from loader.serve.state import Job, Workspace
 
 SECRET = "s3cret-for-tests"
 ORIGIN = {"Origin": "http://localhost"}
 TOKEN = "tok-0123456789-never-shown"
+NAMES = {"names": "sites", "organizations": "water"}  # what the export and due forms send
 
 
 @pytest.fixture
@@ -43,12 +47,13 @@ def page(tmp_path):
 
 def test_a_request_without_the_secret_is_refused(tmp_path):
     client = create_app(Workspace(tmp_path, None), SECRET).test_client()
-    for path in ("/", "/static/page.js", "/batch/abc", "/nothing-here"):
+    for path in ("/", "/static/page.js", "/batch/abc", "/nothing-here", "/catalogue", "/due/x"):
         response = client.get(path)
         assert response.status_code == 403, path
         assert b"the address that `bcdc-loader serve` printed" in response.data
     assert client.get("/?secret=wrong").status_code == 403
-    assert client.post("/token", data={"api_key": "x"}, headers=ORIGIN).status_code == 403
+    for path, form in (("/token", {"api_key": "x"}), ("/export", NAMES), ("/due", NAMES)):
+        assert client.post(path, data=form, headers=ORIGIN).status_code == 403, path
 
 
 def test_the_secret_address_sets_a_strict_cookie_and_leaves_the_address_bar(tmp_path):
@@ -71,6 +76,10 @@ def test_a_host_header_other_than_loopback_is_refused(page):
         response = client.get("/", headers={"Host": host})
         assert response.status_code == 403, host
         assert b"loopback address" in response.data
+        assert client.get("/catalogue", headers={"Host": host}).status_code == 403
+        for path in ("/export", "/due"):
+            origin = {"Host": host, "Origin": f"http://{host}"}
+            assert client.post(path, data=NAMES, headers=origin).status_code == 403
     # not even the secret address itself opens the page under another name
     assert client.get(f"/?secret={SECRET}", headers={"Host": "evil.example"}).status_code == 403
 
@@ -105,6 +114,16 @@ def test_a_change_must_come_from_the_page_itself(page):
     assert workspace.has_token
 
 
+def test_an_export_or_due_report_must_come_from_the_page_itself(page, held):
+    client, workspace = page(catalogue_url=held.url)
+    for path in ("/export", "/due"):
+        assert client.post(path, data=NAMES).status_code == 403
+        cross = {"Origin": "http://evil.example"}
+        assert client.post(path, data=NAMES, headers=cross).status_code == 403
+    assert held.reads == 0 and workspace.dropped_batches() == [] and not workspace.due_reports
+    assert client.post("/due", data=NAMES, headers=ORIGIN).status_code == 303
+
+
 def test_responses_forbid_framing_inline_script_and_caching(page):
     client, _ = page()
     headers = client.get("/").headers
@@ -123,6 +142,7 @@ def test_the_token_is_never_sent_back(page, monkeypatch):
     pages = [client.get("/").data]
     batch_id = workspace.folder_batches()[0].id
     pages.append(client.get(f"/batch/{batch_id}").data)
+    pages.append(client.get("/catalogue").data)
     assert path.name.encode() in pages[0]
     assert b"you are <strong>bcdc-editor</strong>" in pages[1]
     assert all(TOKEN.encode() not in body for body in pages)
@@ -209,7 +229,7 @@ def _fake_run(gate: threading.Event | None = None):
     """Stands in for library.run: two rows, the second waits on `gate` or the stop event."""
     calls = []
 
-    def run(path, url, api_key, *, dry_run, result_path, stop, on_start, on_outcome):
+    def run(path, url, api_key, *, dry_run, result_path, stop, on_start, on_outcome, on_bytes):
         calls.append({"dry_run": dry_run, "api_key": api_key})
         on_start(2)
         on_outcome(RowOutcome(2, "done", "created resource 'A'", "", "http://127.0.0.1:9/r/1"))
@@ -366,3 +386,223 @@ def test_the_token_form_returns_only_to_this_page(page, sent):
     client, _ = page()
     response = client.post("/token/forget", data={"next": sent}, headers=ORIGIN)
     assert response.headers["Location"] == "/"
+
+
+class _CrossingStop(threading.Event):
+    """A stop event whose setting lets the job's worker end at that very moment."""
+
+    def __init__(self, job: Job):
+        super().__init__()
+        self.job = job
+        self.ender: threading.Thread | None = None
+
+    def set(self) -> None:
+        self.ender = threading.Thread(target=self.job.end, args=("finished",))
+        self.ender.start()
+        self.ender.join(0.2)  # it ends now, unless the stop holds the job's lock
+        super().set()
+
+
+def test_a_job_that_ends_as_stop_is_pressed_stays_ended(page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    fake, calls = _fake_run()
+    monkeypatch.setattr(library, "run", fake)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+    job = Job("run", entry.id, rows=[2, 3], sizes={}, state="running")
+    job.stop = crossing = _CrossingStop(job)
+    workspace.jobs[(entry.id, "run")] = job
+
+    client.post(f"/batch/{entry.id}/run/stop", headers=ORIGIN)
+    assert crossing.ender is not None
+    crossing.ender.join(5)
+    assert job.state == "finished"  # not "stopping" for ever
+    # ... so the page goes on: a preview starts
+    assert client.post(f"/batch/{entry.id}/preview", headers=ORIGIN).status_code == 303
+    _wait(workspace.job(entry.id, "preview"))
+    assert calls == [{"dry_run": True, "api_key": TOKEN}]
+
+
+def test_stop_after_the_end_changes_nothing():
+    job = Job("run", "b", rows=[2], sizes={}, state="running")
+    job.end("finished")
+    assert job.request_stop() is False
+    assert job.state == "finished" and not job.stop.is_set()
+
+
+class _SlowUploads(FakeCatalogue):
+    """Files stream in two halves, the second once `gate` opens, with the form around them."""
+
+    FORM = 300  # bytes of the multipart form beyond the file
+
+    def __init__(self, gate: threading.Event):
+        super().__init__()
+        self.gate = gate
+
+    def write_resource(self, action, data, upload=None):
+        listener = self.on_bytes
+        if upload is not None and listener and data.get("name") not in self.faults:
+            size = upload.stat().st_size
+            listener(size // 2)
+            self.gate.wait(5)
+            listener(size - size // 2 + self.FORM)
+        self.on_bytes = None  # the fake's own count, all at once, is not wanted here
+        try:
+            return super().write_resource(action, data, upload)
+        finally:
+            self.on_bytes = listener
+
+
+def test_the_bytes_bar_moves_as_files_stream(page, monkeypatch):
+    gate = threading.Event()
+    catalogue = _SlowUploads(gate)
+    catalogue.add_package(DOCUMENT["package"])
+    catalogue.faults["Refused"] = Invalid("format: not allowed", {"format": "not allowed"})
+    monkeypatch.setattr(library, "connect", lambda url, key: catalogue)
+    client, workspace = page(catalogue_url=catalogue.url, api_key=TOKEN)
+    (workspace.folder / "data.csv").write_bytes(b"x" * 10_000)
+    row = {k: v for k, v in DOCUMENT.items() if k != "url"}
+    write_batch(
+        workspace.folder,
+        {**row, "upload": "data.csv"},
+        {**row, "name": "Refused", "upload": "data.csv"},
+    )
+    entry = workspace.folder_batches()[0]
+    client.post(f"/batch/{entry.id}/run", headers=ORIGIN)
+    job = workspace.job(entry.id, "run")
+    deadline = time.monotonic() + 5
+    while job.bytes_streaming == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    live = client.get(f"/batch/{entry.id}/run.json").get_json()
+    assert (live["bytes_done"], live["bytes_total"]) == (5_000, 20_000)
+    assert live["bytes_text"] == "5.0 kB of 20.0 kB uploaded"
+    assert live["rows"] == []  # half a file sent, no row finished yet
+
+    gate.set()
+    _wait(job)
+    final = client.get(f"/batch/{entry.id}/run.json").get_json()
+    assert [r["status"] for r in final["rows"]] == ["done", "failed"]
+    assert final["bytes_done"] == 10_000  # the file, not the form around it
+    assert final["bytes_text"] == (
+        "10.0 kB of 20.0 kB uploaded; 10.0 kB not sent "
+        "(a file the catalogue already holds, or a row not done)"
+    )
+
+
+# -- from the catalogue: export and the due report --------------------------------------
+
+STORED = {k: v for k, v in DOCUMENT.items() if k not in ("op", "package")}
+
+
+def _days_ago(days: int) -> str:
+    """A timestamp as the catalogue keeps it: UTC, without a zone."""
+    return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """The in-memory catalogue the page reaches, holding two datasets of "water"."""
+    catalogue = FakeCatalogue()
+    catalogue.add_package(
+        "sites",
+        resources=[
+            {**STORED, "name": "Sites <b>2024</b>", "resource_update_cycle": "daily"},
+            {**STORED, "name": "Fresh", "last_modified": _days_ago(0)},
+        ],
+    )
+    catalogue.packages["pkg-sites"]["resources"][0]["last_modified"] = _days_ago(30)
+    catalogue.add_package("wells", resources=[{**STORED, "name": "Wells"}])
+    monkeypatch.setattr(library, "connect", lambda url, key: catalogue)
+    return catalogue
+
+
+def test_an_export_opens_as_a_batch_with_one_row_per_resource(page, held):
+    client, workspace = page(catalogue_url=held.url)
+    form = {"what": "packages", "names": "sites,\n wells"}
+    response = client.post("/export", data=form, headers=ORIGIN)
+    assert response.status_code == 303
+    entry = workspace.dropped_batches()[0]
+    assert entry.path.parent == workspace.dropped_folder
+    assert entry.name.startswith("export-sites_wells-") and entry.ready
+    body = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "3 resources of 2 datasets" in body
+    assert "3 rows:" in body and "3 ready" in body
+    assert "Sites &lt;b&gt;2024&lt;/b&gt;" in body and "<b>2024" not in body
+    download = client.get(f"/batch/{entry.id}/batch.xlsx")
+    assert download.status_code == 200 and download.data[:2] == b"PK"
+    assert entry.name in download.headers["Content-Disposition"]
+
+
+def test_an_export_by_organization_takes_every_dataset(page, held):
+    client, workspace = page(catalogue_url=held.url)
+    client.post("/export", data={"what": "organizations", "names": "water"}, headers=ORIGIN)
+    assert workspace.dropped_batches()[0].checked.rows.__len__() == 3
+
+
+def test_an_export_of_a_name_not_found_says_so_and_keeps_what_was_typed(page, held):
+    client, workspace = page(catalogue_url=held.url)
+    typed = "sites nowhere-<i>"
+    response = client.post("/export", data={"names": typed}, headers=ORIGIN)
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "nowhere-&lt;i&gt;" in body and "<i>" not in body
+    assert 'id="export-problem"' in body and "not found" in body
+    assert workspace.dropped_batches() == []
+
+
+def test_export_and_due_need_a_catalogue(page):
+    client, _ = page()
+    body = client.get("/catalogue").get_data(as_text=True)
+    assert 'id="export-button" disabled' in body and 'id="due-button" disabled' in body
+    response = client.post("/due", data={"organizations": "water"}, headers=ORIGIN)
+    assert response.status_code == 400
+    assert b"No catalogue was chosen" in response.data
+
+
+def test_the_due_report_lists_what_is_overdue_and_opens_as_a_batch(page, held):
+    client, workspace = page(catalogue_url=held.url)
+    response = client.post("/due", data={"organizations": "water"}, headers=ORIGIN)
+    assert response.status_code == 303
+    body = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 resource overdue." in body
+    row = body.split("<tbody>")[1].split("</tr>")[0]
+    assert "Sites &lt;b&gt;2024&lt;/b&gt;" in row and "<b>" not in row
+    for cell in ("sites", "daily", "(last_modified)", ">29<"):
+        assert cell in row, cell
+    report = next(iter(workspace.due_reports.values()))
+    assert report.entry is not None and report.entry.ready
+    assert client.get(f"/batch/{report.entry.id}/batch.xlsx").data[:2] == b"PK"
+    batch = client.get(f"/batch/{report.entry.id}").get_data(as_text=True)
+    assert "1 overdue resource, a row each, ready for the new files" in batch
+    assert "Due reports made on this page" in client.get("/catalogue").get_data(as_text=True)
+
+
+def test_a_due_report_with_nothing_overdue_offers_no_batch(page, held):
+    held.packages["pkg-sites"]["resources"].pop(0)
+    client, workspace = page(catalogue_url=held.url)
+    response = client.post("/due", data={"organizations": "water"}, headers=ORIGIN)
+    body = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Nothing is overdue" in body and "due-download" not in body
+    assert workspace.dropped_batches() == []
+
+
+def test_a_batch_the_page_did_not_make_is_not_offered_as_a_download(page):
+    client, workspace = page()
+    write_batch(workspace.folder, DOCUMENT)
+    entry = workspace.folder_batches()[0]
+    assert client.get(f"/batch/{entry.id}/batch.xlsx").status_code == 404
+    assert client.get("/due/nothing").status_code == 404
+
+
+def test_an_export_with_nothing_in_it_says_so(page, held):
+    held.add_organization("empty")
+    held.add_package("bare")
+    client, workspace = page(catalogue_url=held.url)
+    for what, names, said in (
+        ("organizations", "empty", "These organizations hold no dataset"),
+        ("packages", "bare", "These datasets hold no resource"),
+    ):
+        response = client.post("/export", data={"what": what, "names": names}, headers=ORIGIN)
+        assert response.status_code == 400
+        assert f"{said}: there is nothing to export." in response.get_data(as_text=True)
+    assert workspace.dropped_batches() == [] and list(workspace.dropped_folder.iterdir()) == []

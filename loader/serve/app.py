@@ -8,6 +8,7 @@ the catalogue or the editor reaches the page unescaped.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
-from loader.serve import guard
+from loader.serve import guard, library
 from loader.serve.library import CellProblem, CheckedBatch
-from loader.serve.state import BatchEntry, Job, Workspace
+from loader.serve.state import BatchEntry, DueReport, Job, Workspace
 
 TABLE_ROWS = 500  # rows drawn in the check table (and as many more with problems)
 WORKSPACE = "bcdc_workspace"  # the app's extension holding its Workspace
@@ -82,6 +83,57 @@ def forget_token() -> BaseResponse:
     return redirect(_back(), code=303)
 
 
+@page.get("/catalogue")
+def from_catalogue() -> str:
+    _ws().check_user()
+    return _catalogue_page()
+
+
+@page.post("/export")
+def export() -> ResponseReturnValue:
+    ws = _ws()
+    names = _names(request.form.get("names", ""))
+    problem = _why_not_read(ws, names)
+    entry: BatchEntry | None = None
+    if not problem:
+        by_organization = request.form.get("what") == "organizations"
+        try:
+            entry = ws.export(
+                organizations=names if by_organization else [],
+                packages=[] if by_organization else names,
+            )
+        except library.LoaderError as error:
+            problem = error.message
+    if entry is None:
+        return _catalogue_page(export_problem=problem), 400
+    return _to_batch_page(entry.id, "check")
+
+
+@page.post("/due")
+def due() -> ResponseReturnValue:
+    ws = _ws()
+    names = _names(request.form.get("organizations", ""))
+    problem = _why_not_read(ws, names)
+    report: DueReport | None = None
+    if not problem:
+        try:
+            report = ws.due(names)
+        except library.LoaderError as error:
+            problem = error.message
+    if report is None:
+        return _catalogue_page(due_problem=problem), 400
+    return redirect(url_for("page.due_page", report_id=report.id), code=303)
+
+
+@page.get("/due/<report_id>")
+def due_page(report_id: str) -> str:
+    ws = _ws()
+    report = ws.due_reports.get(report_id)
+    if report is None:
+        abort(404)
+    return render_template("due.html", ws=ws, report=report)
+
+
 @page.get("/batch/<batch_id>")
 def batch_page(batch_id: str) -> str:
     ws = _ws()
@@ -107,6 +159,15 @@ def checked_workbook(batch_id: str) -> Response:
     return _download(entry.checked_workbook, f"{entry.path.stem}-checked.xlsx")
 
 
+@page.get("/batch/<batch_id>/batch.xlsx")
+def batch_file(batch_id: str) -> Response:
+    """A batch the page made (an export, a due workbook), to keep and edit."""
+    entry = _batch_or_404(batch_id)
+    if not entry.made or not entry.path.exists():
+        abort(404)
+    return _download(entry.path, entry.name)
+
+
 @page.post("/batch/<batch_id>/<kind>")
 def start(batch_id: str, kind: str) -> ResponseReturnValue:
     if kind not in ("preview", "run"):
@@ -125,10 +186,7 @@ def start(batch_id: str, kind: str) -> ResponseReturnValue:
 
 @page.post("/batch/<batch_id>/<kind>/stop")
 def stop(batch_id: str, kind: str) -> BaseResponse:
-    job = _job_or_404(batch_id, kind)
-    if job.running:
-        job.stop.set()
-        job.state = "stopping"
+    _job_or_404(batch_id, kind).request_stop()  # a job that has just ended stays ended
     return _to_batch_page(batch_id, kind)
 
 
@@ -175,6 +233,34 @@ def _index_page(drop_problem: str = "") -> str:
         dropped=ws.dropped_batches(),
         drop_problem=drop_problem,
     )
+
+
+def _catalogue_page(export_problem: str = "", due_problem: str = "") -> str:
+    """The export and due report forms; a form sent back keeps what was typed."""
+    ws = _ws()
+    return render_template(
+        "catalogue.html",
+        ws=ws,
+        form=request.form,
+        export_problem=export_problem,
+        due_problem=due_problem,
+        reports=sorted(ws.due_reports.values(), key=lambda r: r.made_at, reverse=True),
+    )
+
+
+def _names(typed: str) -> list[str]:
+    """Dataset or organization names as typed: one a line, or apart by commas or spaces."""
+    names = [name for name in re.split(r"[\s,]+", typed) if name]
+    return list(dict.fromkeys(names))
+
+
+def _why_not_read(ws: Workspace, names: list[str]) -> str:
+    """Why an export or due report cannot be asked for ("" when it can)."""
+    if not ws.catalogue_url:
+        return "No catalogue was chosen: start bcdc-loader serve with --ckan URL|test|prod."
+    if not names:
+        return "Type at least one name."
+    return ""
 
 
 def _batch_page(entry: BatchEntry, refusal: str = "") -> str:

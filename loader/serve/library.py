@@ -1,9 +1,10 @@
 """The page's only door into the loader library.
 
-Every call the page makes to `loader.run` and `loader.client`, and every read
-of what they return, is here, turned into the small plain values below. The
-library is being reshaped (one recorder of outcomes, enums for statuses), so
-this is the one module to re-point when it changes.
+Every call the page makes to `loader.run`, `loader.export`, `loader.due` and
+`loader.client`, and every read of what they return, is here, turned into the
+small plain values below. The library is being reshaped (one recorder of
+outcomes, enums for statuses), so this is the one module to re-point when it
+changes.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loader.client import Catalogue, CatalogueError, catalogue_url, is_production
+from loader.client import Catalogue, CatalogueAPI, CatalogueError, catalogue_url, is_production
+from loader.due import due_report, write_due
 from loader.errors import LoaderError
+from loader.export import export_rows, find_packages, write_rows
 from loader.model import CLEAR, Outcome
 from loader.run import check_batch, run_batch
+from loader.schema import load_schema
 
 __all__ = [
     "CLEAR",
     "CatalogueError",
     "CheckedBatch",
+    "DueRow",
+    "Exported",
     "LoaderError",
     "RowOutcome",
     "check",
+    "connect",
+    "due",
+    "export",
     "is_production",
     "run",
     "target_url",
@@ -68,6 +77,32 @@ class CheckedBatch:
     exit_code: int
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: so many resources of so many datasets."""
+
+    resources: int
+    packages: int
+
+
+@dataclass(frozen=True)
+class DueRow:
+    """One overdue resource, as the due report's table shows it."""
+
+    name: str
+    package: str
+    organization: str
+    cycle: str
+    last_updated: str  # "2026-10-27 09:30:00 (last_modified)": when, and read from where
+    due_date: str
+    days_overdue: int
+
+
+def connect(url: str, api_key: str | None) -> CatalogueAPI:
+    """The catalogue at `url`, reached with `api_key` (None: as anyone, public datasets only)."""
+    return Catalogue(url, api_key)
+
+
 def target_url(target: str) -> str:
     """A catalogue's address from `prod`, `test` or a URL (ValueError when it is none)."""
     return catalogue_url(target)
@@ -90,7 +125,7 @@ def check(path: Path, result_path: Path | None = None) -> CheckedBatch:
 
 def who(url: str, api_key: str) -> str:
     """The catalogue's name for the token's user; CatalogueError when it refuses the token."""
-    name = Catalogue(url, api_key).user().get("name")
+    name = connect(url, api_key).user().get("name")
     return name if isinstance(name, str) else ""
 
 
@@ -104,30 +139,78 @@ def run(
     stop: threading.Event,
     on_start: Callable[[int], None],
     on_outcome: Callable[[RowOutcome], None],
+    on_bytes: Callable[[int], None],
 ) -> tuple[list[RowOutcome], dict[str, int], int]:
     """Preview (dry run) or run a batch; returns every row's outcome, the counts, the exit code.
 
-    Raises LoaderError when the batch cannot be read or the run cannot start.
+    `on_bytes` hears the bytes of uploads as they stream (the file and the form
+    around it). Raises LoaderError when the batch cannot be read or the run
+    cannot start.
     """
     result = run_batch(
         path,
-        Catalogue(url, api_key),
+        connect(url, api_key),
         dry_run_only=dry_run,
         result_path=result_path,
         stop=stop,
         on_start=on_start,
         on_outcome=lambda outcome: on_outcome(_outcome(outcome)),
+        on_bytes=on_bytes,
     )
     counts = {_text(k): v for k, v in result.counts().items()}
     return [_outcome(o) for o in result.outcomes], counts, result.exit_code
 
 
-def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
-    """Bytes each row uploads, by row number.
+def export(
+    url: str, api_key: str | None, path: Path, *, organizations: list[str], packages: list[str]
+) -> Exported:
+    """Write the resources of the datasets named, and of every dataset of the
+    organizations named, as a batch of patch rows at `path` (.xlsx).
 
-    run_batch reports rows, not bytes, so the page counts a row's file as
-    sent once the row is finished. Paths resolve as on the command line:
-    relative to the batch's folder.
+    export_batch's own steps, so that datasets without a resource are said to
+    be so rather than written as a batch with no rows (which no reader takes);
+    the page checks what was written itself. Raises LoaderError when a name is
+    not found (or not visible without a token), when there is nothing to
+    export, or when the catalogue does not answer.
+    """
+    schema = load_schema()
+    found = find_packages(connect(url, api_key), organizations, packages)
+    rows = export_rows(schema, found)
+    if not rows:
+        empty = "datasets hold no resource" if found else "organizations hold no dataset"
+        raise LoaderError(f"These {empty}: there is nothing to export.")
+    write_rows(path, schema, rows)
+    return Exported(resources=len(rows), packages=len(found))
+
+
+def due(url: str, api_key: str | None, path: Path, *, organizations: list[str]) -> list[DueRow]:
+    """The overdue resources of every dataset of these organizations, most overdue
+    first; when there are any, the due workbook (a batch to fill) is written at `path`.
+
+    Raises LoaderError as `export` does.
+    """
+    found = due_report(connect(url, api_key), organizations=organizations)
+    if found:
+        write_due(path, found)
+    return [
+        DueRow(
+            name=d.name,
+            package=d.package,
+            organization=d.organization,
+            cycle=d.cycle,
+            last_updated=f"{d.last_updated.isoformat(sep=' ', timespec='seconds')} "
+            f"({d.updated_from})",
+            due_date=d.due_date.isoformat(),
+            days_overdue=d.days_overdue,
+        )
+        for d in found
+    ]
+
+
+def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
+    """Bytes of the file each row names, by row number: the bytes bar's whole.
+
+    Paths resolve as on the command line: relative to the batch's folder.
     """
     base = batch_path.resolve().parent
     sizes: dict[int, int] = {}

@@ -9,6 +9,7 @@ else: not in a file, a cookie, a log or a page.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from typing import TypedDict
 from werkzeug.datastructures import FileStorage
 
 from loader.serve import library
-from loader.serve.library import CheckedBatch, RowOutcome
+from loader.serve.library import CheckedBatch, DueRow, RowOutcome
 
 BATCH_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 
@@ -64,6 +65,7 @@ class BatchEntry:
     unreadable: str = ""  # why the file could not be read at all
     checked_workbook: Path | None = None
     checked_at: datetime | None = None
+    made: str = ""  # how the page made it (an export, a due report), in a sentence
 
     @property
     def name(self) -> str:
@@ -84,6 +86,9 @@ class Job:
     rows: list[int]  # every row number of the batch, sheet order
     sizes: dict[int, int]  # bytes each row uploads
     stop: threading.Event = field(default_factory=threading.Event)
+    # Guards `state`, so that a Stop and the job's end cannot cross (see request_stop),
+    # and the byte counts, which the worker writes while the page reads them.
+    lock: threading.Lock = field(default_factory=threading.Lock)
     state: str = "starting"  # starting, running, stopping, finished, could not start
     total: int | None = None  # operations the run carries out (from on_start)
     outcomes: dict[int, RowOutcome] = field(default_factory=dict)
@@ -93,10 +98,42 @@ class Job:
     result_path: Path | None = None
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
+    # Bytes: of files of finished rows that went up whole, of files that did not
+    # go (unchanged, failed, not run), and streamed since the last file finished.
+    bytes_sent: int = 0
+    bytes_unsent: int = 0
+    bytes_streaming: int = 0
 
     @property
     def running(self) -> bool:
         return self.state in ("starting", "running", "stopping")
+
+    def request_stop(self) -> bool:
+        """Ask a job under way to stop; False (and nothing changed) once it has ended.
+
+        Under the lock the worker's last change of state also takes, so a job
+        that ends meanwhile is never left "stopping" (which would refuse every
+        later preview or run).
+        """
+        with self.lock:
+            if not self.running:
+                return False
+            self.stop.set()
+            self.state = "stopping"
+            return True
+
+    def begin(self, total: int) -> None:
+        """The run has planned `total` operations and starts sending."""
+        with self.lock:
+            self.total = total
+            self.state = "stopping" if self.stop.is_set() else "running"
+
+    def end(self, state: str, message: str = "") -> None:
+        """The job's last change of state ("finished" or "could not start")."""
+        with self.lock:
+            self.state = state
+            self.message = message
+            self.seconds = time.monotonic() - self.started
 
     @property
     def bytes_total(self) -> int:
@@ -104,7 +141,35 @@ class Job:
 
     @property
     def bytes_done(self) -> int:
-        return sum(self.sizes.get(row, 0) for row in list(self.outcomes))
+        """Bytes of the batch's files uploaded so far, as they stream.
+
+        The page runs one call at a time, so the bytes heard since the last
+        file finished belong to the file going up now. They count up to that
+        file's size at most: what streams also carries the form around the
+        file, which is no part of the batch's files.
+        """
+        with self.lock:
+            pending = [size for row, size in self.sizes.items() if row not in self.outcomes]
+            return self.bytes_sent + min(self.bytes_streaming, max(pending, default=0))
+
+    def heard_bytes(self, count: int) -> None:
+        """Upload bytes just sent (from run_batch's on_bytes)."""
+        with self.lock:
+            self.bytes_streaming += count
+
+    def finished_row(self, outcome: RowOutcome) -> None:
+        """A row's outcome; a row with a file settles that file's bytes."""
+        with self.lock:
+            self.outcomes[outcome.row] = outcome
+            self.order.append(outcome.row)
+            size = self.sizes.get(outcome.row)
+            if size is None:
+                return
+            if outcome.status == "done" and self.bytes_streaming:
+                self.bytes_sent += size
+            else:  # its file did not go: unchanged in the catalogue, failed, or not run
+                self.bytes_unsent += size
+            self.bytes_streaming = 0
 
     def shown_status(self, outcome: RowOutcome) -> str:
         """A row's status in the page's words: a previewed row that would run is "ready"."""
@@ -130,7 +195,7 @@ class Job:
         for outcome in outcomes.values():
             status = self.shown_status(outcome)
             counts[status] = counts.get(status, 0) + 1
-        bytes_done = self.bytes_done if running else self.bytes_total
+        bytes_done = self.bytes_done
         return {
             "state": self.state,
             "running": running,
@@ -140,7 +205,7 @@ class Job:
             "rows_text": f"{finished} of {total} rows",
             "bytes_total": self.bytes_total,
             "bytes_done": bytes_done,
-            "bytes_text": f"{_size(bytes_done)} of {_size(self.bytes_total)} uploaded",
+            "bytes_text": self._bytes_text(bytes_done, running),
             "has_workbook": not running and self.result_path is not None,
             "rows": [
                 {
@@ -155,6 +220,16 @@ class Job:
             "next": len(order) if running else len(self.rows),
         }
 
+    def _bytes_text(self, done: int, running: bool) -> str:
+        """How much of the batch's files went up; once ended, what did not and why."""
+        text = f"{_size(done)} of {_size(self.bytes_total)} uploaded"
+        if not running and self.bytes_unsent:
+            text += (
+                f"; {_size(self.bytes_unsent)} not sent (a file the catalogue already "
+                "holds, or a row not done)"
+            )
+        return text
+
     def _summary(self, finished: int, total: int, counts: dict[str, int]) -> str:
         """The job's state in a sentence."""
         what = "Preview" if self.kind == "preview" else "Run"
@@ -168,6 +243,17 @@ class Job:
             told = ", ".join(f"{n} {status}" for status, n in counts.items())
             return f"{what} finished in {self.seconds or 0:.1f} s: {told}."
         return f"The {what.lower()} could not start: {self.message}"
+
+
+@dataclass
+class DueReport:
+    """A due report asked for on the page: what is overdue, and its workbook as a batch."""
+
+    id: str
+    organizations: list[str]
+    made_at: datetime
+    rows: list[DueRow]
+    entry: BatchEntry | None  # the due workbook (None when nothing is due)
 
 
 def _size(n: int) -> str:
@@ -196,6 +282,7 @@ class Workspace:
         self.output_folder.mkdir()
         self.batches: dict[str, BatchEntry] = {}
         self.jobs: dict[tuple[str, str], Job] = {}
+        self.due_reports: dict[str, DueReport] = {}
         self.lock = threading.Lock()
         self._api_key = api_key or None
         self.user = ""
@@ -329,6 +416,51 @@ class Workspace:
             entry.unreadable = error.message
             entry.checked_workbook = None
 
+    # -- from the catalogue: export and the due report -------------------------------
+
+    def export(self, organizations: list[str], packages: list[str]) -> BatchEntry:
+        """Export into the session's folder; the batch written, checked, as the page knows it.
+
+        Uses the token when there is one (private datasets need it). Raises
+        library.LoaderError when a name is not found or the catalogue does not answer.
+        """
+        assert self.catalogue_url
+        path = self.dropped_folder / _made_name("export", [*organizations, *packages])
+        done = library.export(
+            self.catalogue_url,
+            self._api_key,
+            path,
+            organizations=organizations,
+            packages=packages,
+        )
+        entry = self._entry(path, dropped=True)
+        entry.made = (
+            f"Exported from {self.catalogue_url} at {datetime.now():%H:%M}: "
+            f"{_count(done.resources, 'resource')} of {_count(done.packages, 'dataset')}."
+        )
+        self.check(entry)
+        return entry
+
+    def due(self, organizations: list[str]) -> DueReport:
+        """The due report of these organizations; its workbook, when anything is due,
+        is saved in the session's folder as a batch. Raises library.LoaderError."""
+        assert self.catalogue_url
+        path = self.dropped_folder / _made_name("due", organizations)
+        rows = library.due(self.catalogue_url, self._api_key, path, organizations=organizations)
+        made_at = datetime.now().astimezone()
+        entry = None
+        if rows:
+            entry = self._entry(path, dropped=True)
+            entry.made = (
+                f"The due report of {', '.join(organizations)} at {made_at:%H:%M}: "
+                f"{_count(len(rows), 'overdue resource')}, a row each, ready for the new files."
+            )
+            self.check(entry)
+        report_id = hashlib.sha256(f"{path}{made_at}".encode()).hexdigest()[:10]
+        report = DueReport(report_id, organizations, made_at, rows, entry)
+        self.due_reports[report_id] = report
+        return report
+
     # -- previews and runs ----------------------------------------------------------
 
     def job(self, batch_id: str, kind: str) -> Job | None:
@@ -360,15 +492,6 @@ class Workspace:
 
     def _work(self, job: Job, path: Path, url: str, api_key: str, result_path: Path) -> None:
         """Carry out the job in its thread; forget `result_path` when nothing was written there."""
-
-        def on_start(total: int) -> None:
-            job.total = total
-            job.state = "stopping" if job.stop.is_set() else "running"
-
-        def on_outcome(outcome: RowOutcome) -> None:
-            job.outcomes[outcome.row] = outcome
-            job.order.append(outcome.row)
-
         try:
             outcomes, counts, _code = library.run(
                 path,
@@ -377,29 +500,44 @@ class Workspace:
                 dry_run=job.kind == "preview",
                 result_path=result_path,
                 stop=job.stop,
-                on_start=on_start,
-                on_outcome=on_outcome,
+                on_start=job.begin,
+                on_outcome=job.finished_row,
+                on_bytes=job.heard_bytes,
             )
+            for outcome in outcomes:  # rows refused before the run began, files and all
+                if outcome.row not in job.outcomes:
+                    job.finished_row(outcome)
             job.outcomes = {o.row: o for o in outcomes}
             job.counts = counts
-            job.state = "finished"
+            job.end("finished")
         except library.LoaderError as error:
-            job.message = error.message
-            job.state = "could not start"
             if not result_path.exists():
                 job.result_path = None  # a batch that cannot be read leaves no workbook
+            job.end("could not start", error.message)
         except Exception as error:  # noqa: BLE001  (the page must say something, not hang)
-            job.message = f"unexpected error: {error!r}"
-            job.state = "could not start"
             job.result_path = None
-        finally:
-            job.seconds = time.monotonic() - job.started
+            job.end("could not start", f"unexpected error: {error!r}")
 
     def close(self) -> None:
         """Stop what runs and remove the scratch folder (dropped files and results)."""
         for job in self.jobs.values():
             job.stop.set()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _made_name(kind: str, names: list[str]) -> str:
+    """A file name for a batch the page makes: `export-water-quality-20261127-0712.xlsx`.
+
+    Only letters, digits, `-` and `_` of the names typed are kept, so the name
+    stays in the session's folder whatever was typed.
+    """
+    words = "_".join(re.sub(r"[^A-Za-z0-9_-]+", "", name) for name in names).strip("_")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{kind}-{words[:60] or 'batch'}-{stamp}.xlsx"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _file_name(sent: str | None) -> str | None:

@@ -3,6 +3,8 @@
 An editor's path through the page: drop a batch with a bad cell and see the
 problem on that cell, drop it again fixed, enter the token, preview, run and
 watch every row reach its status, download the result workbook and read it.
+Then the monthly refresh: export a dataset and see its rows, and the due
+report naming a resource a month late.
 Also what a stranger gets: no secret, or another Host, and the page refuses.
 
 Chromium and its driver are Debian's (`make test` installs them with apt
@@ -18,18 +20,19 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import chromium  # dev/chromium.py
 import openpyxl
 import pytest
 import requests
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from integration.helpers import REQUIRED, resources_of, sheet_rows
@@ -116,8 +119,22 @@ def click_and_load(driver: WebDriver, by: str, what: str) -> None:
     """Click something that loads a new page, and wait until the new page is there."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(by, what).click()
-    wait(driver).until(expected_conditions.staleness_of(old))
+    wait(driver).until(lambda d: gone(old))
     wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def gone(element: WebElement) -> bool:
+    """Whether an element's page has been replaced. Asked just as the page goes, the
+    driver may answer that the element's node "does not belong to the document": gone too."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
 
 
 def drop(driver: WebDriver, batch: Path, *files: Path) -> None:
@@ -269,6 +286,23 @@ def test_without_the_secret_or_under_another_host_the_page_refuses(chrome, serve
     assert "loopback address" in rebound.text
     assert requests.get(url, timeout=10).status_code == 200  # the real address still works
 
+    # the export and due report views answer to the same rules
+    root = bare.rstrip("/")
+    names = {"names": "anything", "organizations": "anything"}
+    assert requests.get(f"{root}/catalogue", timeout=10).status_code == 403
+    assert requests.post(f"{root}/export", data=names, timeout=10).status_code == 403
+    opened = requests.Session()
+    assert opened.get(url, timeout=10).status_code == 200  # now holding the secret's cookie
+    for path in ("/export", "/due"):
+        cross = {"Origin": "http://evil.example"}
+        refused = opened.post(root + path, data=names, headers=cross, timeout=10)
+        assert refused.status_code == 403 and "from the page itself" in refused.text
+        rebound = opened.post(root + path, data=names, headers={"Host": "evil.example"}, timeout=10)
+        assert rebound.status_code == 403
+        # from the page itself it gets through to the view (which wants a catalogue)
+        own = opened.post(root + path, data=names, headers={"Origin": root}, timeout=10)
+        assert own.status_code == 400 and "No catalogue was chosen" in own.text
+
 
 def test_the_serve_command_prints_its_secret_address(tmp_path):
     (tmp_path / "monthly.csv").write_text("op,package\n")
@@ -385,3 +419,107 @@ def test_stop_lets_the_call_under_way_finish_and_leaves_the_rest_not_run(
         f"{done} done, {STOP_ROWS - done} not run"
         in driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
     )
+
+
+def enter_token(driver: WebDriver, token: str) -> None:
+    """Type the token into the token form of the page shown, and send it."""
+    driver.find_element(By.ID, "api_key").send_keys(token)
+    click_and_load(driver, By.CSS_SELECTOR, ".token-form button")
+
+
+@pytest.mark.catalogue
+def test_export_a_private_dataset_on_the_page_and_see_its_rows(
+    catalogue, make_package, chrome, serve, downloads
+):
+    driver, steps = chrome, Steps(chrome, "export")
+    package = make_package(private=True)
+    admin = catalogue.client("admin")
+    made = [
+        admin.action.resource_create(
+            package_id=package["id"], name=name, url=f"https://example.com/{n}", **REQUIRED
+        )
+        for n, name in enumerate(("Stations", "Readings <i>raw</i>"))
+    ]
+    url, _ = serve(catalogue.url)
+    driver.get(url)
+    click_and_load(driver, By.ID, "nav-catalogue")
+
+    # without the token the private dataset is not there for the page
+    driver.find_element(By.ID, "export-names").send_keys(package["name"])
+    click_and_load(driver, By.ID, "export-button")
+    problem = driver.find_element(By.ID, "export-problem").text
+    assert package["name"] in problem
+    assert driver.find_element(By.ID, "export-names").get_attribute("value") == package["name"]
+    steps.shot("private-needs-the-token")
+
+    enter_token(driver, catalogue.editor_token)
+    driver.find_element(By.ID, "export-names").send_keys(package["name"])
+    steps.shot("form")
+    click_and_load(driver, By.ID, "export-button")
+    assert "2 resources of 1 dataset" in driver.find_element(By.ID, "made").text
+    assert "2 rows: 2 ready, 0 with problems" in driver.find_element(By.ID, "check-counts").text
+    names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, 'td[data-column="name"]')]
+    assert names == ["Stations", "Readings <i>raw</i>"]
+    ids = [c.text for c in driver.find_elements(By.CSS_SELECTOR, 'td[data-column="resource_id"]')]
+    assert ids == [r["id"] for r in made]
+    steps.shot("exported")
+
+    # it downloads as the batch it is, and previews as "no change"
+    driver.find_element(By.ID, "batch-download").click()
+    wait(driver).until(lambda d: list(downloads.glob(f"export-{package['name']}-*.xlsx")))
+    exported = next(downloads.glob(f"export-{package['name']}-*.xlsx"))
+    read = sheet_rows(exported, "Batch")
+    assert [(r["op"], r["resource_id"]) for r in read] == [("patch", r["id"]) for r in made]
+    click_and_load(driver, By.ID, "preview-button")
+    wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"] * 2)
+    actions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#preview-table td.action")]
+    assert actions == ["no change", "no change"]
+    steps.shot("previewed")
+
+
+@pytest.mark.catalogue
+def test_the_due_report_shows_an_overdue_resource(
+    catalogue, make_package, chrome, serve, downloads
+):
+    driver, steps = chrome, Steps(chrome, "due")
+    package = make_package()
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    catalogue.client("admin").action.resource_create(
+        package_id=package["id"],
+        name=f"Daily counts {package['name']}",
+        url="https://example.com/counts",
+        **{**REQUIRED, "resource_update_cycle": "daily"},
+        last_modified=month_ago.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    url, workspace = serve(catalogue.url)
+    workspace.set_token(catalogue.editor_token)
+    driver.get(url)
+    click_and_load(driver, By.ID, "nav-catalogue")
+    # from the keyboard: type the name, Tab to the button, Enter
+    driver.find_element(By.ID, "due-organizations").send_keys(catalogue.editor_organization)
+    old = driver.find_element(By.TAG_NAME, "html")
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    assert driver.switch_to.active_element.get_attribute("id") == "due-button"
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait(driver).until(lambda d: gone(old))
+
+    row = driver.find_element(By.XPATH, f"//tr[th[text()='Daily counts {package['name']}']]")
+    cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+    due_date = (month_ago + timedelta(days=1)).date()
+    days = (datetime.now(UTC).date() - due_date).days
+    assert cells[0] == package["name"]
+    assert cells[1] == "daily"
+    assert cells[2] == f"{month_ago:%Y-%m-%d %H:%M:%S} (last_modified)"
+    assert cells[3:] == [due_date.isoformat(), str(days)]
+    steps.shot("report")
+
+    driver.find_element(By.ID, "due-download").click()
+    wait(driver).until(lambda d: list(downloads.glob("due-*.xlsx")))
+    read = sheet_rows(next(downloads.glob("due-*.xlsx")), "Batch")
+    mine = [r for r in read if r["package"] == package["name"]]
+    assert [(r["op"], r["days_overdue"], r["upload"]) for r in mine] == [("patch", days, None)]
+    click_and_load(driver, By.ID, "due-open")
+    assert "overdue resource" in driver.find_element(By.ID, "made").text
+    packages = [c.text for c in driver.find_elements(By.CSS_SELECTOR, 'td[data-column="package"]')]
+    assert package["name"] in packages
+    steps.shot("opened-as-a-batch")
