@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Container, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,7 +23,7 @@ from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Permissions
 from loader.errors import SchemaError
 from loader.model import MAKING_OPS, TARGETING_OPS, CheckedRow, Op, Outcome, Row
-from loader.pipeline.files import file_facts
+from loader.pipeline.files import FileFacts, file_facts
 from loader.pipeline.plan.diff import Change, changes, same
 from loader.pipeline.plan.state import (
     Datasets,
@@ -153,6 +154,7 @@ class Planner:
         self.datasets = Datasets(catalogue, schema)
         self._spellings: dict[str, dict[str, str]] | None = None
         self._old_ckan: bool | None = None
+        self._file_facts: dict[Path, FileFacts] = {}
         self._permissions: Permissions | None = None
         # (dataset as written, resource name) -> a row meant to create it that will not run
         self._unmade: dict[tuple[str, str], int] = {}
@@ -167,6 +169,9 @@ class Planner:
         that rows acting on them are skipped rather than failed.
         """
         self._unmade = dict(unmade or {})
+        rows = list(rows)
+        self.datasets.prefetch(row.package for row in rows if row.package)
+        self._read_files(row.upload for row in rows if row.upload is not None)
         operations: list[Operation] = []
         failures: list[Outcome] = []
         for row in rows:
@@ -341,7 +346,7 @@ class Planner:
     def _create(self, row: CheckedRow, state: DatasetState, common: dict[str, Any]) -> Operation:
         fields = self._spell(payload(self.schema, row.cells))
         if row.upload is not None:
-            fields["hash"] = file_facts(row.upload).stored_hash
+            fields["hash"] = self._facts(row.upload).stored_hash
         name = fields.get("name") or row.name or ""
         if not fields.get("url") and row.upload is None:
             # an upsert that creates: without either the resource's link would be empty
@@ -404,13 +409,32 @@ class Planner:
             **common,
         )
 
+    def _read_files(self, paths: Iterable[Path], threads: int = 2) -> None:
+        """Hash the batch's files ahead, two at a time (hashing leaves the other core free)."""
+        wanted = [p for p in dict.fromkeys(paths) if p not in self._file_facts]
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hash") as pool:
+            for path, facts in zip(wanted, pool.map(_facts_or_none, wanted), strict=True):
+                if facts is not None:
+                    self._file_facts[path] = facts
+
+    def _facts(self, path: Path) -> FileFacts:
+        if path not in self._file_facts:
+            try:
+                self._file_facts[path] = file_facts(path)
+            except OSError as error:  # gone or locked since the batch was checked
+                reason = error.strerror or str(error)
+                raise RowFailure(
+                    problems.UPLOAD_UNREADABLE, text=str(path), reason=reason
+                ) from None
+        return self._file_facts[path]
+
     def _file_to_send(
         self, upload: Path | None, current: dict[str, Any]
     ) -> tuple[Path | None, str | None]:
         """The file to send (None when the resource already holds it) and its hash."""
         if upload is None:
             return None, None
-        facts = file_facts(upload)
+        facts = self._facts(upload)
         if facts.matches(current) and not self.force_upload:
             return None, None
         return upload, facts.stored_hash
@@ -442,6 +466,14 @@ class Planner:
                 fields=", ".join(dict.fromkeys(missing)),
                 them="it" if len(missing) == 1 else "them",
             )
+
+
+def _facts_or_none(path: Path) -> FileFacts | None:
+    """A file's facts, or None when it cannot be read now (its row will say why)."""
+    try:
+        return file_facts(path)
+    except OSError:
+        return None
 
 
 def unmade_resources(rows: Iterable[Row], invalid: Container[int]) -> dict[tuple[str, str], int]:

@@ -8,7 +8,8 @@ creates, renames or deletes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,12 +92,33 @@ class Datasets:
         self._states: dict[str, DatasetState] = {}  # by package id
         self._aliases: dict[str, str] = {}  # name or id as written -> package id
         self._organizations: dict[str, dict[str, Any]] = {}
+        self._fetched: dict[str, dict[str, Any]] = {}  # looked up ahead, not yet used
+
+    def prefetch(self, names: Iterable[str], threads: int = 4) -> None:
+        """Look several datasets up at once (reads only, so lanes do not matter);
+        a name that cannot be looked up is left for its row to fail on."""
+        wanted = [n for n in dict.fromkeys(names) if n not in self._aliases]
+        if len(wanted) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="look-up") as pool:
+            found = list(pool.map(self._fetch, wanted))
+        for name, package in zip(wanted, found, strict=True):
+            if package is not None:
+                self._fetched[name] = package
+
+    def _fetch(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.catalogue.package(name)
+        except CatalogueError:
+            return None
 
     def get(self, name_or_id: str) -> DatasetState:
         """The dataset a row names (by name or id)."""
         package_id = self._aliases.get(name_or_id)
         if package_id is None:
-            package = look_up("dataset", self.catalogue.package, name_or_id)
+            package = self._fetched.pop(name_or_id, None) or look_up(
+                "dataset", self.catalogue.package, name_or_id
+            )
             package_id = package["id"]
             if package_id not in self._states:
                 resources = [

@@ -168,6 +168,13 @@ def _rerun_op(op: Op, instance: dict[str, object], from_result: bool) -> Op:
 def _unsafe_cells(row: Row) -> list[Found]:
     """Cells too long for a spreadsheet, or holding control characters the catalogue
     would store unseen (tabs and line breaks are free text's own)."""
+    # One look at the whole row first: nearly every row is clean, and a line break
+    # (allowed in a cell) between the cells cannot make a match.
+    joined = "\n".join(row.values.values())
+    if not UNSAFE_IN_CELL.search(joined) and (
+        len(joined) <= CELL_LIMIT or max(map(len, row.values.values())) <= CELL_LIMIT
+    ):
+        return []
     found: list[Found] = []
     for column, text in row.values.items():
         if len(text) > CELL_LIMIT:
