@@ -91,3 +91,26 @@ def test_upload_limits_of_the_bcdc_hosts():
 
     assert upload_limit(catalogue_url("prod")) == upload_limit(catalogue_url("test")) == 150 << 20
     assert upload_limit("http://127.0.0.1:5055") is None
+
+
+def test_an_upload_whose_file_shrinks_while_it_is_sent_fails_at_once(tmp_path):
+    """Not a wait for bytes that never come: the read that finds the file short fails."""
+    from loader.client import FileChanged, _SteadyFile
+
+    path = tmp_path / "growing-log.csv"
+    path.write_bytes(b"x" * 100_000)
+    with path.open("rb") as stream:
+        steady = _SteadyFile(stream, path)
+        assert len(steady.read(40_000)) == 40_000
+        path.write_bytes(b"x" * 50_000)  # another program rewrites the file meanwhile
+        with pytest.raises(FileChanged, match="changed while it was being sent"):
+            while steady.read(8_192):
+                pass
+
+
+def test_a_file_gone_before_its_upload_is_a_failed_row_not_a_traceback(tmp_path, hangs_up):
+    from loader.client import UploadFailed
+
+    missing = tmp_path / "gone.csv"
+    with pytest.raises(UploadFailed, match="cannot read the file"):
+        Catalogue(hangs_up, "token").write_resource("resource_create", {"name": "x"}, missing)
