@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
+from servers import loopback_server
 
 from loader.client import Catalogue, Unreachable, catalogue_url, is_production
 
@@ -13,25 +13,8 @@ from loader.client import Catalogue, Unreachable, catalogue_url, is_production
 @pytest.fixture
 def hangs_up():
     """A server that reads a request and closes the connection without answering."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.recv(65536)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    server.close()
+    with loopback_server(lambda conn: conn.recv(65536)) as url:
+        yield url
 
 
 def test_a_write_cut_off_after_sending_may_have_been_saved(hangs_up):

@@ -6,7 +6,6 @@ network (anything that could connect points at a dead loopback port or a local s
 from __future__ import annotations
 
 import socket
-import threading
 from pathlib import Path
 
 import openpyxl
@@ -14,6 +13,7 @@ import pytest
 from batches import DOCUMENT, write_batch
 from click.testing import CliRunner
 from fake_catalogue import FakeCatalogue
+from servers import loopback_server
 
 from loader.cli import main
 from loader.client import Catalogue, CatalogueError, Permissions, is_production
@@ -257,32 +257,19 @@ def test_permissions_say_anywhere_for_a_sysadmin_and_by_organization_otherwise()
 def echoes_headers():
     """A server that answers every request with a 500 page quoting the request's headers,
     as a misconfigured proxy might."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
 
-    def serve():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                request = conn.recv(65536).decode("latin-1")
-                body = f'{{"error": {{"message": "bad request: {request!r}"}}}}'.encode()
-                conn.sendall(
-                    b"HTTP/1.1 500 Oops\r\nContent-Type: application/json\r\nContent-Length: "
-                    + str(len(body)).encode()
-                    + b"\r\nConnection: close\r\n\r\n"
-                    + body
-                )
+    def echo(conn):
+        request = conn.recv(65536).decode("latin-1")
+        body = f'{{"error": {{"message": "bad request: {request!r}"}}}}'.encode()
+        conn.sendall(
+            b"HTTP/1.1 500 Oops\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\nConnection: close\r\n\r\n"
+            + body
+        )
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    server.close()
+    with loopback_server(echo) as url:
+        yield url
 
 
 def test_an_answer_echoing_the_token_never_carries_it_on(echoes_headers, tmp_path):
