@@ -342,6 +342,7 @@ class Catalogue:
         self._has_refresh_action: bool | None = None  # unknown until tried
         self._sleep = sleep
         self.retries = 0  # calls tried again, for the run's summary
+        self._user: dict[str, Any] | None = None
         self.on_bytes: BytesListener | None = None
 
     def __repr__(self) -> str:  # never shows the token
@@ -412,8 +413,10 @@ class Catalogue:
         return _a_dict(action, self.call(action, data, retry=True))
 
     def user(self) -> dict[str, Any]:
-        """The user the token belongs to."""
-        return self.read("user_show")
+        """The user the token belongs to (asked once: a run's token does not change)."""
+        if self._user is None:
+            self._user = self.read("user_show")
+        return self._user
 
     def permissions(self) -> Permissions:
         """Where the token's user may write: anywhere for a sysadmin, else the
