@@ -326,10 +326,12 @@ class Planner:
         """Choice values in the spelling the target catalogue lists (`epsg26710,` on
         the BC Data Catalogue), whichever spelling the row used."""
         if self._spellings is None:
-            try:
-                live = schema_from_scheming(self.catalogue.dataset_schema())
-            except (CatalogueError, SchemaError):
-                live = self.schema  # no schema to read: keep the spelling given
+            live = self.schema
+            if self.schema.source != self.catalogue.url:  # not already read from it
+                try:
+                    live = schema_from_scheming(self.catalogue.dataset_schema())
+                except (CatalogueError, SchemaError):
+                    pass  # no schema to read: keep the spelling given
             self._spellings = {
                 f.name: {choice_key(c): c for c in f.choices} for f in live.fields if f.choices
             }
@@ -363,7 +365,9 @@ class Planner:
 
     def _change(self, row: CheckedRow, target: ResourceState, common: dict[str, Any]) -> Operation:
         """An update or a patch (an upsert of an existing resource is an update)."""
-        current = target.current
+        # the stored values, with choices in the spelling the catalogue lists (a
+        # record may hold `epsg26710` where the list says `epsg26710,`): one value
+        current = {**target.current, **self._spell(dict(target.current))}
         upload, new_hash = self._file_to_send(row.upload, current)
         common["upload"] = upload
         unchanged = row.upload is not None and upload is None

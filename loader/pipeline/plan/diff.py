@@ -15,9 +15,6 @@ from datetime import datetime
 from typing import Any
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]|$)")
-# A choice token written with a trailing comma (`epsg26710,`: the catalogue's own
-# spelling of one zone) is the same value as without it.
-_COMMA_TOKEN = re.compile(r"^[\w.-]+,$")
 
 
 @dataclass(frozen=True)
@@ -94,8 +91,6 @@ def _normal_text(value: str) -> Any:
         return float(text)
     except ValueError:
         pass
-    if _COMMA_TOKEN.match(text):
-        return text[:-1]
     if _ISO_DATE.match(text):
         try:  # the catalogue turns a date into midnight of that day
             return datetime.fromisoformat(text).replace(tzinfo=None)
