@@ -25,7 +25,7 @@ from loader import __version__
 from loader.errors import LoaderError, SchemaError
 from loader.schema import Schema, load_schema, schema_from_scheming
 from loader.template import write_template
-from loader.text import for_terminal
+from loader.text import for_terminal, plural
 
 if TYPE_CHECKING:
     from loader.model import Outcome
@@ -228,16 +228,12 @@ def validate(
     bad_rows = result.counts().get("invalid", 0)
     ready = len(result.outcomes) - bad_rows
     say(
-        f"{batch_path.name}: {_count(len(result.outcomes), 'row')}, {ready} ready, "
-        f"{bad_rows} with problems ({_count(len(result.problems), 'problem')})."
+        f"{batch_path.name}: {plural(len(result.outcomes), 'row')}, {ready} ready, "
+        f"{bad_rows} with problems ({plural(len(result.problems), 'problem')})."
     )
     if output is not None:
         say(f"Results written to {output}")
     sys.exit(result.exit_code)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 @main.command()
@@ -410,7 +406,7 @@ def undo(
     where = f" Results: {result.result_path}" if result.result_path else ""
     say(
         f"{what} of {result_path.name} on {catalogue.url}: "
-        f"{_count(len(result.outcomes), 'row')} ({counts}) in {result.summary.duration:.1f} s."
+        f"{plural(len(result.outcomes), 'row')} ({counts}) in {result.summary.duration:.1f} s."
         + where
     )
     sys.exit(result.exit_code)
@@ -442,7 +438,7 @@ def _say_how_it_went(result: RunResult, batch_path: Path, url: str, quiet: bool)
     counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
     what = "Dry run" if result.summary.dry_run else "Run"
     say(
-        f"{what} of {batch_path.name} on {url}: {_count(len(result.outcomes), 'row')} "
+        f"{what} of {batch_path.name} on {url}: {plural(len(result.outcomes), 'row')} "
         f"({counts}) in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
 
@@ -722,12 +718,12 @@ def export_command(
         schema=resolve_schema(schema_source, catalogue.url),
     )
     say(
-        f"Exported {_count(len(result.rows), 'resource')} of "
-        f"{_count(result.packages, 'dataset')} from {catalogue.url} to {result.path}"
+        f"Exported {plural(len(result.rows), 'resource')} of "
+        f"{plural(result.packages, 'dataset')} from {catalogue.url} to {result.path}"
     )
     if result.problems:
         say(
-            f"{_count(len(result.problems), 'value')} held by the catalogue break the loader's "
+            f"{plural(len(result.problems), 'value')} held by the catalogue break the loader's "
             f"rules; fix them before running it back (bcdc-loader validate {result.path}):",
             err=True,
         )
@@ -766,7 +762,7 @@ def due_command(
             f"{d.days_overdue:>5}  {d.due_date.isoformat():10}  {d.cycle:11}  "
             f"{d.package:30}  {d.name} ({d.resource_id})"
         )
-    say(f"{_count(len(due), 'resource')} overdue." if due else "Nothing is due.")
+    say(f"{plural(len(due), 'resource')} overdue." if due else "Nothing is due.")
     if output is not None:
         write_due(output, due)
         click.echo(f"Wrote {output}")

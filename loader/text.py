@@ -47,3 +47,16 @@ def quote(text: str) -> str:
 def for_terminal(text: str) -> str:
     """A message as the command line prints it: its own line breaks kept, nothing else raw."""
     return escape(text, keep_newlines=True)
+
+
+def show_size(size: int) -> str:
+    """A size in bytes as an editor reads it: "151.2 MB" (MB of 1024 x 1024 bytes)."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size:,} bytes"
+
+
+def plural(n: int, word: str) -> str:
+    """ "1 row", "2 rows"."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")

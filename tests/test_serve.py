@@ -475,7 +475,7 @@ def test_the_bytes_bar_moves_as_files_stream(page, monkeypatch):
         time.sleep(0.01)
     live = client.get(f"/batch/{entry.id}/run.json").get_json()
     assert (live["bytes_done"], live["bytes_total"]) == (5_000, 20_000)
-    assert live["bytes_text"] == "5.0 kB of 20.0 kB uploaded"
+    assert live["bytes_text"] == "4.9 KB of 19.5 KB uploaded"
     assert live["rows"] == []  # half a file sent, no row finished yet
 
     gate.set()
@@ -484,7 +484,7 @@ def test_the_bytes_bar_moves_as_files_stream(page, monkeypatch):
     assert [r["status"] for r in final["rows"]] == ["done", "failed"]
     assert final["bytes_done"] == 10_000  # the file, not the form around it
     assert final["bytes_text"] == (
-        "10.0 kB of 20.0 kB uploaded; 10.0 kB not sent "
+        "9.8 KB of 19.5 KB uploaded; 9.8 KB not sent "
         "(a file the catalogue already holds, or a row not done)"
     )
 

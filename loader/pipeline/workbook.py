@@ -29,6 +29,7 @@ from xml.etree import ElementTree
 
 from loader import problems
 from loader.errors import BatchError
+from loader.text import show_size
 
 MiB = 1 << 20
 MAX_FILE_BYTES = 100 * MiB  # any batch file, as stored
@@ -57,17 +58,13 @@ def kind_of(path: Path) -> str:
     return "xlsx"
 
 
-def _size(n: int) -> str:
-    return f"{n / MiB:,.1f} MB" if n >= MiB else f"{n / 1024:,.1f} KB"
-
-
 def check_file_size(path: Path) -> None:
     """Refuse a batch file larger than any real batch, before reading any of it."""
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         detail = (
-            f"{path.name} is {_size(size)}; the loader reads batch files up to "
-            f"{_size(MAX_FILE_BYTES)}. Split it into smaller batches."
+            f"{path.name} is {show_size(size)}; the loader reads batch files up to "
+            f"{show_size(MAX_FILE_BYTES)}. Split it into smaller batches."
         )
         raise BatchError(problems.TOO_LARGE.message(detail=detail), code=problems.TOO_LARGE.code)
 
@@ -99,11 +96,11 @@ def _check_declared(path: Path, parts: list[zipfile.ZipInfo]) -> None:
     unpacked = sum(p.file_size for p in parts)
     ratio = unpacked / max(packed, 1)
     figures = (
-        f"{path.name} would unpack to {_size(unpacked)}, {ratio:,.0f} times the "
-        f"{_size(packed)} it holds, in {len(parts):,} parts"
+        f"{path.name} would unpack to {show_size(unpacked)}, {ratio:,.0f} times the "
+        f"{show_size(packed)} it holds, in {len(parts):,} parts"
     )
     if unpacked > MAX_UNPACKED_BYTES:
-        why = f"the loader unpacks workbooks up to {_size(MAX_UNPACKED_BYTES)}"
+        why = f"the loader unpacks workbooks up to {show_size(MAX_UNPACKED_BYTES)}"
     elif unpacked > RATIO_FLOOR and ratio > MAX_RATIO:
         why = f"a real workbook packs at most about {MAX_RATIO} times"
     elif len(parts) > MAX_PARTS:

@@ -23,6 +23,7 @@ from werkzeug.datastructures import FileStorage
 
 from loader.serve import library
 from loader.serve.library import CheckedBatch, DueRow, RowOutcome
+from loader.text import plural, show_size
 
 BATCH_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 
@@ -222,10 +223,10 @@ class Job:
 
     def _bytes_text(self, done: int, running: bool) -> str:
         """How much of the batch's files went up; once ended, what did not and why."""
-        text = f"{_size(done)} of {_size(self.bytes_total)} uploaded"
+        text = f"{show_size(done)} of {show_size(self.bytes_total)} uploaded"
         if not running and self.bytes_unsent:
             text += (
-                f"; {_size(self.bytes_unsent)} not sent (a file the catalogue already "
+                f"; {show_size(self.bytes_unsent)} not sent (a file the catalogue already "
                 "holds, or a row not done)"
             )
         return text
@@ -254,18 +255,6 @@ class DueReport:
     made_at: datetime
     rows: list[DueRow]
     entry: BatchEntry | None  # the due workbook (None when nothing is due)
-
-
-def _size(n: int) -> str:
-    """Bytes in plain words: 512 bytes, 3.4 kB, 12.0 MB."""
-    if n < 1000:
-        return f"{n} bytes"
-    size = float(n)
-    for unit in ("kB", "MB", "GB"):
-        size /= 1000
-        if size < 1000 or unit == "GB":
-            return f"{size:.1f} {unit}"
-    raise AssertionError("unreachable")
 
 
 class Workspace:
@@ -436,7 +425,7 @@ class Workspace:
         entry = self._entry(path, dropped=True)
         entry.made = (
             f"Exported from {self.catalogue_url} at {datetime.now():%H:%M}: "
-            f"{_count(done.resources, 'resource')} of {_count(done.packages, 'dataset')}."
+            f"{plural(done.resources, 'resource')} of {plural(done.packages, 'dataset')}."
         )
         self.check(entry)
         return entry
@@ -453,7 +442,7 @@ class Workspace:
             entry = self._entry(path, dropped=True)
             entry.made = (
                 f"The due report of {', '.join(organizations)} at {made_at:%H:%M}: "
-                f"{_count(len(rows), 'overdue resource')}, a row each, ready for the new files."
+                f"{plural(len(rows), 'overdue resource')}, a row each, ready for the new files."
             )
             self.check(entry)
         report_id = hashlib.sha256(f"{path}{made_at}".encode()).hexdigest()[:10]
@@ -534,10 +523,6 @@ def _made_name(kind: str, names: list[str]) -> str:
     words = "_".join(re.sub(r"[^A-Za-z0-9_-]+", "", name) for name in names).strip("_")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{kind}-{words[:60] or 'batch'}-{stamp}.xlsx"
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _file_name(sent: str | None) -> str | None:

@@ -238,7 +238,7 @@ def test_drop_fix_preview_run_and_download(
     assert re.fullmatch(r"Run finished in [\d.]+ s: 3 done\.", summary), summary
     assert driver.find_element(By.CSS_SELECTOR, "#run-job .rows-text").text == "3 of 3 rows"
     assert driver.find_element(By.CSS_SELECTOR, "#run-job .bytes-text").text == (
-        "160.0 kB of 160.0 kB uploaded"
+        "156.2 KB of 156.2 KB uploaded"
     )
     stored = {r["name"]: r for r in resources_of(catalogue, package["id"])}
     assert set(stored) == {"Readings", "Portal", "Sites <b>map</b>"}

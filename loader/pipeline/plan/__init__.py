@@ -9,6 +9,7 @@ fails on its own; rows of other datasets go on.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from collections.abc import Callable, Container, Iterable, Mapping
@@ -328,10 +329,9 @@ class Planner:
         if self._spellings is None:
             live = self.schema
             if self.schema.source != self.catalogue.url:  # not already read from it
-                try:
+                # no schema to read: keep the spelling given
+                with contextlib.suppress(CatalogueError, SchemaError):
                     live = schema_from_scheming(self.catalogue.dataset_schema())
-                except (CatalogueError, SchemaError):
-                    pass  # no schema to read: keep the spelling given
             self._spellings = {
                 f.name: {choice_key(c): c for c in f.choices} for f in live.fields if f.choices
             }

@@ -17,6 +17,7 @@ from loader import problems
 from loader.model import MAKING_OPS, Op
 from loader.pipeline.validate.cells import DATE
 from loader.pipeline.validate.rules import Found, Instance
+from loader.text import show_size
 
 # (earlier, later, message): pairs of cells where the second must not come before the first.
 EXTENT_PAIRS = (
@@ -111,14 +112,6 @@ class Uploads:
             body = problems.UPLOAD_TOO_LARGE.message(text=text, size=show_size(size), limit=limit)
             return problems.UPLOAD_TOO_LARGE.code, "upload", body
         return None
-
-
-def show_size(size: int) -> str:
-    """A size in bytes as an editor reads it: "151.2 MB" (MB of 1024 x 1024 bytes)."""
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"
 
 
 Target = tuple[str, ...]
