@@ -20,6 +20,7 @@ __all__ = [
     "plant_an_old_invalid_resource",
     "resources_of",
     "sheet_rows",
+    "stamped_resource",
     "write_batch",
 ]
 
@@ -73,3 +74,11 @@ def plant_an_old_invalid_resource(catalogue, make_package) -> tuple[dict, dict, 
     )
     assert admin.action.resource_show(id=old["id"])["format"] == "CSV"
     return package, old, sibling
+
+
+def stamped_resource(catalogue, make_package, **fields: Any) -> dict:
+    """A link resource whose last_modified is 2025-03-01, in a dataset of its own."""
+    values = {"name": "Readings", "url": "https://example.com/r.csv", **fields}
+    return catalogue.client("admin").action.resource_create(
+        package_id=make_package()["id"], last_modified="2025-03-01T00:00:00", **REQUIRED, **values
+    )

@@ -12,7 +12,7 @@ import ckanapi
 import pytest
 import requests
 
-from integration.helpers import REQUIRED, plant_an_old_invalid_resource
+from integration.helpers import REQUIRED, plant_an_old_invalid_resource, stamped_resource
 
 pytestmark = pytest.mark.catalogue
 
@@ -111,15 +111,7 @@ def test_projection_list_spells_one_zone_with_a_comma_and_the_server_keeps_eithe
 
 def test_last_modified_stays_when_an_update_leaves_it_out(catalogue, make_package):
     admin = catalogue.client("admin")
-    package = make_package()
-    original = admin.action.resource_create(
-        package_id=package["id"],
-        name="Readings",
-        url="https://example.com/r.csv",
-        description="will be cleared",
-        last_modified="2025-03-01T00:00:00",
-        **REQUIRED,
-    )
+    original = stamped_resource(catalogue, make_package, description="will be cleared")
 
     admin.action.resource_update(
         id=original["id"], name="Readings", url="https://example.com/r.csv", **REQUIRED
@@ -256,15 +248,7 @@ def test_an_old_invalid_resource_makes_2_10_refuse_every_write_with_an_empty_err
 def test_refresh_timestamp_sets_last_modified_and_nothing_else(catalogue, make_package):
     """Production's custom action, imitated by the test plugin (a plain CKAN lacks it)."""
     admin = catalogue.client("admin")
-    package = make_package()
-    original = admin.action.resource_create(
-        package_id=package["id"],
-        name="Readings",
-        url="https://example.com/r.csv",
-        description="stays",
-        last_modified="2025-03-01T00:00:00",
-        **REQUIRED,
-    )
+    original = stamped_resource(catalogue, make_package, description="stays")
 
     answer = catalogue.client("editor").action.update_resource_refresh_timestamp(
         id=original["id"], timestamp="2026-01-31 08:00:00"

@@ -11,6 +11,7 @@ from integration.helpers import (
     editor,
     plant_an_old_invalid_resource,
     resources_of,
+    stamped_resource,
     write_batch,
 )
 from loader.client import Catalogue
@@ -60,22 +61,11 @@ def test_either_spelling_of_zone_10_is_one_value_and_goes_as_the_catalogue_lists
     assert again.outcomes[0].action == "no change"
 
 
-def series_stamped_in_march(catalogue, make_package) -> dict:
-    """A resource whose last_modified is 2025-03-01, in a dataset of its own."""
-    return catalogue.client("admin").action.resource_create(
-        package_id=make_package()["id"],
-        name="Series",
-        url="https://example.com/s",
-        last_modified="2025-03-01T00:00:00",
-        **REQUIRED,
-    )
-
-
 def test_an_update_that_leaves_last_modified_out_keeps_it_and_says_so(
     catalogue, make_package, tmp_path
 ):
     admin = catalogue.client("admin")
-    resource = series_stamped_in_march(catalogue, make_package)
+    resource = stamped_resource(catalogue, make_package, name="Series", url="https://example.com/s")
     row = {"op": "update", "resource_id": resource["id"], "name": "Series", **REQUIRED}
     batch = write_batch(tmp_path, {**row, "url": "https://example.com/s"})
 
@@ -91,7 +81,7 @@ def test_clearing_last_modified_is_refused_before_anything_is_sent(
     catalogue, make_package, tmp_path
 ):
     admin = catalogue.client("admin")
-    resource = series_stamped_in_march(catalogue, make_package)
+    resource = stamped_resource(catalogue, make_package, name="Series", url="https://example.com/s")
     batch = write_batch(
         tmp_path, {"op": "patch", "resource_id": resource["id"], "last_modified": "<clear>"}
     )

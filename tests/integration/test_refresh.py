@@ -153,3 +153,37 @@ def test_a_folded_call_the_server_refuses_ends_with_each_rows_own_outcome(catalo
     assert stored["A"]["description"] == "kept"
     assert stored["B"]["format"] == "csv"
     assert "Bad" in stored
+
+
+def test_a_fold_never_overwrites_a_change_someone_made_after_the_run_read_the_dataset(
+    catalogue, make_package
+):
+    package = make_package()
+    admin = catalogue.client("admin")
+    a, b = (
+        admin.action.resource_create(
+            package_id=package["id"], name=name, url=f"https://example.com/{name}", **REQUIRED
+        )
+        for name in ("A", "B")
+    )
+    seen = admin.action.package_show(id=package["id"])["metadata_modified"]
+    common = {
+        "package_id": package["id"],
+        "package_name": package["name"],
+        "package_type": "bcdc_dataset",
+        "package_modified": seen,  # what the planner read
+    }
+    lane = [
+        Operation(2, Action.PATCH, resource_id=a["id"], resource_name="A", fields={"description": "ours"}, **common),  # noqa: E501
+        Operation(3, Action.PATCH, resource_id=b["id"], resource_name="B", fields={"description": "ours"}, **common),  # noqa: E501
+    ]  # fmt: skip
+    admin.action.resource_patch(id=a["id"], description="someone else's")  # meanwhile
+    client = counting(catalogue)
+
+    outcomes = execute(Plan(lane, []), client)
+
+    assert client.actions == ["package_revise"]
+    assert [(o.status, o.code) for o in outcomes] == [("failed", "dataset-changed")] * 2
+    assert f"dataset '{package['name']}' changed after this run read it" in outcomes[0].error
+    stored = {r["name"]: r.get("description") for r in resources_of(catalogue, package["id"])}
+    assert stored == {"A": "someone else's", "B": None}  # B untouched too
