@@ -132,11 +132,12 @@ def test_validate_live_schema_takes_the_catalogue_names_as_run_does(runner, tmp_
     import socket
 
     from loader import client
+    from loader.client import transport
 
     with socket.create_server(("127.0.0.1", 0)) as probe:
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
     monkeypatch.setitem(client.HOSTS, "test", dead)
-    monkeypatch.setattr(client, "BACKOFF", 0.0)  # it tries again: do not wait in a test
+    monkeypatch.setattr(transport, "BACKOFF", 0.0)  # it tries again: do not wait in a test
     path = write_batch(tmp_path, DOCUMENT)
 
     result = runner.invoke(main, ["validate", str(path), "--schema", "live", "--ckan", "test"])

@@ -91,8 +91,9 @@ def test_a_host_header_other_than_loopback_is_refused(page):
         ("localhost:5000", True),
         ("[::1]:80", True),
         ("LOCALHOST", True),
-        ("127.0.0.2", False),
+        ("127.0.0.2", True),  # all of 127/8 is this machine: no other site can be there
         ("localhost.evil.example", False),
+        ("127.0.0.1.evil.example", False),
         ("[::2]:80", False),
     ],
 )

@@ -24,8 +24,9 @@ from flask import Flask, Response, redirect, request
 from markupsafe import escape
 from werkzeug.wrappers import Response as BaseResponse
 
+from loader.client.hosts import is_loopback_host
+
 SECRET_PARAM = "secret"
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -52,7 +53,7 @@ def host_is_loopback(host: str) -> bool:
         name = host[1:].partition("]")[0]
     else:
         name = host.rpartition(":")[0] if ":" in host else host
-    return name in LOOPBACK_NAMES
+    return is_loopback_host(name)
 
 
 def same_origin(host: str, origin: str | None, referer: str | None) -> bool:
