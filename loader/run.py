@@ -25,7 +25,8 @@ from loader.model import RESULT_COLUMNS, Batch, CheckedRow, Outcome, Problem, Ru
 from loader.pipeline.execute import dry_run, execute
 from loader.pipeline.journal import SUFFIX as JOURNAL_SUFFIX
 from loader.pipeline.journal import Earlier, Journal, journal_path, read_journal
-from loader.pipeline.plan import Plan, Planner, unmade_resources
+from loader.pipeline.operations import Plan
+from loader.pipeline.plan import Planner, unmade_resources
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
 from loader.pipeline.report import result_columns, result_values, write_results

@@ -29,13 +29,12 @@ from loader import __version__, problems
 from loader.client import CatalogueAPI, CatalogueError, NotFound
 from loader.errors import CannotStart
 from loader.model import Batch, Outcome, Row, RunSummary, Status
+from loader.pipeline.diff import changes, same
 from loader.pipeline.execute import dry_run as dry_run_plan
 from loader.pipeline.execute import execute
 from loader.pipeline.journal import Earlier, journal_path, read_journal
 from loader.pipeline.keep import KEPT_FILE
-from loader.pipeline.plan import Action, Operation, Plan, RowFailure, same
-from loader.pipeline.plan.diff import changes
-from loader.pipeline.plan.state import look_up
+from loader.pipeline.operations import Action, Operation, Plan, RowFailure, look_up
 from loader.pipeline.record import Recorder
 from loader.run import RunResult, finish, open_journal, token_user
 from loader.schema import Schema, load_schema

@@ -232,7 +232,7 @@ def test_a_busy_answer_fails_a_row_as_no_other_error_never_as_unexpected(answers
     """Through the executor: the row's code is the catalogue's answer, not a crash."""
     from loader.model import Status
     from loader.pipeline.execute import execute
-    from loader.pipeline.plan import Action, Operation, Plan
+    from loader.pipeline.operations import Action, Operation, Plan
 
     url, script, _ = answers
     script.append((429, "application/json", '{"error": "busy"}'))

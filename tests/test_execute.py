@@ -11,7 +11,7 @@ from loader.client import Invalid, Unreachable
 from loader.model import Outcome, Status
 from loader.pipeline.calls import calls_for
 from loader.pipeline.execute import execute
-from loader.pipeline.plan import Action, Operation, Plan
+from loader.pipeline.operations import Action, Operation, Plan
 from loader.pipeline.record import Recorder
 
 

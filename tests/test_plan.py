@@ -6,7 +6,8 @@ import pytest
 from fake_catalogue import FakeCatalogue
 
 from loader.model import CheckedRow, Op
-from loader.pipeline.plan import Planner, same
+from loader.pipeline.diff import same
+from loader.pipeline.plan import Planner
 from loader.schema import load_schema
 
 SCHEMA = load_schema()

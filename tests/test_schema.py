@@ -269,7 +269,7 @@ def test_a_resource_read_back_from_its_cells_is_the_same_resource(tmp_path):
     """resource -> cells -> batch row -> validation -> payload: nothing changes on the way."""
     from batches import write_batch
 
-    from loader.pipeline.plan import same
+    from loader.pipeline.diff import same
     from loader.pipeline.read import read_batch
     from loader.pipeline.validate import validate_batch
     from loader.schema import payload, resource_cells

@@ -5,6 +5,7 @@ network (anything that could connect points at a dead loopback port or a local s
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -260,7 +261,7 @@ def echoes_headers():
 
     def echo(conn):
         request = conn.recv(65536).decode("latin-1")
-        body = f'{{"error": {{"message": "bad request: {request!r}"}}}}'.encode()
+        body = json.dumps({"error": {"message": f"bad request: {request}"}}).encode()
         conn.sendall(
             b"HTTP/1.1 500 Oops\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(body)).encode()

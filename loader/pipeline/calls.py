@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loader.client import CatalogueAPI
-from loader.pipeline.plan import Action, Operation
+from loader.pipeline.operations import Action, Operation
 
 REVISE = "package_revise"
 

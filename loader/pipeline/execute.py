@@ -20,7 +20,7 @@ from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, 
 from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
 from loader.pipeline.keep import keep_file, replaces_file
-from loader.pipeline.plan import Action, Operation, Plan
+from loader.pipeline.operations import Action, Operation, Plan
 from loader.pipeline.record import Recorder
 from loader.pipeline.settle import settle
 from loader.pipeline.verify import landed

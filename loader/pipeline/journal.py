@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from loader.model import Batch, Outcome, Row, Status
 
 if TYPE_CHECKING:
-    from loader.pipeline.plan import Operation
+    from loader.pipeline.operations import Operation
 
 SUFFIX = ".journal.jsonl"
 

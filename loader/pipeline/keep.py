@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from loader.client import CatalogueAPI
-from loader.pipeline.plan import Action, Operation
+from loader.pipeline.operations import Action, Operation
 
 # the key, in a row's `before` snapshot, of the file kept before the row replaced it
 KEPT_FILE = "_kept_file"

@@ -19,7 +19,7 @@ from loader.model import CheckedRow, Outcome, Problem, Status
 
 if TYPE_CHECKING:
     from loader.pipeline.journal import Journal
-    from loader.pipeline.plan import Operation
+    from loader.pipeline.operations import Operation
 
 Listener = Callable[[Outcome], None]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from loader.client import CatalogueAPI, NotFound
-from loader.pipeline.plan import Action, Operation
-from loader.pipeline.plan.diff import same
+from loader.pipeline.diff import same
+from loader.pipeline.operations import Action, Operation
 
 # Fields the catalogue sets itself on an upload; the file's hash stands for them.
 _SET_BY_UPLOAD = ("url", "url_type", "size")

@@ -10,7 +10,7 @@ import openpyxl
 from batches import write_batch
 
 from loader.client import Catalogue
-from loader.pipeline.plan import Operation
+from loader.pipeline.operations import Operation
 
 REQUIRED = ckan_stack.RESOURCE_REQUIRED
 __all__ = [

@@ -10,7 +10,7 @@ import requests
 from integration.helpers import REQUIRED, create_operation, resources_of, write_batch
 from loader.client import Catalogue
 from loader.pipeline.execute import execute
-from loader.pipeline.plan import Action, Operation, Plan
+from loader.pipeline.operations import Action, Operation, Plan
 from loader.run import run_batch
 
 pytestmark = pytest.mark.catalogue

@@ -20,7 +20,7 @@ from integration.helpers import (
 )
 from loader.model import RunSummary
 from loader.pipeline.execute import execute
-from loader.pipeline.plan import Plan
+from loader.pipeline.operations import Plan
 from loader.pipeline.read import read_batch
 from loader.pipeline.report import write_results
 from loader.run import run_batch

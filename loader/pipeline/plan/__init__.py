@@ -2,7 +2,8 @@
 
 Planning reads the catalogue (datasets, organizations, resources) and writes
 nothing. `state` keeps a picture of each dataset's resources as the batch will
-leave them, row by row; `diff` says what each operation changes. A row that
+leave them, row by row; `loader.pipeline.diff` says what each operation
+changes, and `loader.pipeline.operations` holds what planning hands on. A row that
 cannot be resolved (missing or ambiguous name, wrong organization, no access)
 fails on its own; rows of other datasets go on.
 """
@@ -14,9 +15,7 @@ import copy
 import dataclasses
 from collections.abc import Callable, Container, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,109 +23,18 @@ from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Permissions
 from loader.errors import SchemaError
 from loader.model import MAKING_OPS, TARGETING_OPS, CheckedRow, Op, Outcome, Row
+from loader.pipeline.diff import changes, same
 from loader.pipeline.files import FileFacts, file_facts
-from loader.pipeline.plan.diff import Change, changes, same
-from loader.pipeline.plan.state import (
-    Datasets,
-    DatasetState,
-    ResourceState,
-    RowFailure,
-    RowSkipped,
-)
+from loader.pipeline.operations import Action, Operation, Plan, RowFailure, RowSkipped
+from loader.pipeline.plan.state import Datasets, DatasetState, ResourceState
 from loader.pipeline.settle import settle
 from loader.schema import Schema, choice_key, patch_payload, payload, schema_from_scheming
 
-__all__ = [
-    "Action",
-    "Change",
-    "Operation",
-    "Plan",
-    "Planner",
-    "RowFailure",
-    "same",
-    "unmade_resources",
-]
-
-
-class Action(StrEnum):
-    """What an operation does (an upsert becomes a create or an update)."""
-
-    CREATE = "create"
-    UPDATE = "update"
-    PATCH = "patch"
-    DELETE = "delete"
-    TOUCH = "touch"  # only last_modified: the file is unchanged, the refresh is recorded
-    NOOP = "noop"  # nothing to send: the row asks for what is already there
+__all__ = ["Planner", "unmade_resources"]
 
 
 # Failures that mean the resource is not there (any more).
 _GONE = (problems.NO_SUCH_RESOURCE.code, problems.NOT_IN_DATASET.code, problems.NOT_FOUND.code)
-
-_PAST = {
-    Action.CREATE: "created",
-    Action.UPDATE: "updated",
-    Action.PATCH: "patched",
-    Action.DELETE: "deleted",
-    Action.TOUCH: "touched",
-}
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What one row does to one resource, with everything the call needs."""
-
-    row: int
-    action: Action
-    package_id: str
-    package_name: str
-    package_type: str
-    resource_id: str | None  # None for a create, or when `after_row` creates the target
-    resource_name: str | None
-    after_row: int | None = None  # the earlier row of this batch that creates the target
-    fields: dict[str, Any] = field(default_factory=dict)  # what the API call sends
-    upload: Path | None = None
-    changes: tuple[Change, ...] = ()
-    file_unchanged: bool = False  # the row names a file the resource already holds
-    package_modified: str | None = None  # the dataset's metadata_modified when planned
-    # the resource as it was before this row, for the journal (None: made by this run)
-    before: dict[str, Any] | None = field(default=None, repr=False, compare=False)
-    note: str = ""  # said after what the operation does (e.g. what a resume found)
-    # other resources of the dataset that break today's rules (see DatasetState.failing)
-    blocked_by: tuple[str, ...] = ()
-
-    def describe(self, tense: str = "would") -> str:
-        """What the operation does, in words: tense is "would", "did" or "tried"."""
-        unchanged = " (file unchanged)" if self.file_unchanged else ""
-        unchanged += f" ({self.note})" if self.note else ""
-        if self.action == Action.NOOP:
-            return "no change" + unchanged
-        verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
-        words = f"{verb} resource '{self.resource_name}'"
-        # the file's full path: the editor sees exactly which file would be published
-        if self.action == Action.CREATE and self.upload:
-            words += f" from file {self.upload}"
-        elif self.action in (Action.UPDATE, Action.PATCH, Action.TOUCH):
-            parts = [c.describe() for c in self.changes]
-            if self.upload:
-                parts.insert(0, f"new file {self.upload}")
-            if parts:
-                words += ": " + "; ".join(parts)
-        return words + unchanged
-
-
-@dataclass
-class Plan:
-    """Operations in sheet order, and the rows that could not be planned."""
-
-    operations: list[Operation]
-    failures: list[Outcome]
-
-    def lanes(self) -> list[list[Operation]]:
-        """One list per dataset, each in sheet order."""
-        lanes: dict[str, list[Operation]] = {}
-        for operation in self.operations:
-            lanes.setdefault(operation.package_id, []).append(operation)
-        return list(lanes.values())
 
 
 class Planner:

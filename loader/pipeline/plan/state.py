@@ -8,34 +8,16 @@ creates, renames or deletes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from loader import problems
-from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
-from loader.model import Status
+from loader.client import CatalogueAPI, CatalogueError
+from loader.pipeline.operations import RowFailure, look_up
 from loader.pipeline.validate import resource_problems
-from loader.problems import ProblemType
 from loader.schema import Schema
-
-
-class RowFailure(Exception):
-    """This row cannot be planned; the message says why, in the editor's words."""
-
-    status = Status.FAILED
-    action = ""  # what the row would have done, when that is known
-
-    def __init__(self, problem: ProblemType, **values: Any):
-        super().__init__(problem.message(**values))
-        self.code = problem.code
-
-
-class RowSkipped(RowFailure):
-    """This row depends on a row that will not run."""
-
-    status = Status.SKIPPED
 
 
 @dataclass
@@ -163,17 +145,3 @@ class Datasets:
                 owner=owner_name,
                 organization=organization,
             )
-
-
-def look_up(what: str, show: Callable[[str], dict[str, Any]], name: str) -> dict[str, Any]:
-    """A catalogue look-up whose failure fails the row, in the editor's words."""
-    try:
-        return show(name)
-    except NotFound:
-        raise RowFailure(problems.NOT_FOUND, what=what, name=name) from None
-    except NotAuthorized:
-        raise RowFailure(problems.NOT_VISIBLE, what=what, name=name) from None
-    except CatalogueError as error:
-        raise RowFailure(
-            problems.LOOK_UP_FAILED, what=what, name=name, detail=error.message
-        ) from None

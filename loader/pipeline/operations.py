@@ -1,0 +1,132 @@
+"""What planning hands on to every later stage, and to undo: the shared vocabulary.
+
+An `Operation` is what one row does to one resource, with everything its
+call needs; a `Plan` holds a batch's operations in sheet order and the rows
+that could not be planned; `RowFailure` says why a row could not be planned,
+in the editor's words. The calls, the executor, the journal, the recorder,
+verification and undo all speak these, without importing the planner that
+makes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from loader import problems
+from loader.client import CatalogueError, NotAuthorized, NotFound
+from loader.model import Outcome, Status
+from loader.pipeline.diff import Change
+from loader.problems import ProblemType
+
+
+class Action(StrEnum):
+    """What an operation does (an upsert becomes a create or an update)."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    PATCH = "patch"
+    DELETE = "delete"
+    TOUCH = "touch"  # only last_modified: the file is unchanged, the refresh is recorded
+    NOOP = "noop"  # nothing to send: the row asks for what is already there
+
+
+_PAST = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.PATCH: "patched",
+    Action.DELETE: "deleted",
+    Action.TOUCH: "touched",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one row does to one resource, with everything the call needs."""
+
+    row: int
+    action: Action
+    package_id: str
+    package_name: str
+    package_type: str
+    resource_id: str | None  # None for a create, or when `after_row` creates the target
+    resource_name: str | None
+    after_row: int | None = None  # the earlier row of this batch that creates the target
+    fields: dict[str, Any] = field(default_factory=dict)  # what the API call sends
+    upload: Path | None = None
+    changes: tuple[Change, ...] = ()
+    file_unchanged: bool = False  # the row names a file the resource already holds
+    package_modified: str | None = None  # the dataset's metadata_modified when planned
+    # the resource as it was before this row, for the journal (None: made by this run)
+    before: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    note: str = ""  # said after what the operation does (e.g. what a resume found)
+    # other resources of the dataset that break today's rules (see DatasetState.failing)
+    blocked_by: tuple[str, ...] = ()
+
+    def describe(self, tense: str = "would") -> str:
+        """What the operation does, in words: tense is "would", "did" or "tried"."""
+        unchanged = " (file unchanged)" if self.file_unchanged else ""
+        unchanged += f" ({self.note})" if self.note else ""
+        if self.action == Action.NOOP:
+            return "no change" + unchanged
+        verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
+        words = f"{verb} resource '{self.resource_name}'"
+        # the file's full path: the editor sees exactly which file would be published
+        if self.action == Action.CREATE and self.upload:
+            words += f" from file {self.upload}"
+        elif self.action in (Action.UPDATE, Action.PATCH, Action.TOUCH):
+            parts = [c.describe() for c in self.changes]
+            if self.upload:
+                parts.insert(0, f"new file {self.upload}")
+            if parts:
+                words += ": " + "; ".join(parts)
+        return words + unchanged
+
+
+@dataclass
+class Plan:
+    """Operations in sheet order, and the rows that could not be planned."""
+
+    operations: list[Operation]
+    failures: list[Outcome]
+
+    def lanes(self) -> list[list[Operation]]:
+        """One list per dataset, each in sheet order."""
+        lanes: dict[str, list[Operation]] = {}
+        for operation in self.operations:
+            lanes.setdefault(operation.package_id, []).append(operation)
+        return list(lanes.values())
+
+
+class RowFailure(Exception):
+    """This row cannot be planned; the message says why, in the editor's words."""
+
+    status = Status.FAILED
+    action = ""  # what the row would have done, when that is known
+
+    def __init__(self, problem: ProblemType, **values: Any):
+        super().__init__(problem.message(**values))
+        self.code = problem.code
+
+
+class RowSkipped(RowFailure):
+    """This row depends on a row that will not run."""
+
+    status = Status.SKIPPED
+
+
+def look_up(what: str, show: Callable[[str], dict[str, Any]], name: str) -> dict[str, Any]:
+    """A catalogue look-up whose failure fails the row, in the editor's words."""
+    try:
+        return show(name)
+    except NotFound:
+        raise RowFailure(problems.NOT_FOUND, what=what, name=name) from None
+    except NotAuthorized:
+        raise RowFailure(problems.NOT_VISIBLE, what=what, name=name) from None
+    except CatalogueError as error:
+        raise RowFailure(
+            problems.LOOK_UP_FAILED, what=what, name=name, detail=error.message
+        ) from None
