@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "dev"))
 import ckan_stack  # noqa: E402
 
 from loader.client import Catalogue  # noqa: E402
+from loader.options import RunOptions  # noqa: E402
 from loader.run import run_batch  # noqa: E402
 
 REQUIRED = ckan_stack.RESOURCE_REQUIRED
@@ -86,7 +87,7 @@ class Bench:
 
     def loader(self, batch: Path, **options: Any) -> float:
         start = time.perf_counter()
-        result = run_batch(batch, Catalogue(self.url, self.token), **options)
+        result = run_batch(batch, Catalogue(self.url, self.token), RunOptions(**options))
         seconds = time.perf_counter() - start
         bad = [o for o in result.outcomes if o.status != "done"]
         assert not bad, bad[:3]

@@ -23,6 +23,14 @@ import click
 
 from loader import __version__
 from loader.errors import LoaderError, SchemaError
+from loader.options import (
+    TARGETS_LIMIT,
+    CheckOptions,
+    Listeners,
+    MaxFileSize,
+    RunOptions,
+    UndoOptions,
+)
 from loader.schema import Schema, load_schema, schema_from_scheming
 from loader.template import write_template
 from loader.text import for_terminal, plural
@@ -127,12 +135,10 @@ max_file_size_option = click.option(
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmg])i?b?|b)?", re.IGNORECASE)
 
 
-def _max_file_size(text: str | None, url: str | None) -> int | None:
-    """--max-file-size as bytes; without it, the known limit of the catalogue at url."""
-    from loader.client import upload_limit
-
+def _max_file_size(text: str | None) -> MaxFileSize:
+    """--max-file-size as bytes (None: no limit); without it, the target's own limit."""
     if text is None:
-        return upload_limit(url) if url else None
+        return TARGETS_LIMIT
     if text.strip().lower() == "none":
         return None
     match = _SIZE.fullmatch(text.strip())
@@ -213,16 +219,14 @@ def validate(
     """
     from loader.run import check_batch
 
-    schema = resolve_schema(schema_source, ckan_url)
-    limit = _max_file_size(max_file_size, _catalogue_url(ckan_url) if ckan_url else None)
-    result = check_batch(
-        batch_path,
+    options = CheckOptions.for_target(
+        _catalogue_url(ckan_url) if ckan_url else None,
         sheet=sheet,
-        schema=schema,
-        result_path=output,
-        max_file_size=limit,
+        schema=resolve_schema(schema_source, ckan_url),
         files_from=files_from,
+        max_file_size=_max_file_size(max_file_size),
     )
+    result = check_batch(batch_path, options, result_path=output)
     for problem in result.problems:
         say(problem.message)
     bad_rows = result.counts().get("invalid", 0)
@@ -331,23 +335,28 @@ def run(
 
     catalogue = _writer(target, api_key_file, allow_http, confirm=not dry_run and not yes)
     url = catalogue.url
-    options = {
-        "sheet": sheet,
-        "schema": resolve_schema(schema_source, url),
-        "dry_run_only": dry_run,
-        "skip_invalid": skip_invalid,
-        "jobs": jobs,
-        "fold": not no_fold,
-        "force_upload": force_upload,
-        "touch": touch,
-        "resume": resume,
-        "result_path": output
-        or (last_result_path(batch_path) if resume else default_result_path(batch_path)),
-        "max_file_size": _max_file_size(max_file_size, url),
-        "files_from": files_from,
-        "keep_replaced": keep_replaced,
-    }
-    result = _run_with_progress(batch_path, catalogue, options, show=not quiet)
+    check = CheckOptions.for_target(
+        url,
+        sheet=sheet,
+        schema=resolve_schema(schema_source, url),
+        files_from=files_from,
+        max_file_size=_max_file_size(max_file_size),
+    )
+    options = RunOptions(
+        check=check,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        jobs=jobs,
+        fold=not no_fold,
+        force_upload=force_upload,
+        touch=touch,
+        resume=resume,
+        keep_replaced=keep_replaced,
+    )
+    result_path = output or (
+        last_result_path(batch_path) if resume else default_result_path(batch_path)
+    )
+    result = _run_with_progress(batch_path, catalogue, options, result_path, show=not quiet)
     _say_how_it_went(result, batch_path, url, quiet)
     sys.exit(result.exit_code)
 
@@ -395,9 +404,8 @@ def undo(
     catalogue = _writer(target, api_key_file, allow_http, confirm=not dry_run and not yes)
     undo_path = output or (None if dry_run else default_undo_path(result_path))
     with _stopping(undo_path) as stop:
-        result = undo_run(
-            result_path, catalogue, dry_run=dry_run, force=force, undo_path=undo_path, stop=stop
-        )
+        options = UndoOptions(dry_run=dry_run, force=force)
+        result = undo_run(result_path, catalogue, options, undo_path=undo_path, stop=stop)
     for outcome in result.outcomes:
         if dry_run or outcome.status in ("failed", "skipped"):
             say(f"Run row {outcome.row}: {outcome.error or outcome.action}", err=not dry_run)
@@ -455,23 +463,15 @@ def _confirm_production(url: str, interactive: bool) -> None:
 
 
 def _run_with_progress(
-    batch_path: Path, catalogue: Any, options: dict[str, Any], show: bool
+    batch_path: Path, catalogue: Any, options: RunOptions, result_path: Path, show: bool
 ) -> RunResult:
     """run_batch with a progress bar on a terminal, and Ctrl-C or SIGTERM handled."""
     from loader.run import run_batch
 
-    with (
-        _stopping(options["result_path"]) as stop,
-        _progress(show and sys.stderr.isatty()) as progress,
-    ):
+    with _stopping(result_path) as stop, _progress(show and sys.stderr.isatty()) as progress:
+        listeners = Listeners(progress.start, progress.advance, progress.sent)
         return run_batch(
-            batch_path,
-            catalogue,
-            stop=stop,
-            on_start=progress.start,
-            on_outcome=progress.advance,
-            on_bytes=progress.sent,
-            **options,
+            batch_path, catalogue, options, result_path=result_path, listeners=listeners, stop=stop
         )
 
 

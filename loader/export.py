@@ -25,6 +25,7 @@ from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CatalogueReadError
 from loader.model import Op, Problem
+from loader.options import CheckOptions
 from loader.pipeline.report import put, save_atomically
 from loader.run import check_batch
 from loader.schema import Schema, load_schema, resource_cells
@@ -66,7 +67,7 @@ def export_batch(
     found = find_packages(catalogue, organizations, packages)
     rows = export_rows(schema, found)
     write_rows(path, schema, rows)
-    return Export(path, rows, len(found), check_batch(path, schema=schema).problems)
+    return Export(path, rows, len(found), check_batch(path, CheckOptions(schema=schema)).problems)
 
 
 def find_packages(

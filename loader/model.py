@@ -144,9 +144,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What the result workbook's Summary sheet says about one validate or run."""
+    """What the result workbook's Summary sheet says about one validate, run or undo."""
 
-    mode: str  # "validate" or "run"
+    mode: str  # "validate", "run" or "undo"
     started: datetime
     ended: datetime
     loader_version: str

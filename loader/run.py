@@ -3,219 +3,146 @@
     read -> validate -> plan -> calls -> execute (or dry run) -> result workbook
 
 `check_batch` stops after validation and touches no catalogue; `run_batch`
-goes on. Both record every row's outcome in one Recorder, return a RunResult
-holding one Outcome per row, and write the result workbook however the run
-ends: finished, stopped or interrupted.
+goes on. Each takes its options as one value (`loader.options`); both record
+every row's outcome in one Recorder, return a RunResult holding one Outcome
+per row, and write the result workbook however the run ends: finished,
+stopped or interrupted (`loader.pipeline.result`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from loader import __version__
-from loader.client import BytesListener, CatalogueAPI, CatalogueError, NotAuthorized, NotFound
+from loader.client import CatalogueAPI, bytes_heard_by
 from loader.errors import CannotStart
-from loader.model import RESULT_COLUMNS, Batch, CheckedRow, Outcome, Problem, RunSummary, Status
+from loader.model import Batch, CheckedRow, Problem
+from loader.options import CheckOptions, Listeners, RunOptions
 from loader.pipeline.execute import dry_run, execute
 from loader.pipeline.journal import SUFFIX as JOURNAL_SUFFIX
-from loader.pipeline.journal import Earlier, Journal, journal_path, read_journal
+from loader.pipeline.journal import Earlier, journal_path, read_journal
 from loader.pipeline.operations import Plan
 from loader.pipeline.plan import Planner, unmade_resources
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
-from loader.pipeline.report import result_columns, result_values, write_results
+from loader.pipeline.result import Recording, RunResult, recording, starting
 from loader.pipeline.validate import validate_batch
 from loader.schema import Schema, load_schema
 
-if TYPE_CHECKING:
-    import pandas
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced."""
-
-    batch: Batch
-    problems: list[Problem]
-    outcomes: list[Outcome]  # one per row, in sheet order
-    summary: RunSummary
-    result_path: Path | None
-    refused: bool  # the batch had invalid rows and nothing was written
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every row is done (or in a dry run would be), 1 when any row
-        failed or did not run, 2 when the batch was refused as invalid."""
-        if self.refused:
-            return EXIT_INVALID
-        unfinished = {Status.FAILED, Status.SKIPPED, Status.INVALID}
-        if self.summary.mode in ("run", "undo") and not self.summary.dry_run:
-            unfinished.add(Status.NOT_RUN)
-        return EXIT_FAILED if any(o.status in unfinished for o in self.outcomes) else EXIT_OK
-
-    def counts(self) -> dict[str, int]:
-        """How many rows have each status, in the order statuses first occur."""
-        counts: dict[str, int] = {}
-        for outcome in self.outcomes:
-            counts[str(outcome.status)] = counts.get(str(outcome.status), 0) + 1
-        return counts
-
-    def to_frame(self) -> pandas.DataFrame:
-        """The rows and their outcomes as a pandas DataFrame, one row per batch row.
-
-        Columns: `row` (the spreadsheet's row number), the batch's own columns
-        (canonical names, with `resource_id` filled in), then the result
-        workbook's columns, as on its Results sheet.
-        """
-        import pandas  # only this needs it: a second of import time saved elsewhere
-
-        by_row = {o.row: o for o in self.outcomes}
-        records = []
-        for row in self.batch.rows:
-            outcome = by_row[row.number]
-            result = {name: getattr(outcome, name) for name in RESULT_COLUMNS}
-            result["status"] = str(outcome.status)
-            records.append({"row": row.number, **result_values(row, outcome), **result})
-        columns = ["row", *result_columns(self.batch)[1], *RESULT_COLUMNS]
-        return pandas.DataFrame.from_records(records, columns=columns)
+__all__ = [
+    "CheckOptions",
+    "Listeners",
+    "RunOptions",
+    "RunResult",
+    "check_batch",
+    "default_result_path",
+    "last_result_path",
+    "run_batch",
+]
 
 
 def check_batch(
     path: Path | str,
+    options: CheckOptions = CheckOptions(),
     *,
-    sheet: str | None = None,
-    schema: Schema | None = None,
     result_path: Path | str | None = None,
-    max_file_size: int | None = None,
-    files_from: Iterable[Path | str] = (),
 ) -> RunResult:
     """Read and validate a batch offline: every problem at once, nothing sent anywhere.
 
-    A file to upload over `max_file_size` bytes makes its row invalid
-    (`client.upload_limit` gives the limit of the BCDC hosts); files to upload
-    must be in the batch's folder or one of `files_from`. Raises BatchError
+    A file to upload over `options.max_file_size` bytes makes its row invalid
+    (`CheckOptions.for_target` gives a catalogue's own limit); files to upload
+    must be in the batch's folder or one of `options.files_from`. With a
+    `result_path`, the result workbook is written there. Raises BatchError
     when the file cannot be read.
     """
-    started = _now()
-    schema = schema or load_schema()
-    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size, files_from)
-    recorder = Recorder(row.number for row in batch.rows)
-    recorder.record_problems(problems)
-    recorder.record_ready(checked)
+    schema = options.schema or load_schema()
     target = schema.source if schema.source.startswith(("http://", "https://")) else None
-    summary = RunSummary("validate", started, _now(), __version__, target_url=target)
-    return finish(batch, problems, recorder.close(""), summary, result_path, bool(problems))
+    summary = starting("validate", target)
+    batch, problems, checked = _read_and_check(path, options, schema)
+    result_file = Path(result_path) if result_path else None
+    with recording(batch, problems, summary, result_file, refused=bool(problems)) as done:
+        done.recorder.record_ready(checked)
+    assert done.result is not None
+    return done.result
 
 
 def run_batch(
     path: Path | str,
     catalogue: CatalogueAPI,
+    options: RunOptions = RunOptions(),
     *,
-    sheet: str | None = None,
-    schema: Schema | None = None,
-    dry_run_only: bool = False,
-    skip_invalid: bool = False,
-    jobs: int = 1,
-    fold: bool = True,
-    force_upload: bool = False,
-    touch: bool = False,
-    resume: bool = False,
-    journal: bool = True,
     result_path: Path | str | None = None,
-    keep_replaced: Path | None = None,
+    listeners: Listeners = Listeners(),
     stop: threading.Event | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
-    on_bytes: BytesListener | None = None,
-    max_file_size: int | None = None,
-    files_from: Iterable[Path | str] = (),
 ) -> RunResult:
     """Validate, plan and run one batch file against `catalogue`.
 
-    Nothing is written when any row is invalid, unless `skip_invalid`;
-    `dry_run_only` says what each row would do. `fold` sends consecutive rows
-    of a dataset that move no file as one call; a file the resource holds is
-    not sent again unless `force_upload` (`touch` then records the refresh);
-    a file over `max_file_size` bytes, or outside the batch's folder and
-    `files_from`, makes its row invalid. With a
-    `result_path` a journal is kept beside it (unless not `journal`), and
-    `resume` continues the run it records. `on_start`, `on_outcome` and
-    `on_bytes` hear the number of operations, each outcome, and upload bytes.
-    `keep_replaced`: a folder to keep each uploaded file a row replaces in (undo).
-    Raises BatchError (unreadable file) or CannotStart (no resume possible).
+    Nothing is written when any row is invalid, unless `options.skip_invalid`;
+    a dry run says what each row would do. With a `result_path`, the result
+    workbook is written there and a run that writes keeps its journal beside
+    it (which `options.resume` continues). `listeners` hear the number of
+    operations, each outcome and upload bytes as they happen; setting `stop`
+    lets the calls under way finish and runs no more. Raises BatchError
+    (unreadable file) or CannotStart (no resume possible, or the catalogue
+    refuses the token).
     """
-    started = _now()
-    schema = schema or load_schema()
-    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size, files_from)
+    summary = starting("run", catalogue.url, options.dry_run)
+    schema = options.check.schema or load_schema()
+    batch, problems, checked = _read_and_check(path, options.check, schema)
     result_file = Path(result_path) if result_path else None
-    keep_journal = journal and not dry_run_only and result_file is not None
-    recorder, checked, in_doubt = _records(
-        batch, problems, checked, catalogue.url, result_file, resume, keep_journal
-    )
-    listening, catalogue.on_bytes = catalogue.on_bytes, on_bytes or catalogue.on_bytes
-    user = ""
-    refused = bool(problems) and not skip_invalid
-    unreached = "the batch has invalid rows, so nothing was written" if refused else ""
-    planner = Planner(catalogue, schema, force_upload=force_upload, touch=touch, in_doubt=in_doubt)
-    try:
-        if not refused:
-            user = token_user(catalogue)
-            plan = _plan(planner, batch, problems, checked, recorder)
-            if on_start:
-                on_start(len(plan.operations))
-            if on_outcome:
-                recorder.listen(on_outcome)
-            if dry_run_only:
-                dry_run(plan, catalogue, recorder)
-            else:
-                execute(
-                    plan, catalogue, recorder, jobs=jobs, stop=stop, fold=fold,
-                    keep_replaced=keep_replaced,
-                )  # fmt: skip
-    except KeyboardInterrupt:
-        unreached = "the run was interrupted before this row"
-        raise
-    except CannotStart as error:
-        unreached = f"the run could not start: {error}"
-        raise
-    finally:
-        catalogue.on_bytes = listening
-        summary = RunSummary("run", started, _now(), __version__, catalogue.url, user)
-        summary = dataclasses.replace(summary, dry_run=dry_run_only)
-        result = finish(batch, problems, recorder.close(unreached), summary, result_file, refused)
-        if recorder.journal is not None:
-            recorder.journal.close()
-    return result
+    earlier = _earlier_run(batch, result_file) if options.resume else None
+    refused = bool(problems) and not options.skip_invalid
+    with (
+        recording(
+            batch, problems, summary, result_file, resumed=options.resume, refused=refused
+        ) as run,
+        bytes_heard_by(catalogue, listeners.on_bytes),
+    ):
+        if refused:
+            run.unreached = "the batch has invalid rows, so nothing was written"
+        else:
+            checked, in_doubt = _resumed(run.recorder, checked, earlier)
+            planner = Planner(
+                catalogue, schema, force_upload=options.force_upload, touch=options.touch,
+                in_doubt=in_doubt,
+            )  # fmt: skip
+            run.prove_token(catalogue)
+            plan = _plan(planner, batch, problems, checked, run.recorder)
+            _carry_out(plan, catalogue, run, options, listeners, stop)
+    assert run.result is not None
+    return run.result
 
 
-def _records(
-    batch: Batch,
-    problems: list[Problem],
-    checked: list[CheckedRow],
-    target: str,
-    result_file: Path | None,
-    resume: bool,
-    keep_journal: bool,
-) -> tuple[Recorder, list[CheckedRow], set[int]]:
-    """The run's recorder (with its journal), the rows still to run, and the rows in
-    doubt. On a resume, rows an earlier run finished are recorded as it left them."""
-    earlier = _earlier_run(batch, result_file) if resume else None
-    journal = open_journal(batch, target, result_file, resume) if keep_journal else None
-    recorder = Recorder((row.number for row in batch.rows), journal)
-    recorder.record_problems(problems)
+def _carry_out(
+    plan: Plan,
+    catalogue: CatalogueAPI,
+    run: Recording,
+    options: RunOptions,
+    listeners: Listeners,
+    stop: threading.Event | None,
+) -> None:
+    """Run the plan's operations (or say what they would do), heard by `listeners`."""
+    run.begin(len(plan.operations), listeners)
+    if options.dry_run:
+        dry_run(plan, catalogue, run.recorder)
+    else:
+        execute(
+            plan, catalogue, run.recorder, jobs=options.jobs, stop=stop, fold=options.fold,
+            keep_replaced=options.keep_replaced,
+        )  # fmt: skip
+
+
+def _resumed(
+    recorder: Recorder, checked: list[CheckedRow], earlier: Earlier | None
+) -> tuple[list[CheckedRow], set[int]]:
+    """The rows still to run, and the rows in doubt. On a resume, rows an earlier run
+    finished are recorded as it left them."""
     if earlier is None:
-        return recorder, checked, set()
+        return checked, set()
     for outcome in earlier.done().values():
         recorder.record(outcome)
-    return recorder, [r for r in checked if not recorder.has(r.number)], earlier.in_doubt
+    return [r for r in checked if not recorder.has(r.number)], earlier.in_doubt
 
 
 def _earlier_run(batch: Batch, result_file: Path | None) -> Earlier:
@@ -235,14 +162,6 @@ def _earlier_run(batch: Batch, result_file: Path | None) -> Earlier:
     return earlier
 
 
-def open_journal(batch: Batch, target: str, result_file: Path | None, resumed: bool) -> Journal:
-    """The journal beside `result_file`, opened for appending, its run record written."""
-    assert result_file is not None
-    journal = Journal(journal_path(result_file))
-    journal.start(batch, target, resumed)
-    return journal
-
-
 def _plan(
     planner: Planner,
     batch: Batch,
@@ -259,50 +178,14 @@ def _plan(
 
 
 def _read_and_check(
-    path: Path | str,
-    sheet: str | None,
-    schema: Schema,
-    max_file_size: int | None,
-    files_from: Iterable[Path | str],
+    path: Path | str, options: CheckOptions, schema: Schema
 ) -> tuple[Batch, list[Problem], list[CheckedRow]]:
     """Read and validate."""
-    batch = read_batch(Path(path), sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema, files_from, max_file_size=max_file_size)
+    batch = read_batch(Path(path), sheet=options.sheet, schema=schema)
+    problems, checked = validate_batch(
+        batch, schema, options.files_from, max_file_size=options.max_file_size
+    )
     return batch, problems, checked
-
-
-def finish(
-    batch: Batch,
-    problems: list[Problem],
-    outcomes: list[Outcome],
-    summary: RunSummary,
-    result_path: Path | str | None,
-    refused: bool,
-) -> RunResult:
-    """Write the result workbook if asked, and hand back the result."""
-    result = Path(result_path) if result_path else None
-    if result is not None:
-        write_results(result, batch, outcomes, summary)
-    return RunResult(batch, problems, outcomes, summary, result, refused)
-
-
-def _now() -> datetime:
-    return datetime.now().astimezone()
-
-
-def token_user(catalogue: CatalogueAPI) -> str:
-    """The token's user name; the first call of a run, so it also proves the way in."""
-    try:
-        return str(catalogue.user().get("name", ""))
-    except (NotFound, NotAuthorized):
-        raise CannotStart(
-            f"{catalogue.url} does not accept this API token (is it current, and for this "
-            "catalogue?); nothing was written"
-        ) from None
-    except CatalogueError as error:
-        raise CannotStart(
-            f"cannot reach {catalogue.url}: {error.message}; nothing was written"
-        ) from None
 
 
 def last_result_path(batch_path: Path | str) -> Path:

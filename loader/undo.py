@@ -19,16 +19,16 @@ through the same executor, recorder, journal and result workbook.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from loader import __version__, problems
+from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, NotFound
 from loader.errors import CannotStart
-from loader.model import Batch, Outcome, Row, RunSummary, Status
+from loader.model import Batch, Outcome, Row, Status
+from loader.options import Listeners, UndoOptions
 from loader.pipeline.diff import changes, same
 from loader.pipeline.execute import dry_run as dry_run_plan
 from loader.pipeline.execute import execute
@@ -36,7 +36,7 @@ from loader.pipeline.journal import Earlier, journal_path, read_journal
 from loader.pipeline.keep import KEPT_FILE
 from loader.pipeline.operations import Action, Operation, Plan, RowFailure, look_up
 from loader.pipeline.record import Recorder
-from loader.run import RunResult, finish, open_journal, token_user
+from loader.pipeline.result import RunResult, recording, starting, token_user
 from loader.schema import Schema, load_schema
 
 # What the catalogue keeps for itself: never sent back when a resource is restored.
@@ -269,53 +269,48 @@ class UndoPlanner:
 def undo_run(
     result_path: Path | str,
     catalogue: CatalogueAPI,
+    options: UndoOptions = UndoOptions(),
     *,
-    dry_run: bool = False,
-    force: bool = False,
     undo_path: Path | str | None = None,
-    schema: Schema | None = None,
+    listeners: Listeners = Listeners(),
     stop: threading.Event | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> RunResult:
     """Undo the run whose result workbook is `result_path`, from the journal beside it.
 
     Writes the undo's own result workbook (`undo_path`, by default
     RESULT-undo-TIME.xlsx beside the run's) and its own journal beside that.
-    With `dry_run`, says what each row's undo would do and writes nothing
-    (a workbook only when `undo_path` is given). `force` undoes resources
-    changed after the run too. Raises CannotStart when there is no journal,
-    the catalogue is not the run's, or it does not take the token.
+    A dry run says what each row's undo would do and writes nothing (a
+    workbook only when `undo_path` is given). `options.force` undoes
+    resources changed after the run too. `listeners` hear how many rows
+    follow and each outcome; setting `stop` lets the calls under way finish.
+    Raises CannotStart when there is no journal, the catalogue is not the
+    run's, or it does not take the token.
     """
-    started = _now()
+    summary = starting("undo", catalogue.url, options.dry_run)
     result_path = Path(result_path)
     earlier = _journal_of(result_path, catalogue)
     touched, doubts = touched_resources(earlier)
     user = token_user(catalogue)
-    planner = UndoPlanner(catalogue, schema or load_schema(), earlier, force)
+    planner = UndoPlanner(catalogue, options.schema or load_schema(), earlier, options.force)
     plan = planner.plan(touched)
     batch = _undo_batch(result_path, touched, doubts, planner)
-    if undo_path is None and not dry_run:
+    if undo_path is None and not options.dry_run:
         undo_path = default_undo_path(result_path)
     undo_file = Path(undo_path) if undo_path else None
-    journal = None if dry_run else open_journal(batch, catalogue.url, undo_file, False)
-    recorder = Recorder((row.number for row in batch.rows), journal)
-    if on_outcome:
-        recorder.listen(on_outcome)
-    try:
-        for outcome in [*plan.failures, *doubts]:
-            recorder.record(outcome)
-        if dry_run:
-            dry_run_plan(plan, catalogue, recorder)
-        else:
-            execute(plan, catalogue, recorder, stop=stop, fold=False)
-    finally:
-        _record_covered(recorder, touched, dry_run)
-        outcomes = recorder.close("the undo was interrupted before this row")
-        summary = RunSummary("undo", started, _now(), __version__, catalogue.url, user, dry_run)
-        result = finish(batch, [], outcomes, summary, undo_file, False)
-        if journal is not None:
-            journal.close()
-    return result
+    with recording(batch, [], summary, undo_file) as undo:
+        undo.user = user
+        undo.begin(len(batch.rows), listeners)
+        try:
+            for outcome in [*plan.failures, *doubts]:
+                undo.recorder.record(outcome)
+            if options.dry_run:
+                dry_run_plan(plan, catalogue, undo.recorder)
+            else:
+                execute(plan, catalogue, undo.recorder, stop=stop, fold=False)
+        finally:
+            _record_covered(undo.recorder, touched, options.dry_run)
+    assert undo.result is not None
+    return undo.result
 
 
 def default_undo_path(result_path: Path | str) -> Path:
@@ -385,7 +380,3 @@ def _covered(number: int, entry: Touched, carrier: Outcome, dry_run: bool) -> Ou
         resource_id=entry.resource_id, row=entry.last, detail=carrier.error
     )
     return Outcome(number, carrier.status, error=error, code=problems.UNDONE_WITH.code, **common)
-
-
-def _now() -> datetime:
-    return datetime.now().astimezone()

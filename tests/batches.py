@@ -72,3 +72,10 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], 
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def sparse_file(path: Path, size: int) -> Path:
+    """A file of `size` bytes that takes no room on disk."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path

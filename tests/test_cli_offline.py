@@ -2,7 +2,7 @@
 
 import openpyxl
 import pytest
-from batches import DOCUMENT, write_batch, write_csv
+from batches import DOCUMENT, sparse_file, write_batch, write_csv
 from click.testing import CliRunner
 
 from loader.cli import main
@@ -151,13 +151,6 @@ def test_serve_refuses_a_catalogue_that_is_no_address(runner, tmp_path):
     result = runner.invoke(main, ["serve", str(tmp_path), "--ckan", "ftp://x", "--no-browser"])
     assert result.exit_code == 2
     assert "neither prod, test nor an http(s) URL" in result.output
-
-
-def sparse_file(path, size):
-    """A file of `size` bytes that takes no room on disk."""
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return path
 
 
 def test_a_file_over_the_size_limit_makes_its_row_invalid(runner, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from batches import DOCUMENT, write_batch
 
+from loader.options import CheckOptions, Listeners, RunOptions
 from loader.run import check_batch
 
 
@@ -42,8 +43,8 @@ def test_run_batch_reports_upload_bytes_and_leaves_the_catalogue_as_it_was(tmp_p
     path = write_batch(tmp_path, {**row, "upload": "data.csv"})
     heard: list[int] = []
 
-    result = run_batch(path, catalogue, on_bytes=heard.append)
-    refused = run_batch(path, catalogue, max_file_size=4999)
+    result = run_batch(path, catalogue, listeners=Listeners(on_bytes=heard.append))
+    refused = run_batch(path, catalogue, RunOptions(check=CheckOptions(max_file_size=4999)))
 
     assert result.exit_code == 0 and sum(heard) == 5000
     assert catalogue.on_bytes is None

@@ -19,6 +19,7 @@ from servers import loopback_server
 from loader.cli import main
 from loader.client import Catalogue, CatalogueError, Permissions, is_production
 from loader.errors import UnsafeTarget
+from loader.options import CheckOptions, RunOptions
 from loader.run import check_batch, run_batch
 
 
@@ -92,7 +93,7 @@ def test_files_from_names_other_folders_on_validate_and_run(batch_folder, outsid
     path = write_batch(batch_folder, upload_row("../elsewhere/secret.txt"))
     assert check_batch(path).exit_code == 2
 
-    result = check_batch(path, files_from=[outside])
+    result = check_batch(path, CheckOptions(files_from=[outside]))
     assert result.exit_code == 0
     cli = CliRunner().invoke(main, ["validate", str(path), "--files-from", str(outside)])
     assert cli.exit_code == 0, cli.output
@@ -109,7 +110,9 @@ def test_files_from_names_other_folders_on_validate_and_run(batch_folder, outsid
 
     catalogue = FakeCatalogue()
     catalogue.add_package("water-quality-monitoring")
-    ran = run_batch(path, catalogue, files_from=[outside], dry_run_only=True)
+    ran = run_batch(
+        path, catalogue, RunOptions(check=CheckOptions(files_from=[outside]), dry_run=True)
+    )
     assert ran.exit_code == 0
     assert ran.outcomes[0].action == (
         f"would create resource 'Sites' from file {outside.resolve() / 'secret.txt'}"
@@ -122,7 +125,7 @@ def test_the_dry_run_and_the_result_show_each_files_full_path(batch_folder):
     catalogue.add_package("water-quality-monitoring")
     out = batch_folder / "dry.xlsx"
 
-    result = run_batch(path, catalogue, dry_run_only=True, result_path=out)
+    result = run_batch(path, catalogue, RunOptions(dry_run=True), result_path=out)
 
     full = str(batch_folder.resolve() / "mine.csv")
     assert result.outcomes[0].action == f"would create resource 'Sites' from file {full}"
@@ -221,7 +224,7 @@ def test_a_dry_run_says_when_the_token_may_not_write_to_the_dataset(tmp_path):
         tmp_path, DOCUMENT, {**DOCUMENT, "package": "forest-cover", "name": "Stands"}
     )
 
-    dry = run_batch(path, catalogue, dry_run_only=True)
+    dry = run_batch(path, catalogue, RunOptions(dry_run=True))
 
     assert [(o.status, o.code) for o in dry.outcomes] == [
         ("not run", ""),

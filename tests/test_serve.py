@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from batches import DOCUMENT, write_batch
+from batches import DOCUMENT, sparse_file, write_batch
 from fake_catalogue import FakeCatalogue
 
 from loader.client import Invalid
@@ -226,20 +226,72 @@ def test_the_checked_workbook_downloads(page):
     assert "attachment" in response.headers["Content-Disposition"]
 
 
+@pytest.mark.parametrize(
+    "target", ["https://catalogue.data.gov.bc.ca", "https://cat.data.gov.bc.ca"]
+)
+def test_the_page_refuses_files_over_the_catalogues_upload_limit_as_the_command_line_does(
+    page, target
+):
+    """150 MB for prod and test: a file over it is a problem on its cell before any run."""
+    client, workspace = page(catalogue_url=target)
+    sparse_file(workspace.folder / "big.csv", 151 << 20)
+    sparse_file(workspace.folder / "small.csv", 1000)
+    row = {k: v for k, v in DOCUMENT.items() if k != "url"}
+    write_batch(
+        workspace.folder,
+        {**row, "upload": "big.csv"},
+        {**row, "name": "Small", "upload": "small.csv"},
+    )
+    entry = workspace.folder_batches()[0]
+
+    body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+
+    assert "upload-too-large" in body and "over the 150.0 MB the catalogue takes" in body
+    assert not entry.ready
+    refused = client.post(f"/batch/{entry.id}/run", data={"confirm": "yes"}, headers=ORIGIN)
+    assert refused.status_code == 409 and workspace.job(entry.id, "run") is None
+    # another catalogue, no known limit: the same batch is ready, as on the command line
+    client, workspace = page(folder=workspace.folder, catalogue_url="http://127.0.0.1:9")
+    assert workspace.folder_batches()[0].ready is False  # not checked yet
+    client.get(f"/batch/{entry.id}")
+    assert workspace.folder_batches()[0].ready
+
+
+def test_a_run_with_the_pages_options_refuses_a_file_over_the_limit_too(tmp_path):
+    """The options the page runs with carry the limit: the run itself refuses the file,
+    before it asks anything of the catalogue (here a dead loopback port)."""
+    sparse_file(tmp_path / "big.csv", 151 << 20)
+    row = {k: v for k, v in DOCUMENT.items() if k != "url"}
+    path = write_batch(tmp_path, {**row, "upload": "big.csv"})
+    job = Job("preview", "b1", rows=[2], sizes={})
+    options = library.RunOptions(library.check_options("https://catalogue.data.gov.bc.ca"))
+
+    outcomes, counts, code = library.run(
+        path, "http://127.0.0.1:9", TOKEN, options, job, tmp_path / "out.xlsx"
+    )
+
+    assert code == 2 and counts == {"invalid": 1}
+    assert outcomes[0].status == "invalid" and "150.0 MB" in outcomes[0].error
+
+
 def _fake_run(gate: threading.Event | None = None):
     """Stands in for library.run: two rows, the second waits on `gate` or the stop event."""
     calls = []
+    limits = []  # the upload limit each run was given
 
-    def run(path, url, api_key, *, dry_run, result_path, stop, on_start, on_outcome, on_bytes):
-        calls.append({"dry_run": dry_run, "api_key": api_key})
-        on_start(2)
-        on_outcome(RowOutcome(2, "done", "created resource 'A'", "", "http://127.0.0.1:9/r/1"))
-        while gate is not None and not gate.is_set() and not stop.is_set():
+    def run(path, url, api_key, options, job, result_path):
+        calls.append({"dry_run": options.dry_run, "api_key": api_key})
+        limits.append(options.check.max_file_size)
+        job.begin(2)
+        job.finished_row(
+            RowOutcome(2, "done", "created resource 'A'", "", "http://127.0.0.1:9/r/1")
+        )
+        while gate is not None and not gate.is_set() and not job.stop.is_set():
             time.sleep(0.01)
         third = RowOutcome(3, "not run", "", "the run was stopped before this row", None)
-        if not stop.is_set():
+        if not job.stop.is_set():
             third = RowOutcome(3, "done", "created resource 'B'", "", "javascript:alert(1)")
-        on_outcome(third)
+        job.finished_row(third)
         result_path.write_bytes(b"PK fake")
         outcomes = [
             RowOutcome(2, "done", "created resource 'A'", "", "http://127.0.0.1:9/r/1"),
@@ -247,6 +299,7 @@ def _fake_run(gate: threading.Event | None = None):
         ]
         return outcomes, {"done": 1 + (third.status == "done")}, 0
 
+    run.limits = limits
     return run, calls
 
 
@@ -320,6 +373,7 @@ def test_production_asks_for_confirmation_before_a_run(page, monkeypatch):
     assert sent.status_code == 303
     _wait(workspace.job(entry.id, "run"))
     assert calls == [{"dry_run": False, "api_key": TOKEN}]
+    assert fake.limits == [150 << 20]  # production's upload limit, as on the command line
 
 
 def test_a_long_batch_draws_a_page_of_rows_not_all_of_them(page):

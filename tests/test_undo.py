@@ -9,6 +9,7 @@ from batches import DOCUMENT, write_batch
 from fake_catalogue import FakeCatalogue
 
 from loader.errors import CannotStart
+from loader.options import RunOptions, UndoOptions
 from loader.pipeline.journal import journal_path
 from loader.run import run_batch
 from loader.undo import undo_run
@@ -60,8 +61,8 @@ def test_undo_puts_back_what_a_run_created_patched_updated_and_deleted(catalogue
     run = run_batch(
         write_batch(tmp_path, *rows(tmp_path)),
         catalogue,
+        RunOptions(keep_replaced=tmp_path / "kept"),
         result_path=result_path,
-        keep_replaced=tmp_path / "kept",
     )
     assert run.exit_code == 0, [o.error for o in run.outcomes]
     assert resources(catalogue) != before
@@ -95,8 +96,8 @@ def test_keep_replaced_downloads_the_file_before_the_upload_and_journals_where(c
     run_batch(
         write_batch(tmp_path, *rows(tmp_path)[2:3]),
         catalogue,
+        RunOptions(keep_replaced=tmp_path / "kept"),
         result_path=result_path,
-        keep_replaced=tmp_path / "kept",
     )
 
     (file_id,) = [r["id"] for r in catalogue.package(PACKAGE)["resources"] if r["name"] == "File"]
@@ -114,7 +115,9 @@ def test_a_file_that_cannot_be_kept_fails_its_row_and_sends_nothing(catalogue, t
     catalogue.files.clear()
 
     result = run_batch(
-        write_batch(tmp_path, *rows(tmp_path)[2:3]), catalogue, keep_replaced=tmp_path / "kept"
+        write_batch(tmp_path, *rows(tmp_path)[2:3]),
+        catalogue,
+        RunOptions(keep_replaced=tmp_path / "kept"),
     )
 
     (outcome,) = result.outcomes
@@ -139,7 +142,7 @@ def test_undo_refuses_a_resource_changed_after_the_run_unless_forced(catalogue, 
     assert by_row[2].status == "done"  # the resource the run made is gone again
     assert resources(catalogue)["Link"]["format"] == "pdf"
 
-    forced = undo_run(result_path, catalogue, force=True)
+    forced = undo_run(result_path, catalogue, UndoOptions(force=True))
 
     assert {o.row: o.status for o in forced.outcomes} == {3: "done", 2: "failed"}
     assert forced.outcomes[1].code == "gone-after-run"
@@ -151,14 +154,14 @@ def test_a_dry_run_of_undo_writes_nothing(catalogue, tmp_path):
     run_batch(
         write_batch(tmp_path, *rows(tmp_path)),
         catalogue,
+        RunOptions(keep_replaced=tmp_path / "kept"),
         result_path=result_path,
-        keep_replaced=tmp_path / "kept",
     )
     after = resources(catalogue)
     calls = len(catalogue.calls)
     files = set(tmp_path.iterdir())
 
-    dry = undo_run(result_path, catalogue, dry_run=True)
+    dry = undo_run(result_path, catalogue, UndoOptions(dry_run=True))
 
     assert resources(catalogue) == after and len(catalogue.calls) == calls
     assert set(tmp_path.iterdir()) == files and dry.result_path is None
@@ -178,7 +181,7 @@ def test_a_resource_changed_by_several_rows_goes_back_to_its_first_snapshot(cata
         {"op": "delete", "package": PACKAGE, "name": "Brief"},
     )
     result_path = tmp_path / "results.xlsx"
-    run = run_batch(batch, catalogue, result_path=result_path, fold=False)
+    run = run_batch(batch, catalogue, RunOptions(fold=False), result_path=result_path)
     assert run.exit_code == 0, [o.error for o in run.outcomes]
 
     undo = undo_run(result_path, catalogue)
@@ -204,7 +207,7 @@ def test_a_replaced_file_the_run_did_not_keep_is_refused_and_force_puts_back_the
     run_batch(write_batch(tmp_path, *rows(tmp_path)[2:3]), catalogue, result_path=result_path)
 
     (refused,) = undo_run(result_path, catalogue).outcomes
-    (forced,) = undo_run(result_path, catalogue, force=True).outcomes
+    (forced,) = undo_run(result_path, catalogue, UndoOptions(force=True)).outcomes
 
     assert refused.code == "file-not-kept"
     assert "the run did not keep it (run --keep-replaced)" in refused.error

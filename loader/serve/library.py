@@ -10,27 +10,32 @@ changes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from loader.client import Catalogue, CatalogueAPI, CatalogueError, catalogue_url, is_production
 from loader.due import due_report, write_due
 from loader.errors import LoaderError
 from loader.export import export_rows, find_packages, write_rows
 from loader.model import CLEAR, Outcome
+from loader.options import CheckOptions, Listeners, RunOptions
 from loader.run import check_batch, run_batch
 from loader.schema import load_schema
 
 __all__ = [
     "CLEAR",
     "CatalogueError",
+    "CheckOptions",
     "CheckedBatch",
     "DueRow",
     "Exported",
+    "JobListener",
     "LoaderError",
     "RowOutcome",
+    "RunOptions",
     "check",
+    "check_options",
     "connect",
     "due",
     "export",
@@ -108,9 +113,15 @@ def target_url(target: str) -> str:
     return catalogue_url(target)
 
 
-def check(path: Path, result_path: Path | None = None) -> CheckedBatch:
+def check_options(url: str | None) -> CheckOptions:
+    """How the page checks batches for the catalogue at `url`: with its upload limit,
+    as the command line does."""
+    return CheckOptions.for_target(url)
+
+
+def check(path: Path, options: CheckOptions, result_path: Path | None = None) -> CheckedBatch:
     """Read and validate a batch offline; raises LoaderError when it cannot be read."""
-    result = check_batch(path, result_path=result_path)
+    result = check_batch(path, options, result_path=result_path)
     batch = result.batch
     return CheckedBatch(
         headers=list(batch.headers),
@@ -129,33 +140,41 @@ def who(url: str, api_key: str) -> str:
     return name if isinstance(name, str) else ""
 
 
+class JobListener(Protocol):
+    """What hears a preview or run as it goes (the page's Job)."""
+
+    stop: threading.Event  # set: the calls under way finish, no more are sent
+
+    def begin(self, total: int) -> None: ...
+    def finished_row(self, outcome: RowOutcome) -> None: ...
+    def heard_bytes(self, count: int) -> None: ...
+
+
 def run(
     path: Path,
     url: str,
     api_key: str,
-    *,
-    dry_run: bool,
+    options: RunOptions,
+    job: JobListener,
     result_path: Path,
-    stop: threading.Event,
-    on_start: Callable[[int], None],
-    on_outcome: Callable[[RowOutcome], None],
-    on_bytes: Callable[[int], None],
 ) -> tuple[list[RowOutcome], dict[str, int], int]:
-    """Preview (dry run) or run a batch; returns every row's outcome, the counts, the exit code.
+    """Preview (a dry run) or run a batch; returns every row's outcome, the counts, the
+    exit code.
 
-    `on_bytes` hears the bytes of uploads as they stream (the file and the form
-    around it). Raises LoaderError when the batch cannot be read or the run
-    cannot start.
+    The job hears the rows as they finish and the bytes of uploads as they stream
+    (the file and the form around it). Raises LoaderError when the batch cannot be
+    read or the run cannot start.
     """
+    listeners = Listeners(
+        job.begin, lambda outcome: job.finished_row(_outcome(outcome)), job.heard_bytes
+    )
     result = run_batch(
         path,
         connect(url, api_key),
-        dry_run_only=dry_run,
+        options,
         result_path=result_path,
-        stop=stop,
-        on_start=on_start,
-        on_outcome=lambda outcome: on_outcome(_outcome(outcome)),
-        on_bytes=on_bytes,
+        listeners=listeners,
+        stop=job.stop,
     )
     counts = {_text(k): v for k, v in result.counts().items()}
     return [_outcome(o) for o in result.outcomes], counts, result.exit_code

@@ -264,6 +264,8 @@ class Workspace:
         self.folder = folder.resolve()
         self.catalogue_url = catalogue_url
         self.production = catalogue_url is not None and library.is_production(catalogue_url)
+        # how batches are checked, and previewed and run: the target's limits, built once
+        self.options = library.check_options(catalogue_url)
         self.scratch = Path(tempfile.mkdtemp(prefix="bcdc-loader-serve-"))
         self.dropped_folder = self.scratch / "dropped"
         self.dropped_folder.mkdir()
@@ -397,7 +399,7 @@ class Workspace:
         workbook = self.output_folder / f"{entry.id}-{entry.path.stem}-checked.xlsx"
         entry.checked_at = datetime.now().astimezone()
         try:
-            entry.checked = library.check(entry.path, result_path=workbook)
+            entry.checked = library.check(entry.path, self.options, result_path=workbook)
             entry.unreadable = ""
             entry.checked_workbook = workbook
         except library.LoaderError as error:
@@ -482,17 +484,8 @@ class Workspace:
     def _work(self, job: Job, path: Path, url: str, api_key: str, result_path: Path) -> None:
         """Carry out the job in its thread; forget `result_path` when nothing was written there."""
         try:
-            outcomes, counts, _code = library.run(
-                path,
-                url,
-                api_key,
-                dry_run=job.kind == "preview",
-                result_path=result_path,
-                stop=job.stop,
-                on_start=job.begin,
-                on_outcome=job.finished_row,
-                on_bytes=job.heard_bytes,
-            )
+            options = library.RunOptions(self.options, dry_run=job.kind == "preview")
+            outcomes, counts, _code = library.run(path, url, api_key, options, job, result_path)
             for outcome in outcomes:  # rows refused before the run began, files and all
                 if outcome.row not in job.outcomes:
                     job.finished_row(outcome)

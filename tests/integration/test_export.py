@@ -11,6 +11,7 @@ from integration.helpers import REQUIRED, editor, resources_of, sheet_rows, writ
 from loader.cli import main
 from loader.client import Catalogue
 from loader.export import export_batch
+from loader.options import CheckOptions, Listeners, RunOptions
 from loader.run import run_batch
 
 pytestmark = pytest.mark.catalogue
@@ -154,7 +155,7 @@ def test_a_result_workbook_runs_back_as_a_batch_by_id(catalogue, make_package, t
     set_cell(first, 2, "description", "now described", sheet="Results")
     set_cell(first, 3, "description", "second", sheet="Results")
     set_cell(first, 3, "name", "Old, renamed", sheet="Results")  # by id, a name renames
-    result = run_batch(first, editor(catalogue), sheet="Results")
+    result = run_batch(first, editor(catalogue), RunOptions(check=CheckOptions(sheet="Results")))
 
     assert result.exit_code == 0, [o.error for o in result.outcomes]
     assert [o.action.split(":")[0] for o in result.outcomes] == [
@@ -223,11 +224,13 @@ def test_upload_bytes_are_heard_as_they_go_and_a_file_over_the_limit_writes_noth
     )
     heard: list[int] = []
 
-    refused = run_batch(batch, editor(catalogue), max_file_size=2 << 20)
+    refused = run_batch(
+        batch, editor(catalogue), RunOptions(check=CheckOptions(max_file_size=2 << 20))
+    )
     assert refused.exit_code == 2 and refused.outcomes[0].code == "upload-too-large"
     assert resources_of(catalogue, package["id"]) == []
 
-    result = run_batch(batch, editor(catalogue), on_bytes=heard.append)
+    result = run_batch(batch, editor(catalogue), listeners=Listeners(on_bytes=heard.append))
 
     assert result.exit_code == 0, result.outcomes[0].error
     assert len(heard) > 10  # in pieces as the file streams, not once at the end

@@ -22,6 +22,7 @@ from fault_proxy import FaultProxy
 
 from integration.helpers import REQUIRED, resources_of, sheet_rows, write_batch
 from loader.client import Catalogue
+from loader.options import RunOptions
 from loader.pipeline.journal import journal_path
 from loader.run import run_batch
 
@@ -62,7 +63,7 @@ def test_busy_answers_are_tried_again_and_every_row_lands_once(
     client = Catalogue(proxy.url, catalogue.editor_token)
     started = time.monotonic()
 
-    result = run_batch(write_batch(tmp_path, *creates(package, 3)), client, fold=False)
+    result = run_batch(write_batch(tmp_path, *creates(package, 3)), client, RunOptions(fold=False))
 
     assert [o.status for o in result.outcomes] == ["done"] * 3, result.outcomes
     assert names(catalogue, package) == {"Part 1": 1, "Part 2": 1, "Part 3": 1}
@@ -87,7 +88,7 @@ def test_a_lost_answer_is_looked_up_and_never_simply_sent_again(
     ]
     client = Catalogue(proxy.url, catalogue.editor_token)
 
-    single = run_batch(write_batch(tmp_path, *rows), client, fold=False)
+    single = run_batch(write_batch(tmp_path, *rows), client, RunOptions(fold=False))
     folded = run_batch(write_batch(tmp_path, *creates(package, 2, start=2), name="b.csv"), client)
 
     assert [o.status for o in single.outcomes + folded.outcomes] == ["done"] * 4
@@ -113,7 +114,7 @@ def test_a_catalogue_gone_midway_leaves_rows_not_run_and_a_resume_finishes(
         proxy.go_away()
 
     threading.Thread(target=leave_after_three, daemon=True).start()
-    first = run_batch(batch, client, fold=False, result_path=result_path)
+    first = run_batch(batch, client, RunOptions(fold=False), result_path=result_path)
 
     statuses = Counter(o.status for o in first.outcomes)
     in_doubt = [o for o in first.outcomes if o.status == "failed"]
@@ -124,7 +125,7 @@ def test_a_catalogue_gone_midway_leaves_rows_not_run_and_a_resume_finishes(
 
     proxy.come_back()
     proxy.delay = 0
-    second = run_batch(batch, client, fold=False, result_path=result_path, resume=True)
+    second = run_batch(batch, client, RunOptions(fold=False, resume=True), result_path=result_path)
 
     assert [o.status for o in second.outcomes] == ["done"] * 8, second.outcomes
     stored = {r["name"]: r["id"] for r in resources_of(catalogue, package["id"])}
@@ -146,7 +147,7 @@ def test_a_resume_of_a_changed_batch_is_refused_naming_the_rows(catalogue, make_
     from loader.errors import CannotStart
 
     with pytest.raises(CannotStart, match=r"changed since the run being resumed \(row 3\)"):
-        run_batch(batch, client, result_path=result_path, resume=True)
+        run_batch(batch, client, RunOptions(resume=True), result_path=result_path)
 
 
 def _stopped() -> threading.Event:

@@ -6,6 +6,7 @@ import pytest
 
 from integration.helpers import REQUIRED, editor, resources_of, write_batch
 from loader.client import Catalogue
+from loader.options import RunOptions
 from loader.run import run_batch
 
 pytestmark = pytest.mark.catalogue
@@ -19,7 +20,7 @@ def test_the_editors_dry_run_names_another_organizations_dataset(catalogue, make
         tmp_path, {**row, "package": own["name"]}, {**row, "package": other["name"]}
     )
 
-    dry = run_batch(batch, editor(catalogue), dry_run_only=True)
+    dry = run_batch(batch, editor(catalogue), RunOptions(dry_run=True))
 
     assert [(o.status, o.code) for o in dry.outcomes] == [
         ("not run", ""),
@@ -43,6 +44,8 @@ def test_a_sysadmin_may_write_anywhere(catalogue, make_package, tmp_path):
     row = {"op": "create", "name": "Stations", "url": "https://example.com/s.csv", **REQUIRED}
     batch = write_batch(tmp_path, {**row, "package": other["name"]})
 
-    dry = run_batch(batch, Catalogue(catalogue.url, catalogue.admin_token), dry_run_only=True)
+    dry = run_batch(
+        batch, Catalogue(catalogue.url, catalogue.admin_token), RunOptions(dry_run=True)
+    )
 
     assert [(o.status, o.code) for o in dry.outcomes] == [("not run", "")]

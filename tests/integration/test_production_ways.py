@@ -15,6 +15,7 @@ from integration.helpers import (
     write_batch,
 )
 from loader.client import Catalogue
+from loader.options import CheckOptions, RunOptions
 from loader.run import check_batch, run_batch
 from loader.schema import schema_from_scheming
 
@@ -49,12 +50,13 @@ def test_either_spelling_of_zone_10_is_one_value_and_goes_as_the_catalogue_lists
     batch = write_batch(tmp_path, row)
 
     for schema in (None, live_schema(catalogue)):
-        assert check_batch(batch, schema=schema).problems == []
+        assert check_batch(batch, CheckOptions(schema=schema)).problems == []
     first = run_batch(batch, editor(catalogue))
     (stored,) = resources_of(catalogue, package["id"])
     other = "epsg26710," if spelling == "epsg26710" else "epsg26710"
-    again = run_batch(write_batch(tmp_path, {**row, "projection_name": other}, name="b.csv"),
-                      editor(catalogue))  # fmt: skip
+    again = run_batch(
+        write_batch(tmp_path, {**row, "projection_name": other}, name="b.csv"), editor(catalogue)
+    )
 
     assert first.exit_code == 0, first.outcomes
     assert stored["projection_name"] == "epsg26710,"  # the spelling this catalogue lists
@@ -69,7 +71,7 @@ def test_an_update_that_leaves_last_modified_out_keeps_it_and_says_so(
     row = {"op": "update", "resource_id": resource["id"], "name": "Series", **REQUIRED}
     batch = write_batch(tmp_path, {**row, "url": "https://example.com/s"})
 
-    dry = run_batch(batch, editor(catalogue), dry_run_only=True)
+    dry = run_batch(batch, editor(catalogue), RunOptions(dry_run=True))
     result = run_batch(batch, editor(catalogue))
 
     assert dry.outcomes[0].action == "no change"
@@ -126,7 +128,7 @@ def test_headings_written_as_the_web_forms_labels_are_read(
     batch = write_batch(tmp_path, {LABELS[k]: v for k, v in row.items()})
     schema = live_schema(catalogue) if which == "live" else None
 
-    result = run_batch(batch, editor(catalogue), schema=schema)
+    result = run_batch(batch, editor(catalogue), RunOptions(check=CheckOptions(schema=schema)))
 
     assert result.exit_code == 0, result.problems or result.outcomes
     (stored,) = resources_of(catalogue, package["id"])
@@ -148,7 +150,7 @@ def test_a_dataset_blocked_by_an_old_invalid_resource_is_named_on_2_10_only(
         },
     )
 
-    dry = run_batch(batch, editor(catalogue), dry_run_only=True)
+    dry = run_batch(batch, editor(catalogue), RunOptions(dry_run=True))
     result = run_batch(batch, editor(catalogue))
 
     if catalogue.line == "2.10":

@@ -9,6 +9,7 @@ import requests
 
 from integration.helpers import REQUIRED, create_operation, resources_of, write_batch
 from loader.client import Catalogue
+from loader.options import RunOptions
 from loader.pipeline.execute import execute
 from loader.pipeline.operations import Action, Operation, Plan
 from loader.run import run_batch
@@ -54,7 +55,7 @@ def test_an_unchanged_file_is_not_sent_again_and_a_changed_one_is(
     assert not {"resource_update", "resource_patch", "package_revise"} & set(client.actions)
     assert admin.action.package_show(id=package["id"])["metadata_modified"] == before
 
-    touched = run_batch(batch, counting(catalogue), touch=True)
+    touched = run_batch(batch, counting(catalogue), RunOptions(touch=True))
     assert touched.outcomes[0].action.startswith("touched resource 'Monthly': last_modified")
     after_touch = admin.action.resource_show(id=stored["id"])
     assert after_touch["last_modified"] != stored["last_modified"]
@@ -67,7 +68,7 @@ def test_an_unchanged_file_is_not_sent_again_and_a_changed_one_is(
     assert requests.get(refreshed["url"], timeout=30).content == data.read_bytes()
     assert refreshed["hash"] != stored["hash"]
 
-    forced = run_batch(batch, counting(catalogue), force_upload=True)
+    forced = run_batch(batch, counting(catalogue), RunOptions(force_upload=True))
     assert f"new file {data}" in forced.outcomes[0].action
 
 
@@ -109,7 +110,7 @@ def test_rows_of_a_dataset_fold_into_one_call_in_sheet_order(catalogue, make_pac
 
     unfolded = counting(catalogue)
     rerun = [{**rows[0], "description": "second"}, {**rows[0], "name": "C", "description": "c"}]
-    run_batch(write_batch(tmp_path, *rerun, name="again.csv"), unfolded, fold=False)
+    run_batch(write_batch(tmp_path, *rerun, name="again.csv"), unfolded, RunOptions(fold=False))
     assert (
         unfolded.actions.count("resource_patch") == 2 and "package_revise" not in unfolded.actions
     )

@@ -19,6 +19,7 @@ from integration.helpers import (
     write_batch,
 )
 from loader.model import RunSummary
+from loader.options import Listeners, RunOptions
 from loader.pipeline.execute import execute
 from loader.pipeline.operations import Plan
 from loader.pipeline.read import read_batch
@@ -115,7 +116,7 @@ def test_update_replaces_the_resource_and_keeps_its_file(catalogue, make_package
         ],
     )
 
-    dry = run_batch(batch, editor(catalogue), dry_run_only=True)
+    dry = run_batch(batch, editor(catalogue), RunOptions(dry_run=True))
     words = dry.outcomes[0].action
     assert "resource_update_cycle: 'monthly' -> 'weekly'" in words
     assert "description: 'old text' -> (cleared)" in words
@@ -301,7 +302,7 @@ def test_editor_refused_on_another_organization_and_the_rest_goes_on(
         ],
     )
 
-    result = run_batch(batch, editor(catalogue), jobs=2)
+    result = run_batch(batch, editor(catalogue), RunOptions(jobs=2))
 
     assert [o.status for o in result.outcomes] == ["failed", "done"]
     # found when planning, so never sent
@@ -356,7 +357,7 @@ def test_dry_run_resolves_everything_and_writes_nothing(catalogue, make_package,
     )
     result_path = tmp_path / "dry.xlsx"
 
-    result = run_batch(batch, editor(catalogue), dry_run_only=True, result_path=result_path)
+    result = run_batch(batch, editor(catalogue), RunOptions(dry_run=True), result_path=result_path)
 
     assert result.exit_code == 0
     actions = [o.action for o in result.outcomes]
@@ -398,7 +399,7 @@ def test_invalid_batch_writes_nothing(catalogue, make_package, tmp_path):
     assert [o.status for o in refused.outcomes] == ["not run", "invalid"]
     assert resources_of(catalogue, package["id"]) == []
 
-    partial = run_batch(batch, editor(catalogue), skip_invalid=True)
+    partial = run_batch(batch, editor(catalogue), RunOptions(skip_invalid=True))
     assert partial.exit_code == 1
     assert [o.status for o in partial.outcomes] == ["done", "invalid"]
     assert [r["name"] for r in resources_of(catalogue, package["id"])] == ["Fine"]
@@ -469,10 +470,10 @@ def test_a_stopped_run_marks_the_rest_not_run_and_still_writes_results(
     result = run_batch(
         batch,
         editor(catalogue),
-        stop=stop,
+        RunOptions(fold=False),
         result_path=result_path,
-        on_outcome=lambda outcome: stop.set(),
-        fold=False,  # one call per row, so that the stop falls between rows
+        listeners=Listeners(on_outcome=lambda outcome: stop.set()),
+        stop=stop,
     )
 
     assert [o.status for o in result.outcomes] == ["done", "not run", "not run", "not run"]
@@ -519,7 +520,7 @@ def test_skip_invalid_skips_rows_that_need_an_invalid_row(catalogue, make_packag
         ],
     )
 
-    result = run_batch(batch, editor(catalogue), skip_invalid=True)
+    result = run_batch(batch, editor(catalogue), RunOptions(skip_invalid=True))
 
     assert [o.status for o in result.outcomes] == ["invalid", "skipped"]
     assert "row 2, which creates this resource, does not run" in result.outcomes[1].error
