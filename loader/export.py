@@ -58,7 +58,8 @@ def export_batch(
     organizations named, as a batch of patch rows (.xlsx, or .csv).
 
     Private datasets are found only with a token that may see them. Raises
-    CatalogueReadError when a name is not found or the catalogue does not answer.
+    CatalogueReadError when a name is not found, the catalogue does not answer,
+    or there is nothing to export (a batch without rows is no batch).
     """
     schema = schema or load_schema()
     path = Path(path)
@@ -66,6 +67,9 @@ def export_batch(
         raise ValueError(f"An export is written as .xlsx or .csv, not {path.suffix or 'no suffix'}")
     found = find_packages(catalogue, organizations, packages)
     rows = export_rows(schema, found)
+    if not rows:
+        empty = "datasets hold no resource" if found else "organizations hold no dataset"
+        raise CatalogueReadError(f"These {empty}: there is nothing to export.")
     write_rows(path, schema, rows)
     return Export(path, rows, len(found), check_batch(path, CheckOptions(schema=schema)).problems)
 

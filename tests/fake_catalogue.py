@@ -31,6 +31,7 @@ class FakeCatalogue:
         self.calls: list[tuple[str, str]] = []  # (action, resource name or id)
         self.files: dict[str, bytes] = {}  # download URL -> the file uploaded there
         self.reads = 0
+        self.closed = 0
         self.ckan_version = "2.12.0"
         self.on_bytes: BytesListener | None = None
         # where the token may write: anywhere, unless a test narrows it
@@ -64,6 +65,10 @@ class FakeCatalogue:
         for resource in resources:
             package["resources"].append({"id": f"res-{next(self._ids)}", **resource})
         return package
+
+    def close(self) -> None:
+        """Nothing to close but the count: the page closes its clients when it stops."""
+        self.closed += 1
 
     # -- reads ---------------------------------------------------------------------
 

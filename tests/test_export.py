@@ -123,3 +123,15 @@ def test_a_name_not_found_ends_the_export(catalogue, tmp_path):
     with pytest.raises(CatalogueReadError, match="dataset 'nope' was not found"):
         export_batch(catalogue, tmp_path / "e.xlsx", packages=["nope"])
     assert not (tmp_path / "e.xlsx").exists()
+
+
+def test_datasets_without_a_resource_leave_nothing_to_export(tmp_path):
+    """Said in so many words, and no batch without rows is written (no reader takes one)."""
+    empty = FakeCatalogue()
+    empty.add_package("bare")
+    with pytest.raises(CatalogueReadError, match="These datasets hold no resource"):
+        export_batch(empty, tmp_path / "e.xlsx", packages=["bare"])
+    empty.add_organization("nobody")
+    with pytest.raises(CatalogueReadError, match="These organizations hold no dataset"):
+        export_batch(empty, tmp_path / "e.xlsx", organizations=["nobody"])
+    assert not (tmp_path / "e.xlsx").exists()

@@ -19,8 +19,9 @@ from loader.client import Invalid
 from loader.serve import library
 from loader.serve.app import create_app
 from loader.serve.guard import cookie_name, host_is_loopback
+from loader.serve.jobs import Job
 from loader.serve.library import RowOutcome
-from loader.serve.state import Job, Workspace
+from loader.serve.workspace import Workspace
 
 SECRET = "s3cret-for-tests"
 ORIGIN = {"Origin": "http://localhost"}
@@ -135,7 +136,7 @@ def test_responses_forbid_framing_inline_script_and_caching(page):
 
 
 def test_the_token_is_never_sent_back(page, monkeypatch):
-    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
     client, workspace = page(catalogue_url="http://127.0.0.1:9")
     path = write_batch(workspace.folder, DOCUMENT)
     response = client.post("/token", data={"api_key": TOKEN, "next": "/"}, headers=ORIGIN)
@@ -151,7 +152,7 @@ def test_the_token_is_never_sent_back(page, monkeypatch):
 
 
 def test_a_token_the_catalogue_refuses_is_not_kept(page, monkeypatch):
-    def refuse(url, key):
+    def refuse(catalogue):
         raise library.CatalogueError("user_show: not authorized")
 
     monkeypatch.setattr(library, "who", refuse)
@@ -162,7 +163,7 @@ def test_a_token_the_catalogue_refuses_is_not_kept(page, monkeypatch):
 
 
 def test_a_refused_token_from_the_environment_is_dropped_and_the_page_asks(page, monkeypatch):
-    def refuse(url, key):
+    def refuse(catalogue):
         raise library.CatalogueError("user_show: not authorized")
 
     monkeypatch.setattr(library, "who", refuse)
@@ -266,9 +267,8 @@ def test_a_run_with_the_pages_options_refuses_a_file_over_the_limit_too(tmp_path
     job = Job("preview", "b1", rows=[2], sizes={})
     options = library.RunOptions(library.check_options("https://catalogue.data.gov.bc.ca"))
 
-    outcomes, counts, code = library.run(
-        path, "http://127.0.0.1:9", TOKEN, options, job, tmp_path / "out.xlsx"
-    )
+    with library.connect("http://127.0.0.1:9", TOKEN) as catalogue:
+        outcomes, counts, code = library.run(path, catalogue, options, job, tmp_path / "out.xlsx")
 
     assert code == 2 and counts == {"invalid": 1}
     assert outcomes[0].status == "invalid" and "150.0 MB" in outcomes[0].error
@@ -279,8 +279,8 @@ def _fake_run(gate: threading.Event | None = None):
     calls = []
     limits = []  # the upload limit each run was given
 
-    def run(path, url, api_key, options, job, result_path):
-        calls.append({"dry_run": options.dry_run, "api_key": api_key})
+    def run(path, catalogue, options, job, result_path):
+        calls.append({"dry_run": options.dry_run, "api_key": catalogue._transport._api_key})
         limits.append(options.check.max_file_size)
         job.begin(2)
         job.finished_row(
@@ -316,7 +316,7 @@ def _wait(job, timeout=5.0):
 
 
 def test_a_run_reports_rows_live_and_stop_leaves_the_rest_not_run(page, monkeypatch):
-    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
     gate = threading.Event()
     fake, calls = _fake_run(gate)
     monkeypatch.setattr(library, "run", fake)
@@ -346,7 +346,7 @@ def test_a_run_reports_rows_live_and_stop_leaves_the_rest_not_run(page, monkeypa
 def test_only_web_addresses_become_links(page, monkeypatch):
     fake, _ = _fake_run()
     monkeypatch.setattr(library, "run", fake)
-    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
     client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
     entry = _ready_batch(workspace)
     client.post(f"/batch/{entry.id}/preview", headers=ORIGIN)
@@ -359,7 +359,7 @@ def test_only_web_addresses_become_links(page, monkeypatch):
 def test_production_asks_for_confirmation_before_a_run(page, monkeypatch):
     fake, calls = _fake_run()
     monkeypatch.setattr(library, "run", fake)
-    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
     client, workspace = page(catalogue_url="https://catalogue.data.gov.bc.ca", api_key=TOKEN)
     entry = _ready_batch(workspace)
     body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
@@ -389,7 +389,7 @@ def test_a_long_batch_draws_a_page_of_rows_not_all_of_them(page):
 
 
 def test_a_poll_gets_only_the_rows_finished_since_the_last(page, monkeypatch):
-    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
     gate = threading.Event()
     fake, _ = _fake_run(gate)
     monkeypatch.setattr(library, "run", fake)
@@ -459,7 +459,7 @@ class _CrossingStop(threading.Event):
 
 
 def test_a_job_that_ends_as_stop_is_pressed_stays_ended(page, monkeypatch):
-    monkeypatch.setattr(library, "who", lambda url, key: "bcdc-editor")
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
     fake, calls = _fake_run()
     monkeypatch.setattr(library, "run", fake)
     client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
@@ -569,6 +569,27 @@ def held(monkeypatch):
     catalogue.add_package("wells", resources=[{**STORED, "name": "Wells"}])
     monkeypatch.setattr(library, "connect", lambda url, key: catalogue)
     return catalogue
+
+
+def test_the_page_keeps_one_catalogue_client_a_token_and_closes_them(page, held, monkeypatch):
+    connected = []
+
+    def connect(url, key):
+        connected.append(key)
+        return held
+
+    monkeypatch.setattr(library, "connect", connect)
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
+    client, workspace = page(catalogue_url=held.url)
+    for _ in range(2):
+        client.post("/export", data={"what": "packages", "names": "sites"}, headers=ORIGIN)
+        client.post("/due", data={"organizations": "water"}, headers=ORIGIN)
+    client.post("/token", data={"api_key": TOKEN}, headers=ORIGIN)
+    client.post("/export", data={"what": "packages", "names": "wells"}, headers=ORIGIN)
+
+    assert connected == [None, TOKEN]  # as anyone, then with the token: once each
+    workspace.close()
+    assert held.closed == 2
 
 
 def test_an_export_opens_as_a_batch_with_one_row_per_resource(page, held):

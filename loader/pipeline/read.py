@@ -46,6 +46,7 @@ from loader.text import quote
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+BATCH_SUFFIXES = WORKBOOK_SUFFIXES + TEXT_SUFFIXES  # what a batch file may be named
 DEFAULT_SHEET = "Batch"  # the template's sheet; otherwise the first sheet is read
 # The suffixes under which calamine recognises each kind of workbook by name.
 _KIND_SUFFIXES = {"xlsx": (".xlsx", ".xlsm"), "xls": (".xls",), "ods": (".ods",)}

@@ -30,8 +30,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
 from loader.serve import guard, library
+from loader.serve.jobs import Job
 from loader.serve.library import CellProblem, CheckedBatch
-from loader.serve.state import BatchEntry, DueReport, Job, Workspace
+from loader.serve.workspace import BatchEntry, DueReport, Workspace
 
 TABLE_ROWS = 500  # rows drawn in the check table (and as many more with problems)
 WORKSPACE = "bcdc_workspace"  # the app's extension holding its Workspace

@@ -2,9 +2,8 @@
 
 Every call the page makes to `loader.run`, `loader.export`, `loader.due` and
 `loader.client`, and every read of what they return, is here, turned into the
-small plain values below. The library is being reshaped (one recorder of
-outcomes, enums for statuses), so this is the one module to re-point when it
-changes.
+small plain values below, so that the rest of the page depends on this
+module's names alone.
 """
 
 from __future__ import annotations
@@ -14,17 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from loader.client import Catalogue, CatalogueAPI, CatalogueError, catalogue_url, is_production
+from loader.client import Catalogue, CatalogueAPI, CatalogueError, is_production
 from loader.due import due_report, write_due
 from loader.errors import LoaderError
-from loader.export import export_rows, find_packages, write_rows
+from loader.export import export_batch
 from loader.model import CLEAR, Outcome
 from loader.options import CheckOptions, Listeners, RunOptions
+from loader.pipeline.read import BATCH_SUFFIXES
 from loader.run import check_batch, run_batch
-from loader.schema import load_schema
 
 __all__ = [
+    "BATCH_SUFFIXES",
     "CLEAR",
+    "Catalogue",
     "CatalogueError",
     "CheckOptions",
     "CheckedBatch",
@@ -41,7 +42,6 @@ __all__ = [
     "export",
     "is_production",
     "run",
-    "target_url",
     "upload_sizes",
     "who",
 ]
@@ -103,14 +103,10 @@ class DueRow:
     days_overdue: int
 
 
-def connect(url: str, api_key: str | None) -> CatalogueAPI:
-    """The catalogue at `url`, reached with `api_key` (None: as anyone, public datasets only)."""
+def connect(url: str, api_key: str | None) -> Catalogue:
+    """The catalogue at `url`, reached with `api_key` (None: as anyone, public datasets only).
+    The caller closes it."""
     return Catalogue(url, api_key)
-
-
-def target_url(target: str) -> str:
-    """A catalogue's address from `prod`, `test` or a URL (ValueError when it is none)."""
-    return catalogue_url(target)
 
 
 def check_options(url: str | None) -> CheckOptions:
@@ -134,9 +130,9 @@ def check(path: Path, options: CheckOptions, result_path: Path | None = None) ->
     )
 
 
-def who(url: str, api_key: str) -> str:
+def who(catalogue: CatalogueAPI) -> str:
     """The catalogue's name for the token's user; CatalogueError when it refuses the token."""
-    name = connect(url, api_key).user().get("name")
+    name = catalogue.user().get("name")
     return name if isinstance(name, str) else ""
 
 
@@ -151,12 +147,7 @@ class JobListener(Protocol):
 
 
 def run(
-    path: Path,
-    url: str,
-    api_key: str,
-    options: RunOptions,
-    job: JobListener,
-    result_path: Path,
+    path: Path, catalogue: CatalogueAPI, options: RunOptions, job: JobListener, result_path: Path
 ) -> tuple[list[RowOutcome], dict[str, int], int]:
     """Preview (a dry run) or run a batch; returns every row's outcome, the counts, the
     exit code.
@@ -169,46 +160,33 @@ def run(
         job.begin, lambda outcome: job.finished_row(_outcome(outcome)), job.heard_bytes
     )
     result = run_batch(
-        path,
-        connect(url, api_key),
-        options,
-        result_path=result_path,
-        listeners=listeners,
-        stop=job.stop,
+        path, catalogue, options, result_path=result_path, listeners=listeners, stop=job.stop
     )
     counts = {_text(k): v for k, v in result.counts().items()}
     return [_outcome(o) for o in result.outcomes], counts, result.exit_code
 
 
 def export(
-    url: str, api_key: str | None, path: Path, *, organizations: list[str], packages: list[str]
+    catalogue: CatalogueAPI, path: Path, *, organizations: list[str], packages: list[str]
 ) -> Exported:
     """Write the resources of the datasets named, and of every dataset of the
     organizations named, as a batch of patch rows at `path` (.xlsx).
 
-    export_batch's own steps, so that datasets without a resource are said to
-    be so rather than written as a batch with no rows (which no reader takes);
-    the page checks what was written itself. Raises LoaderError when a name is
-    not found (or not visible without a token), when there is nothing to
-    export, or when the catalogue does not answer.
+    Raises LoaderError when a name is not found (or not visible without a
+    token), when there is nothing to export, or when the catalogue does not
+    answer.
     """
-    schema = load_schema()
-    found = find_packages(connect(url, api_key), organizations, packages)
-    rows = export_rows(schema, found)
-    if not rows:
-        empty = "datasets hold no resource" if found else "organizations hold no dataset"
-        raise LoaderError(f"These {empty}: there is nothing to export.")
-    write_rows(path, schema, rows)
-    return Exported(resources=len(rows), packages=len(found))
+    done = export_batch(catalogue, path, organizations=organizations, packages=packages)
+    return Exported(resources=len(done.rows), packages=done.packages)
 
 
-def due(url: str, api_key: str | None, path: Path, *, organizations: list[str]) -> list[DueRow]:
+def due(catalogue: CatalogueAPI, path: Path, *, organizations: list[str]) -> list[DueRow]:
     """The overdue resources of every dataset of these organizations, most overdue
     first; when there are any, the due workbook (a batch to fill) is written at `path`.
 
     Raises LoaderError as `export` does.
     """
-    found = due_report(connect(url, api_key), organizations=organizations)
+    found = due_report(catalogue, organizations=organizations)
     if found:
         write_due(path, found)
     return [

@@ -15,7 +15,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from loader.serve.app import create_app
 from loader.serve.guard import SECRET_PARAM
-from loader.serve.state import Workspace
+from loader.serve.workspace import Workspace
 
 HOST = "127.0.0.1"
 

@@ -1,9 +1,10 @@
 """What the page's server holds between requests, in memory only.
 
 One server serves one editor: a Workspace holds the batches it knows (from
-the folder it was started on, or dropped on the page), the token, and the
-previews and runs under way. The token lives in this object and nowhere
-else: not in a file, a cookie, a log or a page.
+the folder it was started on, or dropped on the page), the token, the
+catalogue client of each token (kept for the server's life, and closed with
+it), and the previews and runs under way (`jobs`). The token lives in this
+object and nowhere else: not in a file, a cookie, a log or a page.
 """
 
 from __future__ import annotations
@@ -13,46 +14,16 @@ import re
 import shutil
 import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypedDict
 
 from werkzeug.datastructures import FileStorage
 
 from loader.serve import library
-from loader.serve.library import CheckedBatch, DueRow, RowOutcome
-from loader.text import plural, show_size
-
-BATCH_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
-
-
-class RowSnapshot(TypedDict):
-    """One finished row, as the page's script fills it in."""
-
-    row: int
-    status: str
-    action: str
-    error: str
-    link: str | None  # the resource's page, only when it is an http(s) address
-
-
-class JobSnapshot(TypedDict):
-    """A job as the page shows it (see Job.snapshot)."""
-
-    state: str
-    running: bool
-    summary: str
-    total: int
-    finished: int
-    rows_text: str
-    bytes_total: int
-    bytes_done: int
-    bytes_text: str
-    has_workbook: bool
-    rows: list[RowSnapshot]
-    next: int
+from loader.serve.jobs import Job
+from loader.serve.library import CheckedBatch, DueRow
+from loader.text import plural
 
 
 @dataclass
@@ -76,174 +47,6 @@ class BatchEntry:
     def ready(self) -> bool:
         """Checked, readable, and without a problem."""
         return self.checked is not None and not self.checked.problems and not self.unreadable
-
-
-@dataclass
-class Job:
-    """One preview or run of a batch, filled in as rows finish."""
-
-    kind: str  # "preview" or "run"
-    batch_id: str
-    rows: list[int]  # every row number of the batch, sheet order
-    sizes: dict[int, int]  # bytes each row uploads
-    stop: threading.Event = field(default_factory=threading.Event)
-    # Guards `state`, so that a Stop and the job's end cannot cross (see request_stop),
-    # and the byte counts, which the worker writes while the page reads them.
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    state: str = "starting"  # starting, running, stopping, finished, could not start
-    total: int | None = None  # operations the run carries out (from on_start)
-    outcomes: dict[int, RowOutcome] = field(default_factory=dict)
-    order: list[int] = field(default_factory=list)  # rows in the order they finished
-    counts: dict[str, int] = field(default_factory=dict)
-    message: str = ""
-    result_path: Path | None = None
-    started: float = field(default_factory=time.monotonic)
-    seconds: float | None = None
-    # Bytes: of files of finished rows that went up whole, of files that did not
-    # go (unchanged, failed, not run), and streamed since the last file finished.
-    bytes_sent: int = 0
-    bytes_unsent: int = 0
-    bytes_streaming: int = 0
-
-    @property
-    def running(self) -> bool:
-        return self.state in ("starting", "running", "stopping")
-
-    def request_stop(self) -> bool:
-        """Ask a job under way to stop; False (and nothing changed) once it has ended.
-
-        Under the lock the worker's last change of state also takes, so a job
-        that ends meanwhile is never left "stopping" (which would refuse every
-        later preview or run).
-        """
-        with self.lock:
-            if not self.running:
-                return False
-            self.stop.set()
-            self.state = "stopping"
-            return True
-
-    def begin(self, total: int) -> None:
-        """The run has planned `total` operations and starts sending."""
-        with self.lock:
-            self.total = total
-            self.state = "stopping" if self.stop.is_set() else "running"
-
-    def end(self, state: str, message: str = "") -> None:
-        """The job's last change of state ("finished" or "could not start")."""
-        with self.lock:
-            self.state = state
-            self.message = message
-            self.seconds = time.monotonic() - self.started
-
-    @property
-    def bytes_total(self) -> int:
-        return sum(self.sizes.values())
-
-    @property
-    def bytes_done(self) -> int:
-        """Bytes of the batch's files uploaded so far, as they stream.
-
-        The page runs one call at a time, so the bytes heard since the last
-        file finished belong to the file going up now. They count up to that
-        file's size at most: what streams also carries the form around the
-        file, which is no part of the batch's files.
-        """
-        with self.lock:
-            pending = [size for row, size in self.sizes.items() if row not in self.outcomes]
-            return self.bytes_sent + min(self.bytes_streaming, max(pending, default=0))
-
-    def heard_bytes(self, count: int) -> None:
-        """Upload bytes just sent (from run_batch's on_bytes)."""
-        with self.lock:
-            self.bytes_streaming += count
-
-    def finished_row(self, outcome: RowOutcome) -> None:
-        """A row's outcome; a row with a file settles that file's bytes."""
-        with self.lock:
-            self.outcomes[outcome.row] = outcome
-            self.order.append(outcome.row)
-            size = self.sizes.get(outcome.row)
-            if size is None:
-                return
-            if outcome.status == "done" and self.bytes_streaming:
-                self.bytes_sent += size
-            else:  # its file did not go: unchanged in the catalogue, failed, or not run
-                self.bytes_unsent += size
-            self.bytes_streaming = 0
-
-    def shown_status(self, outcome: RowOutcome) -> str:
-        """A row's status in the page's words: a previewed row that would run is "ready"."""
-        if self.kind == "preview" and outcome.status == "not run" and not outcome.error:
-            return "ready"
-        return outcome.status
-
-    def snapshot(self, since: int = 0) -> JobSnapshot:
-        """The job as the page shows it, and as its script reads it (text only).
-
-        While it runs, `rows` holds only the rows finished after the first
-        `since` (the script asks for what is new, so a long batch costs each
-        poll little); `next` is the `since` of the next poll. Once finished,
-        every row is there.
-        """
-        running = self.running
-        outcomes = dict(self.outcomes)
-        order = list(self.order)
-        shown = order[since:] if running else self.rows
-        total = self.total if self.total is not None and running else len(self.rows)
-        finished = len(outcomes) if running else len(self.rows)
-        counts: dict[str, int] = {}
-        for outcome in outcomes.values():
-            status = self.shown_status(outcome)
-            counts[status] = counts.get(status, 0) + 1
-        bytes_done = self.bytes_done
-        return {
-            "state": self.state,
-            "running": running,
-            "summary": self._summary(finished, total, counts),
-            "total": total,
-            "finished": finished,
-            "rows_text": f"{finished} of {total} rows",
-            "bytes_total": self.bytes_total,
-            "bytes_done": bytes_done,
-            "bytes_text": self._bytes_text(bytes_done, running),
-            "has_workbook": not running and self.result_path is not None,
-            "rows": [
-                {
-                    "row": o.row,
-                    "status": self.shown_status(o),
-                    "action": o.action.replace(" -> ", " \u2192 "),
-                    "error": o.error,
-                    "link": o.resource_url if _is_web_address(o.resource_url) else None,
-                }
-                for o in (outcomes[r] for r in shown if r in outcomes)
-            ],
-            "next": len(order) if running else len(self.rows),
-        }
-
-    def _bytes_text(self, done: int, running: bool) -> str:
-        """How much of the batch's files went up; once ended, what did not and why."""
-        text = f"{show_size(done)} of {show_size(self.bytes_total)} uploaded"
-        if not running and self.bytes_unsent:
-            text += (
-                f"; {show_size(self.bytes_unsent)} not sent (a file the catalogue already "
-                "holds, or a row not done)"
-            )
-        return text
-
-    def _summary(self, finished: int, total: int, counts: dict[str, int]) -> str:
-        """The job's state in a sentence."""
-        what = "Preview" if self.kind == "preview" else "Run"
-        if self.state == "starting":
-            return f"{what}: looking up the datasets and resources the batch names..."
-        if self.state == "running":
-            return f"{what} under way: {finished} of {total} rows finished."
-        if self.state == "stopping":
-            return "Stopping: calls under way finish; the rows after them will not run."
-        if self.state == "finished":
-            told = ", ".join(f"{n} {status}" for status, n in counts.items())
-            return f"{what} finished in {self.seconds or 0:.1f} s: {told}."
-        return f"The {what.lower()} could not start: {self.message}"
 
 
 @dataclass
@@ -276,11 +79,23 @@ class Workspace:
         self.due_reports: dict[str, DueReport] = {}
         self.lock = threading.Lock()
         self._api_key = api_key or None
+        self._catalogues: dict[str | None, library.Catalogue] = {}  # by token
+        self._catalogues_lock = threading.Lock()
         self.user = ""
         self.token_from_environment = bool(api_key)
         self.token_problem = ""
 
-    # -- the token ---------------------------------------------------------------
+    # -- the catalogue and the token ------------------------------------------------
+
+    def catalogue(self, api_key: str | None) -> library.Catalogue:
+        """The catalogue reached with `api_key` (None: as anyone, public datasets only):
+        one client a token, kept until the server stops."""
+        assert self.catalogue_url
+        with self._catalogues_lock:
+            found = self._catalogues.get(api_key)
+            if found is None:
+                found = self._catalogues[api_key] = library.connect(self.catalogue_url, api_key)
+        return found
 
     @property
     def has_token(self) -> bool:
@@ -295,7 +110,7 @@ class Workspace:
             return
         if self.catalogue_url:
             try:
-                self.user = library.who(self.catalogue_url, api_key)
+                self.user = library.who(self.catalogue(api_key))
             except library.CatalogueError:
                 self.token_problem = (
                     f"{self.catalogue_url} does not accept this token (is it current, and "
@@ -314,7 +129,7 @@ class Workspace:
         """Name the user of a token taken from the environment (once)."""
         if self._api_key and not self.user and self.catalogue_url:
             try:
-                self.user = library.who(self.catalogue_url, self._api_key)
+                self.user = library.who(self.catalogue(self._api_key))
             except library.CatalogueError as error:
                 self._api_key = None  # asked once; the editor can enter another on the page
                 self.token_problem = (
@@ -330,7 +145,7 @@ class Workspace:
         for path in sorted(self.folder.iterdir()):
             if (
                 path.is_file()
-                and path.suffix.lower() in BATCH_SUFFIXES
+                and path.suffix.lower() in library.BATCH_SUFFIXES
                 and not path.name.startswith(("~$", "."))
                 and "-results" not in path.stem
             ):
@@ -417,13 +232,8 @@ class Workspace:
         """
         assert self.catalogue_url
         path = self.dropped_folder / _made_name("export", [*organizations, *packages])
-        done = library.export(
-            self.catalogue_url,
-            self._api_key,
-            path,
-            organizations=organizations,
-            packages=packages,
-        )
+        catalogue = self.catalogue(self._api_key)
+        done = library.export(catalogue, path, organizations=organizations, packages=packages)
         entry = self._entry(path, dropped=True)
         entry.made = (
             f"Exported from {self.catalogue_url} at {datetime.now():%H:%M}: "
@@ -437,7 +247,8 @@ class Workspace:
         is saved in the session's folder as a batch. Raises library.LoaderError."""
         assert self.catalogue_url
         path = self.dropped_folder / _made_name("due", organizations)
-        rows = library.due(self.catalogue_url, self._api_key, path, organizations=organizations)
+        catalogue = self.catalogue(self._api_key)
+        rows = library.due(catalogue, path, organizations=organizations)
         made_at = datetime.now().astimezone()
         entry = None
         if rows:
@@ -474,18 +285,18 @@ class Workspace:
             result_path=result_path,
         )
         self.jobs[(entry.id, kind)] = job
-        url, api_key = self.catalogue_url, self._api_key
+        catalogue = self.catalogue(self._api_key)
         thread = threading.Thread(
-            target=self._work, args=(job, entry.path, url, api_key, result_path), daemon=True
+            target=self._work, args=(job, entry.path, catalogue, result_path), daemon=True
         )
         thread.start()
         return job
 
-    def _work(self, job: Job, path: Path, url: str, api_key: str, result_path: Path) -> None:
+    def _work(self, job: Job, path: Path, catalogue: library.Catalogue, result_path: Path) -> None:
         """Carry out the job in its thread; forget `result_path` when nothing was written there."""
         try:
             options = library.RunOptions(self.options, dry_run=job.kind == "preview")
-            outcomes, counts, _code = library.run(path, url, api_key, options, job, result_path)
+            outcomes, counts, _code = library.run(path, catalogue, options, job, result_path)
             for outcome in outcomes:  # rows refused before the run began, files and all
                 if outcome.row not in job.outcomes:
                     job.finished_row(outcome)
@@ -501,9 +312,14 @@ class Workspace:
             job.end("could not start", f"unexpected error: {error!r}")
 
     def close(self) -> None:
-        """Stop what runs and remove the scratch folder (dropped files and results)."""
+        """Stop what runs, close the catalogue clients and remove the scratch folder
+        (dropped files and results)."""
         for job in self.jobs.values():
             job.stop.set()
+        with self._catalogues_lock:
+            catalogues, self._catalogues = list(self._catalogues.values()), {}
+        for catalogue in catalogues:
+            catalogue.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -528,7 +344,3 @@ def _file_name(sent: str | None) -> str | None:
     if not name or name.startswith(".") or "\x00" in name:
         return None
     return name
-
-
-def _is_web_address(url: str | None) -> bool:
-    return url is not None and url.lower().startswith(("http://", "https://"))
