@@ -11,7 +11,8 @@ MD5 in `hash`; a file whose MD5 matches that is the same file too.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,32 @@ def _digest(path: Path, name: str) -> str:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class FileBook:
+    """The facts of a batch's files, each file read once."""
+
+    def __init__(self) -> None:
+        self._facts: dict[Path, FileFacts] = {}
+
+    def read_ahead(self, paths: Iterable[Path], threads: int = 2) -> None:
+        """Hash files ahead, two at a time (hashing leaves the other core free); a file
+        that cannot be read now is left for `facts` to say why."""
+        wanted = [p for p in dict.fromkeys(paths) if p not in self._facts]
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hash") as pool:
+            for path, facts in zip(wanted, pool.map(_facts_or_none, wanted), strict=True):
+                if facts is not None:
+                    self._facts[path] = facts
+
+    def facts(self, path: Path) -> FileFacts:
+        """A file's facts; raises OSError when it cannot be read."""
+        if path not in self._facts:
+            self._facts[path] = file_facts(path)
+        return self._facts[path]
+
+
+def _facts_or_none(path: Path) -> FileFacts | None:
+    try:
+        return file_facts(path)
+    except OSError:
+        return None
