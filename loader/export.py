@@ -26,10 +26,10 @@ from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CatalogueReadError
 from loader.model import Op, Problem
 from loader.options import CheckOptions
-from loader.pipeline.report import put, save_atomically
 from loader.run import check_batch
 from loader.schema import Schema, load_schema, resource_cells
-from loader.template import BOLD, template_columns, template_workbook
+from loader.spreadsheet import BOLD, output_path, put, save_atomically
+from loader.template import template_columns, template_workbook
 
 EXPORT_OP = Op.PATCH
 
@@ -62,9 +62,7 @@ def export_batch(
     or there is nothing to export (a batch without rows is no batch).
     """
     schema = schema or load_schema()
-    path = Path(path)
-    if path.suffix.lower() not in (".xlsx", ".csv"):
-        raise ValueError(f"An export is written as .xlsx or .csv, not {path.suffix or 'no suffix'}")
+    path = output_path(path)
     found = find_packages(catalogue, organizations, packages)
     rows = export_rows(schema, found)
     if not rows:
@@ -127,8 +125,10 @@ def write_rows(
     path: Path, schema: Schema, rows: list[dict[str, Any]], extra: Sequence[str] = ()
 ) -> Path:
     """Batch rows in the template's layout: its workbook (dropdowns, help,
-    instructions) with the rows on the Batch sheet, or a CSV file. `extra`
-    columns (ones the reader ignores, such as a due report's dates) follow."""
+    instructions) with the rows on the Batch sheet, or a CSV file (ValueError for
+    any other name). `extra` columns (ones the reader ignores, such as a due
+    report's dates) follow."""
+    path = output_path(path)
     columns = [*(c.name for c in template_columns(schema)), *extra]
     if path.suffix.lower() == ".csv":
         out = io.StringIO()

@@ -59,11 +59,6 @@ def _register(code: str, title: str, description: str, template: str, stage: str
     return problem
 
 
-def get(code: str) -> ProblemType:
-    """The problem type with this code (KeyError if there is none)."""
-    return REGISTRY[code]
-
-
 # -- reading the file: the batch is refused as a whole -------------------------------
 
 UNREADABLE_FILE = _register(

@@ -12,7 +12,6 @@ stopped or interrupted (`loader.pipeline.result`).
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from pathlib import Path
 
 from loader.client import CatalogueAPI, bytes_heard_by
@@ -29,6 +28,7 @@ from loader.pipeline.record import Recorder
 from loader.pipeline.result import Recording, RunResult, recording, starting
 from loader.pipeline.validate import validate_batch
 from loader.schema import Schema, load_schema
+from loader.text import stamped_name
 
 __all__ = [
     "CheckOptions",
@@ -204,5 +204,4 @@ def last_result_path(batch_path: Path | str) -> Path:
 def default_result_path(batch_path: Path | str) -> Path:
     """Where results go when no -o is given: beside the batch, stamped with the time."""
     batch_path = Path(batch_path)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return batch_path.with_name(f"{batch_path.stem}-results-{stamp}.xlsx")
+    return batch_path.with_name(stamped_name(batch_path.stem, "results"))

@@ -22,13 +22,12 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from loader.model import CLEAR
-from loader.pipeline.report import put, save_atomically
 from loader.schema import Column, Schema, load_schema
+from loader.spreadsheet import BOLD, output_path, put, save_atomically
 
 LAST_ROW = 1048576  # dropdowns and help reach the bottom of the sheet
 REQUIRED_FILL = PatternFill("solid", fgColor="F8CBAD")
 OPTIONAL_FILL = PatternFill("solid", fgColor="DDEBF7")
-BOLD = Font(bold=True)
 # Fixed document dates keep the generated file the same from one run to the next.
 STAMP = dt.datetime(2025, 1, 1)
 
@@ -145,16 +144,14 @@ def template_columns(schema: Schema) -> list[Column]:
 
 
 def write_template(path: Path, schema: Schema | None = None) -> Path:
-    """Write the template to `path`: a workbook for .xlsx, the heading row for .csv."""
+    """Write the template to `path`: a workbook for .xlsx, the heading row for .csv
+    (ValueError for any other name)."""
     schema = schema or load_schema()
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    path = output_path(path)
+    if path.suffix.lower() == ".csv":
         path.write_bytes(csv_template(schema))
         return path
-    if suffix == ".xlsx":
-        return save_atomically(template_workbook(schema), path)
-    raise ValueError(f"A template is written as .xlsx or .csv, not {path.suffix or 'no suffix'}")
+    return save_atomically(template_workbook(schema), path)
 
 
 def csv_template(schema: Schema) -> bytes:

@@ -1,4 +1,5 @@
-"""Text from a batch or a catalogue, made safe to show on a terminal or in a message.
+"""How the loader writes text for people: values made safe to show, sizes, counts and
+the time in a file's name.
 
 A batch may hold anything: an escape sequence that recolours or retitles the
 editor's terminal, a carriage return that overwrites the line it is on, a
@@ -9,6 +10,7 @@ one cell. Messages quote such values escaped (`\\x1b`, `\\u202e`) and cut.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 # C0 and C1 control characters, DEL, the invisible marks that reorder text, and the
 # zero-width space, word joiner and stray byte-order mark (which hide inside a value).
@@ -60,3 +62,11 @@ def show_size(size: int) -> str:
 def plural(n: int, word: str) -> str:
     """ "1 row", "2 rows"."""
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+FILE_STAMP = "%Y%m%d-%H%M%S"  # the time in a file's name: 20261127-071200
+
+
+def stamped_name(*words: str, suffix: str = ".xlsx") -> str:
+    """A file name that says when it was made: `batch-results-20261127-071200.xlsx`."""
+    return "-".join([*words, datetime.now().strftime(FILE_STAMP)]) + suffix

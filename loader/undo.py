@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from loader.pipeline.operations import Action, Operation, Plan, RowFailure, look
 from loader.pipeline.record import Recorder
 from loader.pipeline.result import RunResult, recording, starting, token_user
 from loader.schema import Schema, load_schema
+from loader.text import stamped_name
 
 # What the catalogue keeps for itself: never sent back when a resource is restored.
 _MANAGED = frozenset(
@@ -316,8 +316,7 @@ def undo_run(
 def default_undo_path(result_path: Path | str) -> Path:
     """Where an undo's results go when not said: beside the run's, stamped with the time."""
     result_path = Path(result_path)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return result_path.with_name(f"{result_path.stem}-undo-{stamp}.xlsx")
+    return result_path.with_name(stamped_name(result_path.stem, "undo"))
 
 
 def _journal_of(result_path: Path, catalogue: CatalogueAPI) -> Earlier:

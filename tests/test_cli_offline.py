@@ -178,3 +178,32 @@ def test_a_file_over_the_size_limit_makes_its_row_invalid(runner, tmp_path):
     assert tight.exit_code == 2 and "2 with problems" in tight.output
     bad = runner.invoke(main, ["validate", str(path), "--max-file-size", "lots"])
     assert bad.exit_code == 2 and "not a size such as 150MB" in bad.output
+
+
+def test_every_file_the_loader_writes_is_named_xlsx_or_csv(runner, tmp_path):
+    from loader.due import write_due
+    from loader.template import write_template
+
+    reads = ["--ckan", "http://127.0.0.1:9", "--package", "p", "-o", str(tmp_path / "x.ods")]
+    for command in ("export", "due"):
+        result = runner.invoke(main, [command, *reads])
+        assert result.exit_code == 2, result.output
+        assert "use a .xlsx or .csv name" in result.output + result.stderr
+    for write in (
+        lambda: write_template(tmp_path / "t.ods"),
+        lambda: write_due(tmp_path / "d", []),
+    ):
+        with pytest.raises(ValueError, match="use a .xlsx or .csv name"):
+            write()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_files_the_loader_names_say_when_they_were_made(tmp_path):
+    import re
+
+    from loader.run import default_result_path
+    from loader.undo import default_undo_path
+
+    stamp = r"\d{8}-\d{6}\.xlsx"
+    assert re.fullmatch(rf"b-results-{stamp}", default_result_path(tmp_path / "b.csv").name)
+    assert re.fullmatch(rf"r-undo-{stamp}", default_undo_path(tmp_path / "r.xlsx").name)

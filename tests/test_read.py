@@ -208,14 +208,24 @@ def test_unusable_files_give_one_clear_message(tmp_path, name, content, message)
 
 
 def test_column_letters():
-    assert [column_letter(i) for i in (0, 25, 26, 27, 701, 702)] == [
+    assert [column_letter(i) for i in (0, 25, 26, 27, 701, 702, 16383, 18277)] == [
         "A",
         "Z",
         "AA",
         "AB",
         "ZZ",
         "AAA",
+        "XFD",
+        "ZZZ",
     ]
+    assert column_letter(19_999) == "20000"  # only a CSV file reaches past ZZZ
+
+
+def test_a_value_far_right_of_the_headings_in_a_csv_file_is_named_by_its_column(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("op,package,name\nupsert,p,n" + "," * 19_999 + "stray\n")
+    with pytest.raises(BatchError, match="Column 20002 has no heading but holds values"):
+        read_batch(path)
 
 
 def test_a_formula_never_computed_is_named_as_such_not_as_blank(tmp_path):

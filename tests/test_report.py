@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 from batches import DOCUMENT, write_batch
 
+from loader import spreadsheet
 from loader.model import Batch, Outcome, Row, RunSummary
 from loader.pipeline import report
 from loader.pipeline.read import read_batch
@@ -216,5 +217,5 @@ def test_a_batch_with_resource_id_keeps_one_such_column(tmp_path):
 
 def test_put_strips_characters_excel_cannot_hold():
     cell = openpyxl.Workbook().active["A1"]
-    report.put(cell, "bell\x07 inside")
+    spreadsheet.put(cell, "bell\x07 inside")
     assert cell.value == "bell inside"

@@ -216,6 +216,17 @@ def test_a_dropped_batch_finds_the_files_dropped_with_it(page):
     assert workspace.scratch.name.startswith("bcdc-loader-serve-")
 
 
+def test_the_folder_lists_every_file_the_reader_takes_as_a_batch(page):
+    client, workspace = page()
+    for name in ("a.xlsx", "b.csv", "c.tsv", "d.txt", "e.ods", "f.xls", "g.xlsm"):
+        (workspace.folder / name).write_text("op\n")
+    for name in ("notes.docx", "a-results-20260101-120000.xlsx", "~$a.xlsx", ".hidden.csv"):
+        (workspace.folder / name).write_text("op\n")
+    names = [entry.name for entry in workspace.folder_batches()]
+    assert names == ["a.xlsx", "b.csv", "c.tsv", "d.txt", "e.ods", "f.xls", "g.xlsm"]
+    assert "c.tsv" in client.get("/").get_data(as_text=True)
+
+
 def test_the_checked_workbook_downloads(page):
     client, workspace = page()
     write_batch(workspace.folder, {**DOCUMENT, "format": "CSV"})

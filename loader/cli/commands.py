@@ -29,7 +29,8 @@ from loader.cli.options import (
 from loader.cli.terminal import progress, say, stopping
 from loader.errors import LoaderError
 from loader.options import RunOptions, UndoOptions
-from loader.text import plural
+from loader.spreadsheet import output_path
+from loader.text import plural, stamped_name
 
 
 class LoaderGroup(click.Group):
@@ -49,11 +50,12 @@ def main() -> None:
     """Load resources into the BC Data Catalogue from a spreadsheet: one row per resource."""
 
 
-def _spreadsheet_name(path: Path, param_hint: str) -> Path:
-    """A file to write must be named .xlsx or .csv."""
-    if path.suffix.lower() not in (".xlsx", ".csv"):
-        raise click.BadParameter(f"{path}: use a .xlsx or .csv name", param_hint=param_hint)
-    return path
+def _output_path(path: Path, param_hint: str) -> Path:
+    """A file to write, named as the loader writes them (.xlsx or .csv)."""
+    try:
+        return output_path(path)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=param_hint) from None
 
 
 @main.command()
@@ -72,7 +74,7 @@ def template(paths: tuple[Path, ...], schema_source: str, target: str | None) ->
     from loader.template import write_template
 
     for path in paths:
-        _spreadsheet_name(path, "PATH")
+        _output_path(path, "PATH")
     schema = resolve_schema(schema_source, target_url(target) if target else None)
     for path in paths or (Path("bcdc-loader-template.xlsx"),):
         write_template(path, schema)
@@ -258,14 +260,10 @@ def export_command(access: Reading, output: Path | None, schema_source: str) -> 
     current value. Run back unchanged, every row is "no change"; edit a cell
     and only that field changes. Exits 0, or 2 when a name is not found.
     """
-    from datetime import datetime
-
     from loader.export import export_batch
 
     catalogue = access.catalogue()
-    if output is None:
-        output = Path(f"bcdc-export-{datetime.now():%Y%m%d-%H%M%S}.xlsx")
-    _spreadsheet_name(output, "--output")
+    output = _output_path(output or Path(stamped_name("bcdc-export")), "--output")
     with catalogue:
         result = export_batch(
             catalogue,
@@ -304,7 +302,7 @@ def due_command(access: Reading, output: Path | None) -> None:
 
     catalogue = access.catalogue()
     if output is not None:
-        _spreadsheet_name(output, "--output")
+        _output_path(output, "--output")
     with catalogue:
         due = due_report(catalogue, organizations=access.organizations, packages=access.packages)
     if due:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import python_calamine
+from openpyxl.utils.cell import get_column_letter
 
 from loader import problems
 from loader.errors import BatchError
@@ -48,6 +49,7 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 BATCH_SUFFIXES = WORKBOOK_SUFFIXES + TEXT_SUFFIXES  # what a batch file may be named
 DEFAULT_SHEET = "Batch"  # the template's sheet; otherwise the first sheet is read
+_LETTERED = 18_278  # columns A to ZZZ: those openpyxl names with letters
 # The suffixes under which calamine recognises each kind of workbook by name.
 _KIND_SUFFIXES = {"xlsx": (".xlsx", ".xlsm"), "xls": (".xls",), "ods": (".ods",)}
 
@@ -342,13 +344,9 @@ def _read_csv(path: Path) -> Grid:
 
 
 def column_letter(index: int) -> str:
-    """Spreadsheet letter for a 0-based column index: 0 -> A, 27 -> AB."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    """A 0-based column as the spreadsheet names it: 0 -> A, 27 -> AB. Past ZZZ, which
+    only a CSV file reaches (a workbook stops at XFD), its number: 20000."""
+    return get_column_letter(index + 1) if index < _LETTERED else str(index + 1)
 
 
 def _shown(numbers: list[int]) -> str:

@@ -16,21 +16,24 @@ a workbook behind.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from loader.model import RESULT_COLUMNS, Batch, Outcome, Row, RunSummary, Status
+from loader.spreadsheet import (
+    BOLD,
+    CellValue,
+    WriteOnlyWorksheet,
+    fit,
+    save_atomically,
+    text_cell,
+)
 
 STATUS_FILLS = {
     Status.DONE: PatternFill("solid", fgColor="C6EFCE"),
@@ -40,38 +43,8 @@ STATUS_FILLS = {
 }
 PROBLEM_FILL = PatternFill("solid", fgColor="FFC7CE")
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-BOLD = Font(bold=True)
 LINK = Font(color="0563C1", underline="single")
 AUTHOR = "bcdc-loader"
-
-
-CELL_LIMIT = 32_767  # characters Excel holds in a cell; a longer one makes it "repair" the file
-
-# What the loader writes into a cell.
-CellValue = str | int | float | bool | None
-# openpyxl's write-only sheet (its type stubs lack column_dimensions and auto_filter).
-WriteOnlyWorksheet = Any
-
-
-def put(cell: Cell | MergedCell, value: CellValue) -> None:
-    """Write a value so that Excel shows it and never evaluates it.
-
-    openpyxl stores any string starting with "=" as a formula; text from the
-    batch or the catalogue must stay text, whatever it starts with.
-    """
-    if isinstance(value, str):
-        cell.value = _fit(ILLEGAL_CHARACTERS_RE.sub("", value))
-        cell.data_type = "s"
-    else:
-        cell.value = value
-
-
-def _fit(text: str) -> str:
-    """Text cut to what a cell holds, saying so."""
-    if len(text) <= CELL_LIMIT:
-        return text
-    note = f"... (cut: {len(text):,} characters)"
-    return text[: CELL_LIMIT - len(note)] + note
 
 
 def write_results(path: Path, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> Path:
@@ -84,53 +57,6 @@ def write_results(path: Path, batch: Batch, outcomes: list[Outcome], summary: Ru
     _results_sheet(wb.create_sheet("Results"), batch, outcomes)
     _summary_sheet(wb.create_sheet("Summary"), batch, outcomes, summary)
     return save_atomically(wb, Path(path))
-
-
-def _cell(ws: WriteOnlyWorksheet, value: CellValue, **style: object) -> object:
-    """A value for ws.append: plain when that is safe, else a text cell with its style.
-
-    openpyxl turns a plain string starting with "=" into a formula and refuses
-    control characters; such strings go through `put`.
-    """
-    if isinstance(value, str):
-        value = str(value)  # a status is a str subclass; the file wants plain text
-    plain = not isinstance(value, str) or (
-        not value.startswith("=")
-        and len(value) <= CELL_LIMIT
-        and not ILLEGAL_CHARACTERS_RE.search(value)
-    )
-    if plain and not style:
-        return value
-    cell = WriteOnlyCell(ws)
-    put(cell, value)
-    for name, setting in style.items():
-        setattr(cell, name, setting)
-    return cell
-
-
-def save_atomically(wb: Workbook, path: Path) -> Path:
-    """Save beside the target, then move into place: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; results are not
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        for ws in wb.worksheets:  # release a streamed sheet's scratch file
-            if getattr(ws, "closed", True) is False:
-                with contextlib.suppress(Exception):
-                    ws.close()
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def result_columns(batch: Batch) -> tuple[list[str], list[str]]:
@@ -164,7 +90,7 @@ def _results_sheet(ws: WriteOnlyWorksheet, batch: Batch, outcomes: list[Outcome]
     by_row = {o.row: o for o in outcomes}
     rows = [(r, by_row.get(r.number) or Outcome(r.number, Status.NOT_RUN)) for r in batch.rows]
     _layout(ws, headers, columns, rows)
-    ws.append([_cell(ws, text, font=BOLD, fill=HEADER_FILL) for text in headers])
+    ws.append([text_cell(ws, text, font=BOLD, fill=HEADER_FILL) for text in headers])
     for row, outcome in rows:
         ws.append(_result_row(ws, columns, width, result_values(row, outcome), outcome))
 
@@ -197,22 +123,24 @@ def _result_row(
     position = {column: i for i, column in enumerate(columns)}
     cells: list[object] = [None] * (width + len(RESULT_COLUMNS))
     for column, text in values.items():
-        cells[position[column]] = _cell(ws, text)
+        cells[position[column]] = text_cell(ws, text)
     for offset, value in enumerate(_result_values(outcome), start=width):
         if value not in (None, ""):
-            cells[offset] = _cell(ws, value)
+            cells[offset] = text_cell(ws, value)
     if outcome.status in STATUS_FILLS:
-        cells[status_at] = _cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
+        cells[status_at] = text_cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
     if outcome.status in (Status.FAILED, Status.INVALID) and outcome.error:
-        cells[error_at] = _cell(ws, outcome.error, fill=PROBLEM_FILL)
+        cells[error_at] = text_cell(ws, outcome.error, fill=PROBLEM_FILL)
     url = outcome.resource_url
     if url and url.lower().startswith(("https://", "http://")):
-        cells[link_at] = _cell(ws, url, hyperlink=url, font=LINK)
+        cells[link_at] = text_cell(ws, url, hyperlink=url, font=LINK)
     for column, message in outcome.field_errors.items():
         if column not in position:
             continue  # a column the batch lacks: the message is in `error`
-        comment = Comment(_fit(ILLEGAL_CHARACTERS_RE.sub("", message)), AUTHOR, 120, 320)
-        cells[position[column]] = _cell(ws, values.get(column), fill=PROBLEM_FILL, comment=comment)
+        comment = Comment(fit(ILLEGAL_CHARACTERS_RE.sub("", message)), AUTHOR, 120, 320)
+        cells[position[column]] = text_cell(
+            ws, values.get(column), fill=PROBLEM_FILL, comment=comment
+        )
     return cells
 
 
@@ -241,6 +169,6 @@ def _summary_sheet(
     lines += [(f"Rows {status}", counts.get(status, 0)) for status in Status]
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 60
-    ws.append([_cell(ws, "Item", font=BOLD), _cell(ws, "Value", font=BOLD)])
+    ws.append([text_cell(ws, "Item", font=BOLD), text_cell(ws, "Value", font=BOLD)])
     for label, value in lines:
-        ws.append([_cell(ws, label), _cell(ws, value)])
+        ws.append([text_cell(ws, label), text_cell(ws, value)])

@@ -27,6 +27,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 from xml.etree import ElementTree
 
+from openpyxl.utils.cell import column_index_from_string
+
 from loader import problems
 from loader.errors import BatchError
 from loader.text import show_size
@@ -274,7 +276,7 @@ def _scan_prefixed(data: bytes, scan: SheetScan, state: _Counts) -> None:
 def _reach(scan: SheetScan, letters: set[bytes], numbers: set[bytes]) -> None:
     """Stretch the scan to the farthest column and row named."""
     for column in letters:
-        scan.columns = max(scan.columns, column_index(column.decode()) + 1)
+        scan.columns = max(scan.columns, column_index_from_string(column.decode()))
     if numbers:
         scan.rows = max(scan.rows, max(int(n) for n in numbers))
 
@@ -334,13 +336,5 @@ def _formula_cells(xml: IO[bytes]) -> Iterator[tuple[int, int]]:
         if element.find(formula_tag) is not None and (value is None or not value.text):
             match = _CELL_REF.fullmatch(element.get("r", ""))
             if match:
-                yield int(match.group(2)), column_index(match.group(1))
+                yield int(match.group(2)), column_index_from_string(match.group(1)) - 1
         element.clear()
-
-
-def column_index(letters: str) -> int:
-    """0-based column index of a spreadsheet letter: A -> 0, AB -> 27."""
-    index = 0
-    for letter in letters:
-        index = index * 26 + ord(letter) - 64
-    return index - 1

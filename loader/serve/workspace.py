@@ -23,7 +23,7 @@ from werkzeug.datastructures import FileStorage
 from loader.serve import library
 from loader.serve.jobs import Job
 from loader.serve.library import CheckedBatch, DueRow
-from loader.text import plural
+from loader.text import plural, stamped_name
 
 
 @dataclass
@@ -274,9 +274,8 @@ class Workspace:
     def start(self, entry: BatchEntry, kind: str) -> Job:
         """Start a preview or run in a thread of its own; the page polls the job."""
         assert entry.checked is not None and self.catalogue_url and self._api_key
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         suffix = "preview" if kind == "preview" else "results"
-        result_path = self.output_folder / f"{entry.path.stem}-{suffix}-{stamp}.xlsx"
+        result_path = self.output_folder / stamped_name(entry.path.stem, suffix)
         job = Job(
             kind,
             entry.id,
@@ -324,14 +323,13 @@ class Workspace:
 
 
 def _made_name(kind: str, names: list[str]) -> str:
-    """A file name for a batch the page makes: `export-water-quality-20261127-0712.xlsx`.
+    """A file name for a batch the page makes: `export-water-quality-20261127-071200.xlsx`.
 
     Only letters, digits, `-` and `_` of the names typed are kept, so the name
     stays in the session's folder whatever was typed.
     """
     words = "_".join(re.sub(r"[^A-Za-z0-9_-]+", "", name) for name in names).strip("_")
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{kind}-{words[:60] or 'batch'}-{stamp}.xlsx"
+    return stamped_name(kind, words[:60] or "batch")
 
 
 def _file_name(sent: str | None) -> str | None:

@@ -29,6 +29,7 @@ from loader.pipeline.validate.batch import Uploads, collisions, extent_problems
 from loader.pipeline.validate.cells import CellChecker, is_op
 from loader.pipeline.validate.rules import CLEARED, Found, Instance, RowChecker
 from loader.schema import CONTROL_COLUMNS, Schema, resource_cells
+from loader.spreadsheet import CELL_LIMIT
 from loader.text import UNSAFE_IN_CELL, escape, quote
 
 __all__ = ["resource_problems", "validate_batch"]
@@ -41,7 +42,6 @@ _OVERRIDING = (
     problems.CONTROL_CHARACTER.code,
     problems.CELL_TOO_LONG.code,
 )
-CELL_LIMIT = 32_767  # characters in one spreadsheet cell (Excel's limit)
 
 
 @dataclass
