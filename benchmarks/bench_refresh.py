@@ -175,6 +175,10 @@ def creates(bench: Bench) -> None:
             results[label] = bench.loader(batch, jobs=jobs, fold=fold)
     n = bench.datasets * bench.per_dataset
     print(f"\n2. {n} URL-only create rows over {bench.datasets} datasets")
+    _print_creates(results)
+
+
+def _print_creates(results: dict[str, float]) -> None:
     base, threads = results["plain loop"], results["bare 4-thread runner"]
     for label, seconds in results.items():
         against = (

@@ -142,13 +142,8 @@ class _Lane:
         ids, skipped = _resolve(call, self.created)
         if not skipped and self.keep_replaced is not None:
             call, skipped = self._keep_files(call, self.keep_replaced)
-        for outcome in skipped:
-            self.recorder.record(outcome)
         if skipped:
-            gone = {o.row for o in skipped}
-            rest = [op for op in call.operations if op.row not in gone]
-            if rest:
-                self.run_call(Call(REVISE, tuple(rest)) if len(rest) > 1 else single(rest[0]))
+            self._run_without(call, skipped)
             return
         self.recorder.sending(call.operations)
         outcomes, answer, error = _perform(call, ids, self.catalogue, self._guard(call))
@@ -169,6 +164,15 @@ class _Lane:
             if op.action == Action.CREATE and outcome.status == Status.DONE and outcome.resource_id:
                 self.created[op.row] = outcome.resource_id
             self.recorder.record(outcome)
+
+    def _run_without(self, call: Call, skipped: list[Outcome]) -> None:
+        """Record the rows that cannot go, and send the call's other rows."""
+        for outcome in skipped:
+            self.recorder.record(outcome)
+        gone = {o.row for o in skipped}
+        rest = [op for op in call.operations if op.row not in gone]
+        if rest:
+            self.run_call(Call(REVISE, tuple(rest)) if len(rest) > 1 else single(rest[0]))
 
     def _keep_files(self, call: Call, folder: Path) -> tuple[Call, list[Outcome]]:
         """Download the files the call's rows replace; a row whose file cannot be kept

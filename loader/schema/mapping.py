@@ -101,14 +101,9 @@ def _cell_text(field: Field, value: Any) -> str:
     """One field's value as an editor would type it."""
     if value is None:
         return ""
-    if field.type == "choice_list":
-        if isinstance(value, str) and value.strip().startswith("["):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                return str(value).strip()
-        if isinstance(value, list):
-            return ",".join(str(v) for v in value if v not in (None, ""))
+    listed = _choices_text(value) if field.type == "choice_list" else None
+    if listed is not None:
+        return listed
     if field.type == "date" and isinstance(value, str) and value.endswith("T00:00:00"):
         return value[:10]  # a date the catalogue keeps as midnight of that day
     if field.type == "json" and isinstance(value, (dict, list)):
@@ -120,3 +115,16 @@ def _cell_text(field: Field, value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return str(value).strip()
+
+
+def _choices_text(value: Any) -> str | None:
+    """Several choices as typed in one cell, separated by commas (the catalogue may
+    keep them as a list, or as the JSON text of one); None when `value` is neither."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return str(value).strip()
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value if v not in (None, ""))
+    return None

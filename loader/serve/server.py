@@ -23,7 +23,11 @@ HOST = "127.0.0.1"
 class _QuietHandler(WSGIRequestHandler):
     """Logs method, path and status: never the query, which carries the secret once."""
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+    def log_request(
+        self,
+        code: int | str = "-",
+        size: int | str = "-",  # noqa: ARG002 - the signature the server calls
+    ) -> None:
         self.log("info", '"%s %s" %s', self.command, urlsplit(self.path).path, code)
 
 
@@ -64,5 +68,5 @@ def serve(
         workspace.close()
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+def _interrupt(_signum: int, _frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt

@@ -136,20 +136,29 @@ def _check_row(row: Row, checkers: _Checkers, uploads: Uploads, from_result: boo
         check.found.append((problems.FORMULA_NOT_COMPUTED.code, column, body))
     if check.clears:
         check.instance[CLEARED] = check.clears
+    _check_operation(row, check, checkers, uploads, from_result)
+    return check
+
+
+def _check_operation(
+    row: Row, check: _RowCheck, checkers: _Checkers, uploads: Uploads, from_result: bool
+) -> None:
+    """What the row's operation needs, once its cells are converted."""
     op = check.instance.get("op", "")
     if not op:
         body = "choose create, update, patch, delete or upsert"
         check.found.append((problems.MISSING_VALUE.code, "op", body))
-    elif is_op(op):
-        check.op = _rerun_op(Op(op), check.instance, from_result)
-        check.found.extend(checkers.rows.check(check.op, check.instance))
-        check.found.extend(extent_problems(check.instance))
-        upload = row.values.get("upload")
-        if upload and upload != CLEAR:
-            problem = uploads.check(upload)[1]
-            if problem:
-                check.found.append(problem)
-    return check
+        return
+    if not is_op(op):
+        return  # the op cell's own problem says so
+    check.op = _rerun_op(Op(op), check.instance, from_result)
+    check.found.extend(checkers.rows.check(check.op, check.instance))
+    check.found.extend(extent_problems(check.instance))
+    upload = row.values.get("upload")
+    if upload and upload != CLEAR:
+        problem = uploads.check(upload)[1]
+        if problem:
+            check.found.append(problem)
 
 
 def _rerun_op(op: Op, instance: dict[str, object], from_result: bool) -> Op:

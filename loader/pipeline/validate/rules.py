@@ -49,22 +49,22 @@ def _missing(error: ValidationError, instance: Instance) -> list[str]:
 
 def _each_missing(body: str) -> Callable[[ValidationError, Instance, Op], Located]:
     """Explain a failed `required` on each column the row lacks."""
-    return lambda e, inst, op: [(c, body) for c in _missing(e, inst)]
+    return lambda e, inst, _op: [(c, body) for c in _missing(e, inst)]
 
 
 def _at_path(body: str) -> Callable[[ValidationError, Instance, Op], Located]:
     """Explain a failure on the column the error points at."""
-    return lambda e, inst, op: [(str(e.path[0]) if e.path else None, body)]
+    return lambda e, _inst, _op: [(str(e.path[0]) if e.path else None, body)]
 
 
 def _on(column: str, body: str) -> Callable[[ValidationError, Instance, Op], Located]:
     """Explain a failure on one fixed column."""
-    return lambda e, inst, op: [(column, body)]
+    return lambda _e, _inst, _op: [(column, body)]
 
 
 def _on_value(body: str) -> Callable[[ValidationError, Instance, Op], Located]:
     """Explain a failure on the column the failing value names (a cleared column)."""
-    return lambda e, inst, op: [(str(e.instance), body)]
+    return lambda e, _inst, _op: [(str(e.instance), body)]
 
 
 def _condition_schema(condition: Condition, negate: bool = False) -> dict[str, Any]:
@@ -218,7 +218,7 @@ def _patch_rules(columns: _Columns) -> list[Rule]:
                 "then": {"anyOf": [{"required": [c]} for c in [*changes, CLEARED]]},
                 "else": {"anyOf": [{"required": [c]} for c in [*by_name, CLEARED]]},
             },
-            lambda e, inst, op: [(None, problems.NO_CHANGE.message())],
+            lambda _e, _inst, _op: [(None, problems.NO_CHANGE.message())],
         )
     ]
 
@@ -232,7 +232,7 @@ def _clear_rules(schema: Schema, op: Op, columns: _Columns) -> list[Rule]:
             Rule(
                 problem,
                 {"properties": {CLEARED: FORBIDDEN}},
-                lambda e, inst, op: [(c, body) for c in inst[CLEARED]],
+                lambda _e, inst, _op: [(c, body) for c in inst[CLEARED]],
             )
         ]
     not_clearable = set(columns.required) | set(CONTROL_COLUMNS) | set(columns.kept)
@@ -261,7 +261,7 @@ def _clear_rules(schema: Schema, op: Op, columns: _Columns) -> list[Rule]:
 
 
 def _explain_clear(
-    read_only: set[str], kept: set[str], error: ValidationError, instance: Instance, op: Op
+    read_only: set[str], kept: set[str], error: ValidationError, _instance: Instance, _op: Op
 ) -> Located:
     column = str(error.instance)
     if column in kept:
