@@ -110,10 +110,10 @@ def test_a_change_must_come_from_the_page_itself(page):
         assert client.post("/token", data=form, headers={"Origin": origin}).status_code == 403
     cross = {"Referer": "http://evil.example/page"}
     assert client.post("/token", data=form, headers=cross).status_code == 403
-    assert not workspace.has_token
+    assert not workspace.access.has_token
     same = {"Referer": "http://localhost/batch/x"}
     assert client.post("/token", data=form, headers=same).status_code == 303
-    assert workspace.has_token
+    assert workspace.access.has_token
 
 
 def test_an_export_or_due_report_must_come_from_the_page_itself(page, held):
@@ -148,7 +148,7 @@ def test_the_token_is_never_sent_back(page, monkeypatch):
     assert path.name.encode() in pages[0]
     assert b"you are <strong>bcdc-editor</strong>" in pages[1]
     assert all(TOKEN.encode() not in body for body in pages)
-    assert TOKEN not in str(workspace.__dict__.get("user"))
+    assert TOKEN not in workspace.access.user and workspace.access.user == "bcdc-editor"
 
 
 def test_a_token_the_catalogue_refuses_is_not_kept(page, monkeypatch):
@@ -158,7 +158,7 @@ def test_a_token_the_catalogue_refuses_is_not_kept(page, monkeypatch):
     monkeypatch.setattr(library, "who", refuse)
     client, workspace = page(catalogue_url="http://127.0.0.1:9")
     client.post("/token", data={"api_key": TOKEN}, headers=ORIGIN)
-    assert not workspace.has_token
+    assert not workspace.access.has_token
     assert b"does not accept this token" in client.get("/").data
 
 
@@ -171,7 +171,7 @@ def test_a_refused_token_from_the_environment_is_dropped_and_the_page_asks(page,
     body = client.get("/").get_data(as_text=True)
     assert "The token from CKAN_API_KEY was not accepted" in body
     assert 'type="password" id="api_key"' in body
-    assert not workspace.has_token
+    assert not workspace.access.has_token
 
 
 def test_each_problem_is_shown_on_its_cell_and_cells_are_escaped(page):

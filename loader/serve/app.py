@@ -59,7 +59,7 @@ def _ws() -> Workspace:
 
 @page.get("/")
 def index() -> str:
-    _ws().check_user()
+    _ws().access.check_user()
     return _index_page()
 
 
@@ -74,19 +74,19 @@ def drop() -> ResponseReturnValue:
 
 @page.post("/token")
 def set_token() -> BaseResponse:
-    _ws().set_token(request.form.get("api_key", ""))
+    _ws().access.set_token(request.form.get("api_key", ""))
     return redirect(_back(), code=303)
 
 
 @page.post("/token/forget")
 def forget_token() -> BaseResponse:
-    _ws().forget_token()
+    _ws().access.forget_token()
     return redirect(_back(), code=303)
 
 
 @page.get("/catalogue")
 def from_catalogue() -> str:
-    _ws().check_user()
+    _ws().access.check_user()
     return _catalogue_page()
 
 
@@ -141,7 +141,7 @@ def batch_page(batch_id: str) -> str:
     entry = _batch_or_404(batch_id)
     if entry.checked is None and not entry.unreadable:
         ws.check(entry)
-    ws.check_user()
+    ws.access.check_user()
     return _batch_page(entry)
 
 
@@ -282,7 +282,7 @@ def _why_not(ws: Workspace, entry: BatchEntry, kind: str) -> str:
     """Why a preview or run may not start now ("" when it may)."""
     if not ws.catalogue_url:
         return "No catalogue was chosen: start bcdc-loader serve with --ckan URL|test|prod."
-    if not ws.has_token:
+    if not ws.access.has_token:
         return "Enter your API token first (step 2)."
     if not entry.ready:
         return "The batch has problems: fix them in the file, then check it again."

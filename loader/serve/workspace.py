@@ -1,10 +1,9 @@
 """What the page's server holds between requests, in memory only.
 
 One server serves one editor: a Workspace holds the batches it knows (from
-the folder it was started on, or dropped on the page), the token, the
-catalogue client of each token (kept for the server's life, and closed with
-it), and the previews and runs under way (`jobs`). The token lives in this
-object and nowhere else: not in a file, a cookie, a log or a page.
+the folder it was started on, or dropped on the page), the way into the
+catalogue with the editor's token (`access`), the previews and runs under
+way (`jobs`), and the due reports asked for.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from pathlib import Path
 from werkzeug.datastructures import FileStorage
 
 from loader.serve import library
+from loader.serve.access import CatalogueAccess
 from loader.serve.jobs import Job
 from loader.serve.library import CheckedBatch, DueRow
 from loader.text import plural, stamped_name
@@ -61,12 +61,11 @@ class DueReport:
 
 
 class Workspace:
-    """The batches, token and jobs of one server."""
+    """The batches, catalogue access and jobs of one server."""
 
     def __init__(self, folder: Path, catalogue_url: str | None, api_key: str | None = None):
         self.folder = folder.resolve()
-        self.catalogue_url = catalogue_url
-        self.production = catalogue_url is not None and library.is_production(catalogue_url)
+        self.access = CatalogueAccess(catalogue_url, api_key)
         # how batches are checked, and previewed and run: the target's limits, built once
         self.options = library.check_options(catalogue_url)
         self.scratch = Path(tempfile.mkdtemp(prefix="bcdc-loader-serve-"))
@@ -78,64 +77,14 @@ class Workspace:
         self.jobs: dict[tuple[str, str], Job] = {}
         self.due_reports: dict[str, DueReport] = {}
         self.lock = threading.Lock()
-        self._api_key = api_key or None
-        self._catalogues: dict[str | None, library.Catalogue] = {}  # by token
-        self._catalogues_lock = threading.Lock()
-        self.user = ""
-        self.token_from_environment = bool(api_key)
-        self.token_problem = ""
-
-    # -- the catalogue and the token ------------------------------------------------
-
-    def catalogue(self, api_key: str | None) -> library.Catalogue:
-        """The catalogue reached with `api_key` (None: as anyone, public datasets only):
-        one client a token, kept until the server stops."""
-        assert self.catalogue_url
-        with self._catalogues_lock:
-            found = self._catalogues.get(api_key)
-            if found is None:
-                found = self._catalogues[api_key] = library.connect(self.catalogue_url, api_key)
-        return found
 
     @property
-    def has_token(self) -> bool:
-        return bool(self._api_key)
+    def catalogue_url(self) -> str | None:
+        return self.access.url
 
-    def set_token(self, api_key: str) -> None:
-        """Hold a token after the catalogue accepts it; remember why when it does not."""
-        api_key = api_key.strip()
-        self.token_problem = ""
-        if not api_key:
-            self.token_problem = "The token field was empty."
-            return
-        if self.catalogue_url:
-            try:
-                self.user = library.who(self.catalogue(api_key))
-            except library.CatalogueError:
-                self.token_problem = (
-                    f"{self.catalogue_url} does not accept this token (is it current, and "
-                    "for this catalogue?). It was not kept."
-                )
-                return
-        self._api_key = api_key
-        self.token_from_environment = False
-
-    def forget_token(self) -> None:
-        self._api_key = None
-        self.user = ""
-        self.token_from_environment = False
-
-    def check_user(self) -> None:
-        """Name the user of a token taken from the environment (once)."""
-        if self._api_key and not self.user and self.catalogue_url:
-            try:
-                self.user = library.who(self.catalogue(self._api_key))
-            except library.CatalogueError as error:
-                self._api_key = None  # asked once; the editor can enter another on the page
-                self.token_problem = (
-                    f"The token from CKAN_API_KEY was not accepted ({error.message}); "
-                    "enter one here."
-                )
+    @property
+    def production(self) -> bool:
+        return self.access.production
 
     # -- batches -----------------------------------------------------------------
 
@@ -232,7 +181,7 @@ class Workspace:
         """
         assert self.catalogue_url
         path = self.dropped_folder / _made_name("export", [*organizations, *packages])
-        catalogue = self.catalogue(self._api_key)
+        catalogue = self.access.catalogue()
         done = library.export(catalogue, path, organizations=organizations, packages=packages)
         entry = self._entry(path, dropped=True)
         entry.made = (
@@ -247,7 +196,7 @@ class Workspace:
         is saved in the session's folder as a batch. Raises library.LoaderError."""
         assert self.catalogue_url
         path = self.dropped_folder / _made_name("due", organizations)
-        catalogue = self.catalogue(self._api_key)
+        catalogue = self.access.catalogue()
         rows = library.due(catalogue, path, organizations=organizations)
         made_at = datetime.now().astimezone()
         entry = None
@@ -273,7 +222,7 @@ class Workspace:
 
     def start(self, entry: BatchEntry, kind: str) -> Job:
         """Start a preview or run in a thread of its own; the page polls the job."""
-        assert entry.checked is not None and self.catalogue_url and self._api_key
+        assert entry.checked is not None and self.access.has_token
         suffix = "preview" if kind == "preview" else "results"
         result_path = self.output_folder / stamped_name(entry.path.stem, suffix)
         job = Job(
@@ -284,7 +233,7 @@ class Workspace:
             result_path=result_path,
         )
         self.jobs[(entry.id, kind)] = job
-        catalogue = self.catalogue(self._api_key)
+        catalogue = self.access.catalogue()
         thread = threading.Thread(
             target=self._work, args=(job, entry.path, catalogue, result_path), daemon=True
         )
@@ -315,10 +264,7 @@ class Workspace:
         (dropped files and results)."""
         for job in self.jobs.values():
             job.stop.set()
-        with self._catalogues_lock:
-            catalogues, self._catalogues = list(self._catalogues.values()), {}
-        for catalogue in catalogues:
-            catalogue.close()
+        self.access.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

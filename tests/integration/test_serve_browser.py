@@ -400,7 +400,7 @@ def test_stop_lets_the_call_under_way_finish_and_leaves_the_rest_not_run(
     ]
     write_workbook(tmp_path / "many.xlsx", rows)
     url, workspace = serve(catalogue.url)
-    workspace.set_token(catalogue.editor_token)
+    workspace.access.set_token(catalogue.editor_token)
     driver.get(url)
     click_and_load(driver, By.LINK_TEXT, "many.xlsx")
     click_and_load(driver, By.ID, "run-button")
@@ -491,7 +491,7 @@ def test_the_due_report_shows_an_overdue_resource(
         last_modified=month_ago.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     url, workspace = serve(catalogue.url)
-    workspace.set_token(catalogue.editor_token)
+    workspace.access.set_token(catalogue.editor_token)
     driver.get(url)
     click_and_load(driver, By.ID, "nav-catalogue")
     # from the keyboard: type the name, Tab to the button, Enter
