@@ -95,6 +95,16 @@ files_from_option = click.option(
 )
 
 
+trust_file_option = click.option(
+    "--trust-file",
+    "trusted_files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file to upload that you know is fine: do not look inside it for problems (repeatable).",
+)
+
+
 def _output_to(help_text: str) -> Callable[[F], F]:
     """-o/--output FILE, with its own help."""
     return click.option(
@@ -198,6 +208,7 @@ def template(paths: tuple[Path, ...], schema_source: str, ckan_url: str | None) 
 @files_from_option
 @schema_options
 @max_file_size_option
+@trust_file_option
 def validate(
     batch_path: Path,
     sheet: str | None,
@@ -206,6 +217,7 @@ def validate(
     schema_source: str,
     ckan_url: str | None,
     max_file_size: str | None,
+    trusted_files: tuple[Path, ...],
 ) -> None:
     """Check a batch without touching the catalogue; list every problem.
 
@@ -222,14 +234,18 @@ def validate(
         result_path=output,
         max_file_size=limit,
         files_from=files_from,
+        trusted_files=trusted_files,
     )
     for problem in result.problems:
         say(problem.message)
     bad_rows = result.counts().get("invalid", 0)
     ready = len(result.outcomes) - bad_rows
+    warnings = sum(p.warning for p in result.problems)
+    found = plural(len(result.problems) - warnings, "problem")
     say(
         f"{batch_path.name}: {plural(len(result.outcomes), 'row')}, {ready} ready, "
-        f"{bad_rows} with problems ({plural(len(result.problems), 'problem')})."
+        f"{bad_rows} with problems ({found})"
+        + (f"; {plural(warnings, 'warning')}." if warnings else ".")
     )
     if output is not None:
         say(f"Results written to {output}")
@@ -295,6 +311,7 @@ def validate(
     "(DIR/RESOURCE_ID/N/NAME), so that undo can put it back.",
 )
 @max_file_size_option
+@trust_file_option
 @yes_option
 @allow_http_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
@@ -315,6 +332,7 @@ def run(
     resume: bool,
     keep_replaced: Path | None,
     max_file_size: str | None,
+    trusted_files: tuple[Path, ...],
     yes: bool,
     allow_http: bool,
     quiet: bool,
@@ -345,6 +363,7 @@ def run(
         or (last_result_path(batch_path) if resume else default_result_path(batch_path)),
         "max_file_size": _max_file_size(max_file_size, url),
         "files_from": files_from,
+        "trusted_files": trusted_files,
         "keep_replaced": keep_replaced,
     }
     result = _run_with_progress(batch_path, catalogue, options, show=not quiet)

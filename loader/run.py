@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING
 from loader import __version__
 from loader.client import BytesListener, CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
-from loader.model import RESULT_COLUMNS, Batch, CheckedRow, Outcome, Problem, RunSummary, Status
+from loader.model import (
+    RESULT_COLUMNS,
+    Batch,
+    CheckedRow,
+    Outcome,
+    Problem,
+    RunSummary,
+    Status,
+    blocking,
+)
 from loader.pipeline.execute import dry_run, execute
 from loader.pipeline.journal import SUFFIX as JOURNAL_SUFFIX
 from loader.pipeline.journal import Earlier, Journal, journal_path, read_journal
@@ -95,23 +104,27 @@ def check_batch(
     result_path: Path | str | None = None,
     max_file_size: int | None = None,
     files_from: Iterable[Path | str] = (),
+    trusted_files: Iterable[Path | str] = (),
 ) -> RunResult:
     """Read and validate a batch offline: every problem at once, nothing sent anywhere.
 
     A file to upload over `max_file_size` bytes makes its row invalid
     (`client.upload_limit` gives the limit of the BCDC hosts); files to upload
-    must be in the batch's folder or one of `files_from`. Raises BatchError
-    when the file cannot be read.
+    must be in the batch's folder or one of `files_from`, and are looked inside
+    unless named in `trusted_files`. Raises BatchError when the file cannot be read.
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size, files_from)
+    batch, problems, checked = _read_and_check(
+        path, sheet, schema, max_file_size, files_from, trusted_files
+    )
     recorder = Recorder(row.number for row in batch.rows)
     recorder.record_problems(problems)
     recorder.record_ready(checked)
     target = schema.source if schema.source.startswith(("http://", "https://")) else None
     summary = RunSummary("validate", started, _now(), __version__, target_url=target)
-    return finish(batch, problems, recorder.close(""), summary, result_path, bool(problems))
+    refused = bool(blocking(problems))
+    return finish(batch, problems, recorder.close(""), summary, result_path, refused)
 
 
 def run_batch(
@@ -136,6 +149,7 @@ def run_batch(
     on_bytes: BytesListener | None = None,
     max_file_size: int | None = None,
     files_from: Iterable[Path | str] = (),
+    trusted_files: Iterable[Path | str] = (),
 ) -> RunResult:
     """Validate, plan and run one batch file against `catalogue`.
 
@@ -144,7 +158,8 @@ def run_batch(
     of a dataset that move no file as one call; a file the resource holds is
     not sent again unless `force_upload` (`touch` then records the refresh);
     a file over `max_file_size` bytes, or outside the batch's folder and
-    `files_from`, makes its row invalid. With a
+    `files_from`, makes its row invalid; so does what is inside a file, unless
+    a warning or the file is one of `trusted_files`. With a
     `result_path` a journal is kept beside it (unless not `journal`), and
     `resume` continues the run it records. `on_start`, `on_outcome` and
     `on_bytes` hear the number of operations, each outcome, and upload bytes.
@@ -153,7 +168,9 @@ def run_batch(
     """
     started = _now()
     schema = schema or load_schema()
-    batch, problems, checked = _read_and_check(path, sheet, schema, max_file_size, files_from)
+    batch, problems, checked = _read_and_check(
+        path, sheet, schema, max_file_size, files_from, trusted_files
+    )
     result_file = Path(result_path) if result_path else None
     keep_journal = journal and not dry_run_only and result_file is not None
     recorder, checked, in_doubt = _records(
@@ -161,7 +178,7 @@ def run_batch(
     )
     listening, catalogue.on_bytes = catalogue.on_bytes, on_bytes or catalogue.on_bytes
     user = ""
-    refused = bool(problems) and not skip_invalid
+    refused = bool(blocking(problems)) and not skip_invalid
     unreached = "the batch has invalid rows, so nothing was written" if refused else ""
     planner = Planner(catalogue, schema, force_upload=force_upload, touch=touch, in_doubt=in_doubt)
     try:
@@ -250,7 +267,7 @@ def _plan(
     recorder: Recorder,
 ) -> Plan:
     """Plan the valid rows; rows that cannot be planned are recorded as they fail."""
-    invalid = {p.row for p in problems if p.row is not None}
+    invalid = {p.row for p in blocking(problems) if p.row is not None}
     plan = planner.plan(checked, unmade=unmade_resources(batch.rows, invalid))
     for failure in plan.failures:
         recorder.record(failure)
@@ -263,10 +280,13 @@ def _read_and_check(
     schema: Schema,
     max_file_size: int | None,
     files_from: Iterable[Path | str],
+    trusted_files: Iterable[Path | str],
 ) -> tuple[Batch, list[Problem], list[CheckedRow]]:
     """Read and validate."""
     batch = read_batch(Path(path), sheet=sheet, schema=schema)
-    problems, checked = validate_batch(batch, schema, files_from, max_file_size=max_file_size)
+    problems, checked = validate_batch(
+        batch, schema, files_from, max_file_size=max_file_size, trusted_files=trusted_files
+    )
     return batch, problems, checked
 
 

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
-from loader.model import CLEAR, MAKING_OPS, Batch, CheckedRow, Op, Problem, Row
+from loader.model import CLEAR, MAKING_OPS, Batch, CheckedRow, Op, Problem, Row, blocking
 from loader.pipeline.validate.batch import Uploads, collisions, extent_problems
 from loader.pipeline.validate.cells import CellChecker, is_op
+from loader.pipeline.validate.contents import Contents
 from loader.pipeline.validate.rules import CLEARED, Found, Instance, RowChecker
 from loader.schema import CONTROL_COLUMNS, Schema, resource_cells
 from loader.text import UNSAFE_IN_CELL, escape, quote
@@ -77,10 +78,14 @@ def validate_batch(
     files_from: Iterable[Path | str] = (),
     *,
     max_file_size: int | None = None,
+    trusted_files: Iterable[Path | str] = (),
 ) -> tuple[list[Problem], list[CheckedRow]]:
     """Every problem in the batch, and the rows that have none, ready for the catalogue.
 
     A file to upload larger than `max_file_size` bytes makes its row invalid.
+    Each file to upload is looked inside (`contents`), except `trusted_files`;
+    what it finds may be a warning, which is among the problems returned but
+    leaves its row ready.
 
     Problems come in row order, then column order; batch-level problems
     (rows that collide, uploads) are attached to the rows they concern.
@@ -88,8 +93,10 @@ def validate_batch(
     """
     checkers = _checkers(schema)
     uploads = Uploads(Path(batch.path).resolve().parent, files_from, max_file_size)
+    contents = Contents(trusted_files)
     checks = {
-        row.number: _check_row(row, checkers, uploads, batch.from_result) for row in batch.rows
+        row.number: _check_row(row, checkers, uploads, contents, batch.from_result)
+        for row in batch.rows
     }
     ops = {n: (c.op, c.instance) for n, c in checks.items() if c.op is not None}
     for number, found in collisions(ops).items():
@@ -101,15 +108,17 @@ def validate_batch(
     for row in batch.rows:
         check = checks[row.number]
         found = _tidy(check.found)
-        if not found and check.op is not None:
-            checked.append(_checked_row(row, check, uploads))
-            continue
         found.sort(key=lambda p: order.get(p[1], -1) if p[1] else -1)
-        problems_out.extend(_problem(batch, row.number, *p) for p in found)
+        row_problems = [_problem(batch, row.number, *p) for p in found]
+        problems_out.extend(row_problems)
+        if check.op is not None and not blocking(row_problems):
+            checked.append(_checked_row(row, check, uploads))
     return problems_out, checked
 
 
-def _check_row(row: Row, checkers: _Checkers, uploads: Uploads, from_result: bool) -> _RowCheck:
+def _check_row(
+    row: Row, checkers: _Checkers, uploads: Uploads, contents: Contents, from_result: bool
+) -> _RowCheck:
     check = _RowCheck()
     joined = "".join(row.values.values())  # one look for the rare unsafe cell, not one a cell
     if len(joined) > CELL_LIMIT or UNSAFE_IN_CELL.search(joined):
@@ -146,9 +155,11 @@ def _check_row(row: Row, checkers: _Checkers, uploads: Uploads, from_result: boo
         check.found.extend(extent_problems(check.instance))
         upload = row.values.get("upload")
         if upload and upload != CLEAR:
-            problem = uploads.check(upload)[1]
+            path, problem = uploads.check(upload)
             if problem:
                 check.found.append(problem)
+            else:  # what is inside the file, once its path is fine
+                check.found.extend(contents.check(path, upload, row.values.get("format")))
     return check
 
 
@@ -199,13 +210,15 @@ def _tidy(found: list[Found]) -> list[Found]:
 
 
 def _problem(batch: Batch, number: int, code: str, column: str | None, body: str) -> Problem:
+    warning = problems.get(code).warning
+    mark = " (warning)" if warning else ""
     if column is None:
-        return Problem(code, f"Row {number}: {body}", number, None)
+        return Problem(code, f"Row {number}{mark}: {body}", number, None, warning)
     header = quote(batch.header_for(column))
-    message = f"Row {number}, column '{header}': {body}"
+    message = f"Row {number}, column '{header}'{mark}: {body}"
     if column not in batch.columns:
         message += " (the batch has no such column yet: add it)"
-    return Problem(code, message, number, column)
+    return Problem(code, message, number, column, warning)
 
 
 def _checked_row(row: Row, check: _RowCheck, uploads: Uploads) -> CheckedRow:
