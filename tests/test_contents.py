@@ -125,6 +125,12 @@ BAD = {
         "the heading row (line 1); a value holding a semicolon needs quotes around it. So do 13 "
         "other lines (lines 9, 13, 17, 21, 25, ...)",
     ),
+    "a row running over two lines": (
+        "sites.csv", b'a,b,c\n1,"x\ny"\n2,3,4\n', "csv", "upload-ragged-rows", "upload",
+        "Row 2, column 'upload': 'sites.csv': line 2 has 2 cells, fewer than the 3 columns of "
+        "the heading row (line 1); it runs on to line 3: a quote opened on line 2 may never "
+        "close",
+    ),
     "a quote never closed": (
         "sites.csv", b'site,note\n1,ok\n2,"open\n3,x\n4,y\n', "csv", "upload-ragged-rows", "upload",
         "Row 2, column 'upload': 'sites.csv': line 3 opens a quoted cell that never closes, so "

@@ -11,8 +11,8 @@ file, the line, the column.
 
 What a file is comes from its content (its first bytes, a zip's list of
 parts), never from its name alone. Text is read streamed, a megabyte at a
-time, through Python's csv module (the parser the DataStore loaders
-themselves use) and an incremental decoder, so a 1 GB file costs no more
+time, through Python's csv module (which the DataStore loader's own reader
+uses) and an incremental decoder, so a 1 GB file costs no more
 memory than a small one; JSON goes through ijson's streaming parser for the
 same reason. The heading row is found as the DataStore loader finds it: the
 first row, among the first hundred that are not blank, holding about as many
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
+from loader.pipeline.read import column_letter
 from loader.pipeline.validate.rules import Found
 from loader.pipeline.workbook import MAX_PARTS, kind_of
 from loader.problems import ProblemType
@@ -460,16 +461,6 @@ class LineTooLong(Exception):
 # -- tables ----------------------------------------------------------------------------
 
 
-def column_letter(index: int) -> str:
-    """Spreadsheet letter for a 0-based column index: 0 -> A, 27 -> AB."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 _NUMBER = re.compile(r"[-+]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
 
@@ -504,26 +495,24 @@ class _Ragged:
         elif len(self.lines) < SHOWN:
             self.lines.append(start)
 
-    def findings(self, unit: str) -> list[Finding]:
+    def findings(self) -> list[Finding]:
         if self.first is None:
             return []
         start, end, cells = self.first
         more = cells > self.width
         detail = (
-            f"{unit} {start} has {plural(cells, 'cell')}, {'more' if more else 'fewer'} than "
+            f"line {start} has {plural(cells, 'cell')}, {'more' if more else 'fewer'} than "
             f"the {plural(self.width, 'column')} of the heading row ({self.heading})"
         )
         if end > start:
-            detail += (
-                f"; it runs on to {unit} {end}: a quote opened on {unit} {start} may never close"
-            )
+            detail += f"; it runs on to line {end}: a quote opened on line {start} may never close"
         elif more:
             detail += f"; a value holding a {self.separator} needs quotes around it"
         if self.count > 1:
             shown = ", ".join(str(n) for n in self.lines)
             etc = ", ..." if self.count - 1 > len(self.lines) else ""
-            others = plural(self.count - 1, f"other {unit}")
-            detail += f". So do {others} ({unit}s {shown}{etc})"
+            others = plural(self.count - 1, "other line")
+            detail += f". So do {others} (lines {shown}{etc})"
         return [Finding(problems.UPLOAD_RAGGED_ROWS, {"detail": detail})]
 
 
@@ -647,7 +636,7 @@ def _rows(reader: Any, separator: str) -> list[Finding]:
             "characters: a quote opened there may never close"
         )
         return [Finding(problems.UPLOAD_RAGGED_ROWS, {"detail": detail})]
-    return found + ragged.findings("line")
+    return found + ragged.findings()
 
 
 def _unclosed(line: int, last: int) -> Finding:
