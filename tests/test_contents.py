@@ -284,6 +284,25 @@ def test_every_code_of_a_file_is_in_the_corpus():
     }
 
 
+def test_a_workbook_is_named_by_its_own_row_numbers_and_a_damaged_one_is_refused(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.title = "Data"
+    for cell, value in {"A3": "site", "C3": "lat", "A4": 1, "B4": 2, "C4": 3}.items():
+        book.active[cell] = value
+    book.save(tmp_path / "sites.xlsx")
+    found, _ = validate(tmp_path, "sites.xlsx", (tmp_path / "sites.xlsx").read_bytes(), "xlsx")
+    assert [p.message.split(": ", 1)[1] for p in found] == [
+        "'sites.xlsx': column B of the heading row (row 3 of sheet 'Data') has no name; the "
+        "DataStore needs a name for every column: name it, or delete the column"
+    ]
+    whole = (tmp_path / "sites.xlsx").read_bytes()
+    found, _ = validate(tmp_path, "cut.xlsx", whole[: len(whole) // 2], "xlsx")
+    assert [p.message.split(": ", 1)[1] for p in found] == [
+        "'cut.xlsx' is a damaged or incomplete zip archive, but its format is 'xlsx': upload "
+        "the xlsx file you meant"
+    ]
+
+
 def test_without_a_format_the_name_says_what_the_file_should_be(tmp_path):
     (tmp_path / "sites.csv").write_bytes(xlsx(["a"], [1]))
     row = {"op": "patch", "resource_id": "3f1c0a9e", "upload": "sites.csv"}

@@ -653,38 +653,19 @@ def _unclosed(line: int, last: int) -> Finding:
 def workbook_findings(path: Path) -> list[Finding]:
     """The first sheet of an .xlsx workbook (the one the DataStore loads): empty, or
     its heading row with blank or repeated names. Only the first rows are read."""
-    import openpyxl  # only workbooks need it
-
     try:
-        with zipfile.ZipFile(path) as archive:
-            strings = sum(
-                i.file_size for i in archive.infolist() if "sharedstrings" in i.filename.lower()
-            )
-        if strings > MAX_SHARED_STRINGS:
-            return []  # its headings are not looked at: the strings would fill memory
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception:  # a workbook openpyxl cannot open; the DataStore loader may still
+        first = _first_rows(path)
+    except Exception:  # a workbook openpyxl cannot read; the DataStore loader may still
         return []
-    try:
-        if not book.worksheets:
-            return [Finding(problems.UPLOAD_EMPTY, {"detail": "it has no sheet"})]
-        sheet = book.worksheets[0]
-        sample: Sampled = []
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = ["" if v is None else str(v).strip() for v in row]
-            if not _blank(cells):
-                sample.append((number, number, cells))
-                if len(sample) == SAMPLE_ROWS:
-                    break
-    finally:
-        book.close()
-    name = quote(sheet.title)
+    if first is None:
+        return []  # its headings are not looked at: its strings would fill memory
+    name, sample = first
+    if name is None:
+        return [Finding(problems.UPLOAD_EMPTY, {"detail": "it has no sheet"})]
     if not sample:
-        return [
-            Finding(
-                problems.UPLOAD_EMPTY, {"detail": f"its first sheet, '{name}', holds no values"}
-            )
-        ]
+        detail = f"its first sheet, '{quote(name)}', holds no values"
+        return [Finding(problems.UPLOAD_EMPTY, {"detail": detail})]
+    name = quote(name)
     width = max(max((i + 1 for i, c in enumerate(cells) if c), default=0) for _, _, cells in sample)
     at = heading_index(sample)
     where = f"row {sample[at][0]} of sheet '{name}'"
@@ -692,6 +673,35 @@ def workbook_findings(path: Path) -> list[Finding]:
     if at == len(sample) - 1 and len(sample) < SAMPLE_ROWS:
         found.append(Finding(problems.UPLOAD_NO_ROWS, {"where": where}))
     return found
+
+
+def _first_rows(path: Path) -> tuple[str | None, Sampled] | None:
+    """The first sheet's name and its first rows that are not blank (None: not read)."""
+    import openpyxl  # only workbooks need it
+
+    with zipfile.ZipFile(path) as archive:
+        parts = archive.infolist()
+    if (
+        sum(p.file_size for p in parts if "sharedstrings" in p.filename.lower())
+        > MAX_SHARED_STRINGS
+    ):
+        return None
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        if not book.worksheets:
+            return None, []
+        sheet = book.worksheets[0]
+        sample: Sampled = []
+        for row in sheet.iter_rows():
+            cells = ["" if c.value is None else str(c.value).strip() for c in row]
+            number = next((c.row for c in row if getattr(c, "row", None) is not None), 0) or 0
+            if not _blank(cells):
+                sample.append((number, number, cells))
+                if len(sample) == SAMPLE_ROWS:
+                    break
+        return sheet.title, sample
+    finally:
+        book.close()
 
 
 # -- JSON ------------------------------------------------------------------------------
