@@ -409,6 +409,14 @@ def test_encoding_problems_name_the_line_with_old_mac_line_ends(tmp_path):
     assert "line 3 holds 0x81" in found[0].message
 
 
+def test_a_character_cut_off_at_the_end_and_bytes_after_a_nul_are_read_on(tmp_path):
+    found, _ = validate(tmp_path, "cut.csv", "a,b\n1,é\n2,".encode() + b"\xc3", "csv")
+    assert [p.code for p in found] == ["upload-encoding"]
+    assert "line 3 holds bytes that are not UTF-8 (0xC3" in found[0].message
+    found, _ = validate(tmp_path, "nul.csv", b"a,b\n1,\x00\n2,\xff\n3,4,5\n", "csv")
+    assert [p.code for p in found] == ["upload-encoding", "upload-ragged-rows"]
+
+
 def test_a_line_too_long_to_be_a_row(tmp_path, monkeypatch):
     monkeypatch.setattr(contents, "CHUNK", 1024)
     monkeypatch.setattr(contents, "MAX_LINE", 4096)

@@ -344,18 +344,20 @@ class _Decoded:
                 data = stream.read(CHUNK)
                 if self.on_chunk and data:
                     self.on_chunk(data)
-        rest += decoder.decode(b"", final=True)
+        rest += self._last(decoder)
         if rest:
             yield [rest]
 
     def _decode(self, data: bytes, decoder: Any) -> tuple[str, Any]:
-        if not self.watching:
-            return decoder.decode(data), decoder
         pending = decoder.getstate()[0] if self.encoding == "UTF-8" else b""
         try:
             text = decoder.decode(data)
         except UnicodeDecodeError as bad:
+            if not self.watching:  # already reported: read on as well as can be
+                return self._replacing(pending + data)
             return self._undecodable(pending + data, bad, len(pending))
+        if not self.watching:
+            return text, decoder
         if data.isascii():
             return text, decoder
         if self.encoding == "UTF-8":
@@ -402,6 +404,17 @@ class _Decoded:
         )
         self._encoding_problem(detail)
         return self._replacing(joined)
+
+    def _last(self, decoder: Any) -> str:
+        """What the decoder still holds at the end: a character cut off is bytes that
+        are not UTF-8, like any other."""
+        try:
+            return str(decoder.decode(b"", final=True))
+        except UnicodeDecodeError as bad:
+            pending = decoder.getstate()[0]
+            if not self.watching:
+                return self._replacing(pending)[0]
+            return str(self._undecodable(pending, bad, 0)[0])
 
     def _replacing(self, joined: bytes) -> tuple[str, Any]:
         decoder = codecs.getincrementaldecoder("cp1252")(errors="replace")
