@@ -57,6 +57,7 @@ bench: $(STAMP) browser ckan-up
 	@$(BIN)/python benchmarks/bench_serve.py
 	@$(BIN)/python benchmarks/bench_hostile.py
 	@$(BIN)/python benchmarks/bench_journal.py
+	@$(BIN)/python benchmarks/bench_preflight.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan

@@ -101,6 +101,12 @@ class Problem:
     message: str
     row: int | None = None  # spreadsheet row number; None for file-level problems
     column: str | None = None  # canonical column name; None when not tied to one
+    warning: bool = False  # reported, but the row still runs
+
+
+def blocking(found: list[Problem]) -> list[Problem]:
+    """The problems that make their rows invalid (all but warnings)."""
+    return [p for p in found if not p.warning]
 
 
 @dataclass(frozen=True)

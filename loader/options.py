@@ -44,6 +44,7 @@ class CheckOptions:
     schema: Schema | None = None  # None: the schema shipped with the loader
     max_file_size: int | None = None  # bytes a file to upload may have; None: no limit
     files_from: tuple[Path, ...] = ()  # folders files may come from besides the batch's
+    trusted_files: tuple[Path, ...] = ()  # files to upload not looked inside (known fine)
 
     @classmethod
     def for_target(
@@ -54,13 +55,20 @@ class CheckOptions:
         schema: Schema | None = None,
         files_from: Iterable[Path | str] = (),
         max_file_size: MaxFileSize = TARGETS_LIMIT,
+        trusted_files: Iterable[Path | str] = (),
     ) -> CheckOptions:
         """The options for a batch meant for the catalogue at `url` (None: not known):
         unless `max_file_size` says otherwise (a number of bytes, or None for no
         limit), a file larger than that catalogue takes makes its row invalid."""
         if max_file_size is TARGETS_LIMIT:
             max_file_size = upload_limit(url) if url else None
-        return cls(sheet, schema, max_file_size, tuple(Path(p) for p in files_from))
+        return cls(
+            sheet,
+            schema,
+            max_file_size,
+            tuple(Path(p) for p in files_from),
+            tuple(Path(p) for p in trusted_files),
+        )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ class ProblemType:
     description: str
     template: str
     stage: str
+    # reported, but does not make the row invalid (files whose content may mislead)
+    warning: bool = False
 
     def message(self, **values: Any) -> str:
         """The message for one occurrence, with the template's blanks filled in.
@@ -49,12 +51,14 @@ STAGES = ("read", "validate", "plan", "run", "undo")
 REGISTRY: dict[str, ProblemType] = {}
 
 
-def _register(code: str, title: str, description: str, template: str, stage: str) -> ProblemType:
+def _register(
+    code: str, title: str, description: str, template: str, stage: str, warning: bool = False
+) -> ProblemType:
     if code in REGISTRY:
         raise ValueError(f"problem code {code} registered twice")
     if stage not in STAGES:
         raise ValueError(f"problem code {code}: unknown stage {stage}")
-    problem = ProblemType(code, title, description, template, stage)
+    problem = ProblemType(code, title, description, template, stage, warning)
     REGISTRY[code] = problem
     return problem
 
@@ -362,6 +366,96 @@ NOT_IN_SCHEMA = _register(
     "validate",
 )
 
+# -- looking inside files to upload (loader/pipeline/validate/contents.py) ------------
+
+UPLOAD_EMPTY = _register(
+    "upload-empty",
+    "File empty",
+    "the file to upload holds nothing: no bytes, only blank lines, or a workbook whose "
+    "first sheet is empty",
+    "'{text}' is empty ({detail}); there is nothing to load or to publish",
+    "validate",
+)
+UPLOAD_ENCODING = _register(
+    "upload-encoding",
+    "Text does not decode",
+    "a text file to upload mixes UTF-8 with another encoding, holds bytes that are no "
+    "character in UTF-8 or Windows-1252, or holds a NUL: the DataStore load would fail "
+    "or garble it",
+    "'{text}': {detail}",
+    "validate",
+)
+UPLOAD_OTHER_ENCODING = _register(
+    "upload-other-encoding",
+    "Not UTF-8",
+    "a text file to upload is Windows-1252 or UTF-16, not UTF-8: the DataStore "
+    "reads it, but whoever downloads the file and reads it as UTF-8 sees garbled letters",
+    "'{text}' is saved as {encoding} text, not UTF-8{where}. The DataStore reads it, but "
+    "people and programs that expect UTF-8 will see garbled letters in the file; save it "
+    "as UTF-8 ('CSV UTF-8' in Excel)",
+    "validate",
+    warning=True,
+)
+UPLOAD_BLANK_HEADING = _register(
+    "upload-blank-heading",
+    "Column without a name",
+    "a column of a table to upload (CSV, TSV, Excel) has no name in the heading row: the "
+    "DataStore load fails",
+    "'{text}': {columns} of the heading row ({where}) {have} no name; the DataStore needs "
+    "a name for every column: name it, or delete the column",
+    "validate",
+)
+UPLOAD_DUPLICATE_HEADING = _register(
+    "upload-duplicate-heading",
+    "Column name repeated",
+    "two columns of a table to upload have the same name (compared as the DataStore keeps "
+    "them: trimmed, 63 characters at most): the DataStore load fails",
+    "'{text}': {detail}; the DataStore needs a different name for each column: rename them",
+    "validate",
+)
+UPLOAD_NO_HEADING = _register(
+    "upload-no-heading",
+    "No heading row?",
+    "the heading row of a table to upload holds only numbers, so it may be data: "
+    "the DataStore takes it for the column names",
+    "'{text}': the heading row ({where}) holds only numbers ({sample}); the DataStore "
+    "takes it for the column names. If it is data, add a heading row above it",
+    "validate",
+    warning=True,
+)
+UPLOAD_NO_ROWS = _register(
+    "upload-no-rows",
+    "Heading row only",
+    "a table to upload has a heading row but no rows under it: the DataStore loads an empty table",
+    "'{text}' has a heading row ({where}) but no rows under it; the data preview would "
+    "show an empty table",
+    "validate",
+    warning=True,
+)
+UPLOAD_RAGGED_ROWS = _register(
+    "upload-ragged-rows",
+    "Rows do not fit the heading row",
+    "rows of a table to upload have more or fewer cells than the heading row has columns "
+    "(or a quoted cell never ends): the DataStore load fails",
+    "'{text}': {detail}",
+    "validate",
+)
+UPLOAD_WRONG_FORMAT = _register(
+    "upload-wrong-format",
+    "Format does not match the file",
+    "the file to upload is not what the row's `format` says (judged by its content, not "
+    "its name): an Excel workbook declared csv, a zip declared geojson, a PDF declared csv",
+    "'{text}' is {kind}, but {said}: {fix}",
+    "validate",
+)
+UPLOAD_INVALID_JSON = _register(
+    "upload-invalid-json",
+    "JSON does not parse",
+    "a JSON or GeoJSON file to upload is not valid JSON (the place is named)",
+    "'{text}' is not valid JSON: {where}: {reason}",
+    "validate",
+)
+
 # -- planning: names resolved against the catalogue ---------------------------------
 
 NOT_FOUND = _register(
@@ -606,5 +700,8 @@ def docs_table() -> str:
     }
     lines = ["| code | found while | meaning |", "|---|---|---|"]
     for problem in REGISTRY.values():
-        lines.append(f"| `{problem.code}` | {words[problem.stage]} | {problem.description} |")
+        meaning = (
+            "warning (the row still runs): " if problem.warning else ""
+        ) + problem.description
+        lines.append(f"| `{problem.code}` | {words[problem.stage]} | {meaning} |")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from loader.client import CatalogueAPI, bytes_heard_by
 from loader.errors import CannotStart
-from loader.model import Batch, CheckedRow, Problem
+from loader.model import Batch, CheckedRow, Problem, blocking
 from loader.options import CheckOptions, Listeners, RunOptions
 from loader.pipeline.execute import dry_run, execute
 from loader.pipeline.journal import SUFFIX as JOURNAL_SUFFIX
@@ -52,16 +52,19 @@ def check_batch(
 
     A file to upload over `options.max_file_size` bytes makes its row invalid
     (`CheckOptions.for_target` gives a catalogue's own limit); files to upload
-    must be in the batch's folder or one of `options.files_from`. With a
-    `result_path`, the result workbook is written there. Raises BatchError
-    when the file cannot be read.
+    must be in the batch's folder or one of `options.files_from`, and are
+    looked inside unless named in `options.trusted_files` (what is found there
+    may be only a warning, which leaves its row ready). With a `result_path`,
+    the result workbook is written there. Raises BatchError when the file
+    cannot be read.
     """
     schema = options.schema or load_schema()
     target = schema.source if schema.source.startswith(("http://", "https://")) else None
     summary = starting("validate", target)
     batch, problems, checked = _read_and_check(path, options, schema)
     result_file = Path(result_path) if result_path else None
-    with recording(batch, problems, summary, result_file, refused=bool(problems)) as done:
+    refused = bool(blocking(problems))
+    with recording(batch, problems, summary, result_file, refused=refused) as done:
         done.recorder.record_ready(checked)
     assert done.result is not None
     return done.result
@@ -92,7 +95,7 @@ def run_batch(
     batch, problems, checked = _read_and_check(path, options.check, schema)
     result_file = Path(result_path) if result_path else None
     earlier = _earlier_run(batch, result_file) if options.resume else None
-    refused = bool(problems) and not options.skip_invalid
+    refused = bool(blocking(problems)) and not options.skip_invalid
     with (
         recording(
             batch, problems, summary, result_file, resumed=options.resume, refused=refused
@@ -170,7 +173,7 @@ def _plan(
     recorder: Recorder,
 ) -> Plan:
     """Plan the valid rows; rows that cannot be planned are recorded as they fail."""
-    invalid = {p.row for p in problems if p.row is not None}
+    invalid = {p.row for p in blocking(problems) if p.row is not None}
     plan = planner.plan(checked, unmade=unmade_resources(batch.rows, invalid))
     for failure in plan.failures:
         recorder.record(failure)
@@ -183,7 +186,11 @@ def _read_and_check(
     """Read and validate."""
     batch = read_batch(Path(path), sheet=options.sheet, schema=schema)
     problems, checked = validate_batch(
-        batch, schema, options.files_from, max_file_size=options.max_file_size
+        batch,
+        schema,
+        options.files_from,
+        max_file_size=options.max_file_size,
+        trusted_files=options.trusted_files,
     )
     return batch, problems, checked
 

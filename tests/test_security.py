@@ -49,7 +49,7 @@ def outside(tmp_path) -> Path:
 def batch_folder(tmp_path) -> Path:
     folder = tmp_path / "batch"
     folder.mkdir()
-    (folder / "mine.csv").write_text("a,b\n")
+    (folder / "mine.csv").write_text("a,b\n1,2\n")
     return folder
 
 

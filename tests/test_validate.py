@@ -386,7 +386,7 @@ def test_clear_of_a_required_field_on_create_is_one_problem_not_two(tmp_path):
 
 def test_uploads_resolve_against_the_batch_folder(tmp_path):
     (tmp_path / "files").mkdir()
-    (tmp_path / "files" / "sites.csv").write_text("a,b\n")
+    (tmp_path / "files" / "sites.csv").write_text("a,b\n1,2\n")
     row = {**DOCUMENT, "url": "", "upload": "files/sites.csv"}
     problems, checked = check(tmp_path, row)
     assert problems == []
@@ -396,7 +396,7 @@ def test_uploads_resolve_against_the_batch_folder(tmp_path):
 
 def test_upload_problems(tmp_path):
     (tmp_path / "files").mkdir()
-    (tmp_path / "here.csv").write_text("x")
+    (tmp_path / "here.csv").write_text("x\n1\n")
     problems, _ = check(
         tmp_path,
         {**DOCUMENT, "url": "", "upload": "files/missing.csv"},

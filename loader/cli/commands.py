@@ -105,9 +105,12 @@ def validate(
         say(problem.message)
     bad_rows = result.counts().get("invalid", 0)
     ready = len(result.outcomes) - bad_rows
+    warnings = sum(p.warning for p in result.problems)
+    found = plural(len(result.problems) - warnings, "problem")
     say(
         f"{batch_path.name}: {plural(len(result.outcomes), 'row')}, {ready} ready, "
-        f"{bad_rows} with problems ({plural(len(result.problems), 'problem')})."
+        f"{bad_rows} with problems ({found})"
+        + (f"; {plural(warnings, 'warning')}." if warnings else ".")
     )
     if output is not None:
         say(f"Results written to {output}")

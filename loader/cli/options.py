@@ -5,7 +5,7 @@ once, with a command's own help where it differs. Options that belong
 together reach the command as one value, built here, so that a command
 takes a few typed values rather than a long list of flags:
 
-- `check_options`: --sheet, --files-from, --schema, --max-file-size, which
+- `check_options`: --sheet, --files-from, --schema, --max-file-size, --trust-file, which
   become a `loader.options.CheckOptions` once the catalogue is known;
 - `run_options`: what `run` does with the rows, as a `loader.options.RunOptions`;
 - `writing` and `reading`: how a command reaches the catalogue (`access`).
@@ -114,6 +114,7 @@ class CheckChoices:
     files_from: tuple[Path, ...]
     schema_source: str
     max_file_size: str | None
+    trusted_files: tuple[Path, ...]
 
     def options_for(self, url: str | None) -> CheckOptions:
         """The check's options for a batch meant for the catalogue at `url`: its schema
@@ -124,6 +125,7 @@ class CheckChoices:
             schema=resolve_schema(self.schema_source, url),
             files_from=self.files_from,
             max_file_size=parse_size(self.max_file_size),
+            trusted_files=self.trusted_files,
         )
 
 
@@ -148,6 +150,15 @@ check_options: Decorator = packed(
         metavar="SIZE",
         help="Refuse rows whose file to upload is larger: e.g. 150MB, 2GB, or none "
         "(MB = 1024 x 1024 bytes; default: 150MB for prod and test, none for other URLs).",
+    ),
+    click.option(
+        "--trust-file",
+        "trusted_files",
+        multiple=True,
+        metavar="FILE",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="A file to upload that you know is fine: do not look inside it for problems "
+        "(repeatable).",
     ),
 )
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from loader import problems
-from loader.model import CheckedRow, Outcome, Problem, Status
+from loader.model import CheckedRow, Outcome, Problem, Status, blocking
 
 if TYPE_CHECKING:
     from loader.pipeline.journal import Journal
@@ -57,12 +57,15 @@ class Recorder:
             listener(outcome)
 
     def record_problems(self, found: Iterable[Problem]) -> None:
-        """Rows with problems are invalid, each with all its messages."""
+        """Rows with problems are invalid, each with all its messages (a row with
+        warnings only is not: it still runs)."""
         by_row: dict[int, list[Problem]] = {}
         for problem in found:
             if problem.row is not None:
                 by_row.setdefault(problem.row, []).append(problem)
         for number, row_problems in by_row.items():
+            if all(p.warning for p in row_problems):
+                continue
             field_errors: dict[str, str] = {}
             for p in row_problems:
                 if p.column is not None:
@@ -75,7 +78,7 @@ class Recorder:
                     Status.INVALID,
                     error="\n".join(p.message for p in row_problems),
                     field_errors=field_errors,
-                    code=row_problems[0].code,
+                    code=blocking(row_problems)[0].code,
                 )
             )
 

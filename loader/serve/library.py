@@ -17,7 +17,7 @@ from loader.client import Catalogue, CatalogueAPI, CatalogueError, is_production
 from loader.due import due_report, write_due
 from loader.errors import LoaderError
 from loader.export import export_batch
-from loader.model import CLEAR, Outcome
+from loader.model import CLEAR, Outcome, blocking
 from loader.options import CheckOptions, Listeners, RunOptions
 from loader.pipeline.read import BATCH_SUFFIXES
 from loader.run import check_batch, run_batch
@@ -123,7 +123,10 @@ def check(path: Path, options: CheckOptions, result_path: Path | None = None) ->
         headers=list(batch.headers),
         columns=list(batch.columns),
         rows=[(r.number, dict(r.values)) for r in batch.rows],
-        problems=[CellProblem(p.code, p.message, p.row, p.column) for p in result.problems],
+        # the page shows what blocks a run; warnings are the command line's for now
+        problems=[
+            CellProblem(p.code, p.message, p.row, p.column) for p in blocking(result.problems)
+        ],
         outcomes=[_outcome(o) for o in result.outcomes],
         counts={_text(k): v for k, v in result.counts().items()},
         exit_code=result.exit_code,

@@ -211,7 +211,7 @@ def test_upload_bytes_are_heard_as_they_go_and_a_file_over_the_limit_writes_noth
     catalogue, make_package, tmp_path
 ):
     package = make_package()
-    (tmp_path / "big.csv").write_bytes(b"x," * (3 << 19))  # 3 MB
+    (tmp_path / "big.csv").write_bytes(b"x,y\n" * (3 << 18))  # 3 MB
     batch = write_batch(
         tmp_path,
         {

@@ -1,6 +1,6 @@
 """Check a read batch against the schema, offline, and report every problem at once.
 
-Three kinds of check, each in its own module and each built once per schema:
+Four kinds of check, each in its own module and each built once per schema:
 
 - `cells`: one value against its column's rules (allowed values, numbers and
   ranges, dates, URLs, JSON); each distinct value of a column is checked once;
@@ -8,7 +8,10 @@ Three kinds of check, each in its own module and each built once per schema:
   conditional rules, read-only fields, `<clear>`); each distinct row shape is
   checked once;
 - `batch`: what no single row shows (extents, files to upload, rows that
-  collide).
+  collide);
+- `contents`: what is inside each file to upload (a table the DataStore could
+  not load, a format that is not the file's, JSON that does not parse), read
+  once per file, streamed.
 
 A 50,000-row batch thus costs a few thousand validator calls, not 50,000 x 30.
 Nothing here talks to the catalogue: whether ids and names exist is the
@@ -24,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
-from loader.model import CLEAR, MAKING_OPS, Batch, CheckedRow, Op, Problem, Row
+from loader.model import CLEAR, MAKING_OPS, Batch, CheckedRow, Op, Problem, Row, blocking
 from loader.pipeline.validate.batch import Uploads, collisions, extent_problems
 from loader.pipeline.validate.cells import CellChecker, is_op
+from loader.pipeline.validate.contents import Contents
 from loader.pipeline.validate.rules import CLEARED, Found, Instance, RowChecker
 from loader.schema import CONTROL_COLUMNS, Schema, resource_cells
 from loader.spreadsheet import CELL_LIMIT
@@ -77,10 +81,14 @@ def validate_batch(
     files_from: Iterable[Path | str] = (),
     *,
     max_file_size: int | None = None,
+    trusted_files: Iterable[Path | str] = (),
 ) -> tuple[list[Problem], list[CheckedRow]]:
     """Every problem in the batch, and the rows that have none, ready for the catalogue.
 
     A file to upload larger than `max_file_size` bytes makes its row invalid.
+    Each file to upload is looked inside (`contents`), except `trusted_files`;
+    what it finds may be a warning, which is among the problems returned but
+    leaves its row ready.
 
     Problems come in row order, then column order; batch-level problems
     (rows that collide, uploads) are attached to the rows they concern.
@@ -88,8 +96,10 @@ def validate_batch(
     """
     checkers = _checkers(schema)
     uploads = Uploads(Path(batch.path).resolve().parent, files_from, max_file_size)
+    contents = Contents(trusted_files)
     checks = {
-        row.number: _check_row(row, checkers, uploads, batch.from_result) for row in batch.rows
+        row.number: _check_row(row, checkers, uploads, contents, batch.from_result)
+        for row in batch.rows
     }
     ops = {n: (c.op, c.instance) for n, c in checks.items() if c.op is not None}
     for number, found in collisions(ops).items():
@@ -101,15 +111,17 @@ def validate_batch(
     for row in batch.rows:
         check = checks[row.number]
         found = _tidy(check.found)
-        if not found and check.op is not None:
-            checked.append(_checked_row(row, check, uploads))
-            continue
         found.sort(key=lambda p: order.get(p[1], -1) if p[1] else -1)
-        problems_out.extend(_problem(batch, row.number, *p) for p in found)
+        row_problems = [_problem(batch, row.number, *p) for p in found]
+        problems_out.extend(row_problems)
+        if check.op is not None and not blocking(row_problems):
+            checked.append(_checked_row(row, check, uploads))
     return problems_out, checked
 
 
-def _check_row(row: Row, checkers: _Checkers, uploads: Uploads, from_result: bool) -> _RowCheck:
+def _check_row(
+    row: Row, checkers: _Checkers, uploads: Uploads, contents: Contents, from_result: bool
+) -> _RowCheck:
     check = _RowCheck()
     joined = "".join(row.values.values())  # one look for the rare unsafe cell, not one a cell
     if len(joined) > CELL_LIMIT or UNSAFE_IN_CELL.search(joined):
@@ -136,12 +148,17 @@ def _check_row(row: Row, checkers: _Checkers, uploads: Uploads, from_result: boo
         check.found.append((problems.FORMULA_NOT_COMPUTED.code, column, body))
     if check.clears:
         check.instance[CLEARED] = check.clears
-    _check_operation(row, check, checkers, uploads, from_result)
+    _check_operation(row, check, checkers, uploads, contents, from_result)
     return check
 
 
 def _check_operation(
-    row: Row, check: _RowCheck, checkers: _Checkers, uploads: Uploads, from_result: bool
+    row: Row,
+    check: _RowCheck,
+    checkers: _Checkers,
+    uploads: Uploads,
+    contents: Contents,
+    from_result: bool,
 ) -> None:
     """What the row's operation needs, once its cells are converted."""
     op = check.instance.get("op", "")
@@ -156,9 +173,11 @@ def _check_operation(
     check.found.extend(extent_problems(check.instance))
     upload = row.values.get("upload")
     if upload and upload != CLEAR:
-        problem = uploads.check(upload)[1]
+        path, problem = uploads.check(upload)
         if problem:
             check.found.append(problem)
+        else:  # what is inside the file, once its path is fine
+            check.found.extend(contents.check(path, upload, row.values.get("format")))
 
 
 def _rerun_op(op: Op, instance: dict[str, object], from_result: bool) -> Op:
@@ -208,13 +227,15 @@ def _tidy(found: list[Found]) -> list[Found]:
 
 
 def _problem(batch: Batch, number: int, code: str, column: str | None, body: str) -> Problem:
+    warning = problems.REGISTRY[code].warning
+    mark = " (warning)" if warning else ""
     if column is None:
-        return Problem(code, f"Row {number}: {body}", number, None)
+        return Problem(code, f"Row {number}{mark}: {body}", number, None, warning)
     header = quote(batch.header_for(column))
-    message = f"Row {number}, column '{header}': {body}"
+    message = f"Row {number}, column '{header}'{mark}: {body}"
     if column not in batch.columns:
         message += " (the batch has no such column yet: add it)"
-    return Problem(code, message, number, column)
+    return Problem(code, message, number, column, warning)
 
 
 def _checked_row(row: Row, check: _RowCheck, uploads: Uploads) -> CheckedRow:
