@@ -20,6 +20,7 @@ from typing import IO
 import python_calamine
 
 from loader import problems
+from loader.csvtext import ESCAPE, unescape
 from loader.errors import BatchError
 from loader.model import (
     DUE_COLUMNS,
@@ -255,7 +256,9 @@ def _read_csv(path: Path) -> Grid:
 
 def _records(path: Path, encoding: str, delimiter: str) -> Grid:
     """(row number, trimmed cells) per record: one record is one spreadsheet row, even
-    when a quoted cell holds line breaks. Raises BatchError past the grid limits."""
+    when a quoted cell holds line breaks. A cell escaped by the loader's own CSV writer
+    (loader.csvtext) reads as the text it stands for. Raises BatchError past the grid
+    limits."""
     try:
         with path.open(encoding=encoding, newline="") as text:
             reader = csv.reader(text, delimiter=delimiter)
@@ -264,7 +267,8 @@ def _records(path: Path, encoding: str, delimiter: str) -> Grid:
                 widest = max(widest, len(record))
                 if number * widest > MAX_CELLS or number > MAX_ROWS or widest > MAX_COLUMNS:
                     raise text_too_large(path, number, widest)
-                yield number, [c.strip() for c in record]
+                # a cell the loader wrote with an apostrophe before it reads as it was
+                yield number, [unescape(t) if (t := c.strip())[:1] == ESCAPE else t for c in record]
     except csv.Error as exc:
         detail = str(exc)
         if "field larger than field limit" in detail:  # the csv module's own limit
