@@ -118,16 +118,28 @@ def test_the_page_refuses_a_csv_past_the_limits_with_its_message(tmp_path):
     from loader.serve.app import create_app
     from loader.serve.state import Workspace
 
-    workspace = Workspace(tmp_path, None)
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    big = short_cells(folder / "big.csv", 2 * MAX_CELLS // 7)
+    workspace = Workspace(folder, None)
     client = create_app(workspace, "s3cret-for-tests").test_client()
     assert client.get("/?secret=s3cret-for-tests").status_code == 303
-    short_cells(tmp_path / "big.csv", 2 * MAX_CELLS // 7)
+    message = "big.csv is too large to load: by row 714,286, with rows up to 7 cells wide"
     try:
-        entry = workspace.folder_batches()[0]
-        response = client.get(f"/batch/{entry.id}")
-        assert response.status_code == 200
-        body = response.get_data(as_text=True)
-        assert "big.csv is too large to load: by row 714,286, with rows up to 7 cells" in body
+        # a batch in the page's folder, and the same file dropped on the page
+        listed = workspace.folder_batches()[0]
+        with big.open("rb") as stream:
+            dropped = client.post(
+                "/drop",
+                data={"batch": (stream, "big.csv")},
+                headers={"Origin": "http://localhost"},
+                content_type="multipart/form-data",
+            )
+        assert dropped.status_code == 303
+        for entry in (listed, workspace.dropped_batches()[0]):
+            response = client.get(f"/batch/{entry.id}")
+            assert response.status_code == 200
+            assert message in response.get_data(as_text=True)
     finally:
         workspace.close()
 
