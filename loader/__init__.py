@@ -14,6 +14,8 @@ problems      every problem code: title, description, message template
 errors        the exceptions the loader raises, each with its exit code
 text          text for people: values made safe to show, sizes, counts, file stamps
 spreadsheet   writing workbooks safely: text never a formula, files replaced whole
+csvtext       CSV files written safe to open in a spreadsheet, and read back whole
+keychain      a catalogue's token kept in the system's keychain; where tokens are looked for
 cli/          the command line, a thin layer over the above
 serve/        the page for editors who do not use a terminal
 """

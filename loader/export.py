@@ -14,8 +14,6 @@ never erases anything (emptying takes `<clear>`), and a row nobody edited is
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
+from loader.csvtext import csv_bytes
 from loader.errors import CatalogueReadError
 from loader.model import Op, Problem
 from loader.options import CheckOptions
@@ -131,11 +130,8 @@ def write_rows(
     path = output_path(path)
     columns = [*(c.name for c in template_columns(schema)), *extra]
     if path.suffix.lower() == ".csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(columns)
-        writer.writerows([row.get(c, "") for c in columns] for row in rows)
-        path.write_bytes(("\ufeff" + out.getvalue()).encode("utf-8"))  # as Excel saves CSV
+        # text from the catalogue may start like a formula: escaped (loader.csvtext)
+        path.write_bytes(csv_bytes([columns, *([row.get(c, "") for c in columns] for row in rows)]))
         return path
     wb = template_workbook(schema)
     ws = wb["Batch"]

@@ -56,7 +56,7 @@ DUE_COLUMNS = ("last_updated", "due_date", "days_overdue")
 RESULT_MARKS = frozenset(RESULT_COLUMNS) - {"code"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a large batch holds a million of them
 class Row:
     """One spreadsheet row as the editor typed it.
 

@@ -9,9 +9,7 @@ The CSV template is the heading row alone.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -21,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from loader.csvtext import csv_bytes
 from loader.model import CLEAR
 from loader.schema import Column, Schema, load_schema
 from loader.spreadsheet import BOLD, output_path, put, save_atomically
@@ -156,9 +155,7 @@ def write_template(path: Path, schema: Schema | None = None) -> Path:
 
 def csv_template(schema: Schema) -> bytes:
     """The CSV template: the heading row, as Excel saves 'CSV UTF-8' (BOM, CRLF)."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(c.name for c in template_columns(schema))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_bytes([[c.name for c in template_columns(schema)]])
 
 
 def help_text(column: Column) -> str:

@@ -281,6 +281,18 @@ def test_nul_bytes_in_a_csv_are_named_by_row_and_column(tmp_path, dead_url):
     )
 
 
+def test_a_csv_of_short_cells_past_the_cell_limit_is_refused_at_its_row(tmp_path, dead_url):
+    # 12 MB of one-letter cells, well under the file size limit (a 104 MB one took 5.6 GB)
+    path = tmp_path / "short.csv"
+    path.write_text(",".join(HEADER) + "\n" + (",".join("x" * len(HEADER)) + "\n") * 600_000)
+    message = refuse(path, dead_url)
+    assert (
+        "short.csv is too large to load: by row 500,001, with rows up to 10 cells wide, it "
+        "makes a grid of 5,000,010 cells, when the loader reads up to 5,000,000. It was read "
+        "no further and nothing was loaded; split it into smaller batches." in message
+    )
+
+
 def test_a_csv_mixing_utf8_and_cp1252_is_refused_at_the_line(tmp_path, dead_url):
     lines = [
         ",".join(HEADER).encode(),

@@ -11,16 +11,17 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import python_calamine
 from openpyxl.utils.cell import get_column_letter
 
 from loader import problems
+from loader.csvtext import ESCAPE, unescape
 from loader.errors import BatchError
 from loader.model import (
     DUE_COLUMNS,
@@ -34,11 +35,15 @@ from loader.model import (
 )
 from loader.pipeline.workbook import (
     MAX_CELLS,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    MiB,
     SheetScan,
     check_archive,
     check_file_size,
     kind_of,
     scan_sheet,
+    text_too_large,
     too_many_cells,
     uncomputed_formulas,
 )
@@ -229,41 +234,163 @@ def _cell_text(value: object) -> str:
 
 
 # -- CSV ----------------------------------------------------------------------
+#
+# A CSV file is read in passes that each stream it, holding a chunk at a time:
+# its bytes (which encoding), its records counted (a file past the limits is
+# refused before anything is kept), then its records as rows. Reading it whole
+# cost six times its size before the first row was made (its bytes, its text,
+# and the text again in the parser's buffer), and the rows were all made before
+# their number was looked at: a 104 MB file of short cells took 5.7 GB.
+
+_CHUNK = MiB
 
 
-def _decode(path: Path, data: bytes) -> str:
-    """CSV text as Excel and LibreOffice save it: UTF-8 (BOM or not), UTF-16, Windows-1252.
+def _read_csv(path: Path) -> Grid:
+    """The CSV file's records, once its encoding is known and its size within the limits."""
+    try:
+        encoding = _encoding(path)
+        delimiter = _delimiter(path, encoding)
+        for _ in _records(path, encoding, delimiter):  # counts, keeping nothing
+            pass
+    except OSError as exc:
+        raise BatchError(f"Cannot read {path.name}: {exc.strerror or exc}") from None
+    return _records(path, encoding, delimiter)
+
+
+def _records(path: Path, encoding: str, delimiter: str) -> Grid:
+    """(row number, trimmed cells) per record: one record is one spreadsheet row, even
+    when a quoted cell holds line breaks. A cell escaped by the loader's own CSV writer
+    (loader.csvtext) reads as the text it stands for. Raises BatchError past the grid
+    limits."""
+    try:
+        with path.open(encoding=encoding, newline="") as text:
+            reader = csv.reader(text, delimiter=delimiter)
+            widest = 0
+            for number, record in enumerate(reader, start=1):
+                widest = max(widest, len(record))
+                if number * widest > MAX_CELLS or number > MAX_ROWS or widest > MAX_COLUMNS:
+                    raise text_too_large(path, number, widest)
+                # a cell the loader wrote with an apostrophe before it reads as it was
+                yield number, [unescape(t) if (t := c.strip())[:1] == ESCAPE else t for c in record]
+    except csv.Error as exc:
+        detail = str(exc)
+        if "field larger than field limit" in detail:  # the csv module's own limit
+            detail = (
+                f"a cell holds more than {csv.field_size_limit():,} characters, when a "
+                "spreadsheet cell holds at most 32,767"
+            )
+        raise BatchError(
+            f"Cannot read {path.name} as CSV: line {reader.line_num}: {detail}"
+        ) from None
+    except UnicodeDecodeError:  # damaged UTF-16, or a file changed since it was looked at
+        name = _ENCODING_NAMES[encoding]
+        raise BatchError(f"Cannot read {path.name}: its {name} text is damaged.") from None
+    except OSError as exc:  # gone or locked since it was looked at
+        raise BatchError(f"Cannot read {path.name}: {exc.strerror or exc}") from None
+
+
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16", "cp1252": "Windows-1252"}
+
+
+def _delimiter(path: Path, encoding: str) -> str:
+    """The separator the header line uses: comma, semicolon (some locales) or tab."""
+    with path.open(encoding=encoding, errors="replace", newline="") as text:
+        first = text.readline(_CHUNK)
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _encoding(path: Path) -> str:
+    """How to decode a CSV file as Excel and LibreOffice save it: UTF-8 (BOM or not),
+    UTF-16, or Windows-1252; read a chunk at a time.
 
     A file that is not all UTF-8 is read as Windows-1252 only when it holds no
     UTF-8 text at all: a file mixing the two (lines pasted from two sources)
     is refused, naming the line, because reading it either way garbles one part
     ("cafÃ©"), and guessing line by line could garble it silently.
     """
-    marked = data.startswith(codecs.BOM_UTF8)  # the file says it is UTF-8
-    if marked:
-        data = data[len(codecs.BOM_UTF8) :]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise BatchError(f"Cannot read {path.name}: its UTF-16 text is damaged.") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        utf8 = next((m for m in _UTF8_SEQUENCE.finditer(data) if _is_utf8(m.group())), None)
+    with path.open("rb") as stream:
+        head = stream.read(len(codecs.BOM_UTF8))
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"  # damaged text is found as it is decoded
+        marked = head == codecs.BOM_UTF8  # the file says it is UTF-8
+        stream.seek(0)
+        size, nuls, bad = _utf8_scan(stream)
+        # A stray NUL is a cell's problem (validation names its row and column); text
+        # full of them is not text, or is UTF-16 that lost its byte-order mark.
+        if nuls > size // 10:
+            raise BatchError(
+                f"Cannot read {path.name}: it is not a text (CSV) file (a tenth of its bytes "
+                "are NUL). If it is text, save it from Excel as 'CSV UTF-8' and try again."
+            )
+        if bad is None:
+            return "utf-8-sig"
+        text_start = len(head) if marked else 0  # the mark is not text
+        utf8 = _first_utf8(stream, text_start)
         if utf8 is not None or marked:
-            raise _mixed(path, data, bad, utf8) from None
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise BatchError(
-            f"Cannot read {path.name}: it is neither UTF-8 nor Windows-1252 text. "
-            "Save it from Excel as 'CSV UTF-8' and try again."
-        ) from None
+            raise _mixed(path, stream, text_start, bad, utf8)
+        stream.seek(0)
+        try:
+            for chunk in iter(lambda: stream.read(_CHUNK), b""):
+                chunk.decode("cp1252")  # one byte a character: chunks cut nothing
+        except UnicodeDecodeError:
+            raise BatchError(
+                f"Cannot read {path.name}: it is neither UTF-8 nor Windows-1252 text. "
+                "Save it from Excel as 'CSV UTF-8' and try again."
+            ) from None
+    return "cp1252"
+
+
+Span = tuple[int, int]  # (start, end) byte offsets in a file
+
+
+def _utf8_scan(stream: IO[bytes]) -> tuple[int, int, Span | None]:
+    """The file's size, its NUL bytes, and where its first bytes that are not UTF-8 are."""
+    size = nuls = done = 0  # done: bytes decoded so far
+    pending = b""  # a character cut by the end of a chunk
+    bad: Span | None = None
+    for chunk in iter(lambda: stream.read(_CHUNK), b""):
+        size += len(chunk)
+        nuls += chunk.count(0)
+        if bad is not None:
+            continue
+        data = pending + chunk
+        try:
+            _, used = codecs.utf_8_decode(data, "strict", False)
+        except UnicodeDecodeError as error:
+            bad = (done + error.start, done + error.end)
+            continue
+        done, pending = done + used, data[used:]
+    if bad is None and pending:  # the file ends inside a character
+        bad = (done, done + len(pending))
+    return size, nuls, bad
 
 
 # A byte sequence UTF-8 uses for one character beyond ASCII.
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
+
+
+def _first_utf8(stream: IO[bytes], start: int) -> Span | None:
+    """Where the file, from `start`, first holds a character beyond ASCII in UTF-8.
+
+    Looked for a chunk at a time, as the whole file would be: a sequence that
+    reaches the end of a chunk may go on in the next, so it is judged there.
+    """
+    stream.seek(start)
+    data = b""
+    for chunk in iter(lambda: stream.read(_CHUNK), b""):
+        data += chunk
+        keep = max(len(data) - 3, 0)  # a character may begin in the last three bytes
+        for match in _UTF8_SEQUENCE.finditer(data):
+            if match.end() == len(data):
+                keep = min(keep, match.start())
+                break
+            if _is_utf8(match.group()):
+                return start + match.start(), start + match.end()
+        start, data = start + keep, data[keep:]
+    found = next((m for m in _UTF8_SEQUENCE.finditer(data) if _is_utf8(m.group())), None)
+    return (start + found.start(), start + found.end()) if found else None
 
 
 def _is_utf8(sequence: bytes) -> bool:
@@ -275,69 +402,41 @@ def _is_utf8(sequence: bytes) -> bool:
 
 
 def _mixed(
-    path: Path, data: bytes, bad: UnicodeDecodeError, utf8: re.Match[bytes] | None
+    path: Path, stream: IO[bytes], text_start: int, bad: Span, utf8: Span | None
 ) -> BatchError:
     """The refusal of a CSV file holding UTF-8 (text, or the mark that says so) and
     non-UTF-8 text, with both places."""
 
     def line_of(position: int) -> int:
-        return data.count(b"\n", 0, position) + 1
+        stream.seek(0)
+        lines, left = 1, position
+        while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+        return lines
 
     def around(start: int, end: int) -> str:
-        line_start = data.rfind(b"\n", 0, start) + 1
-        line_end = data.find(b"\n", end)
-        line_end = len(data) if line_end < 0 else line_end
-        piece = data[max(line_start, start - 20) : min(line_end, end + 20)]
-        return quote(piece.decode("utf-8", errors="backslashreplace").strip())
+        """The bytes from `start` to `end`, with up to 20 more each side on their line."""
+        first = max(text_start, start - 20)
+        stream.seek(first)
+        piece = stream.read(end + 20 - first)
+        before, inside = piece[: start - first], piece[start - first :]
+        before = before[before.rfind(b"\n") + 1 :]
+        newline = inside.find(b"\n", end - start)
+        inside = inside if newline < 0 else inside[:newline]
+        return quote((before + inside).decode("utf-8", errors="backslashreplace").strip())
 
+    stream.seek(bad[0])
+    shown = " ".join(f"0x{b:02X}" for b in stream.read(bad[1] - bad[0]))
     message = problems.MIXED_ENCODING.message(
         file=path.name,
-        utf8_line=line_of(utf8.start()) if utf8 else 1,
-        utf8_sample=f"'{around(utf8.start(), utf8.end())}'" if utf8 else "its UTF-8 mark",
-        line=line_of(bad.start),
-        bytes=" ".join(f"0x{b:02X}" for b in data[bad.start : bad.end]),
-        sample=f"'{around(bad.start, bad.end)}'",
+        utf8_line=line_of(utf8[0]) if utf8 else 1,
+        utf8_sample=f"'{around(*utf8)}'" if utf8 else "its UTF-8 mark",
+        line=line_of(bad[0]),
+        bytes=shown,
+        sample=f"'{around(*bad)}'",
     )
     return BatchError(message, code=problems.MIXED_ENCODING.code)
-
-
-def _delimiter(text: str) -> str:
-    """The separator the header line uses: comma, semicolon (some locales) or tab."""
-    first = text.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _read_csv(path: Path) -> Grid:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BatchError(f"Cannot read {path.name}: {exc.strerror or exc}") from None
-    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    # A stray NUL is a cell's problem (validation names its row and column); text
-    # full of them is not text, or is UTF-16 that lost its byte-order mark.
-    if not utf16 and data.count(b"\x00") > len(data) // 10:
-        raise BatchError(
-            f"Cannot read {path.name}: it is not a text (CSV) file (a tenth of its bytes "
-            "are NUL). If it is text, save it from Excel as 'CSV UTF-8' and try again."
-        )
-    text = _decode(path, data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        # One record is one spreadsheet row, even when a quoted cell holds line breaks.
-        rows = [(i, [c.strip() for c in r]) for i, r in enumerate(reader, start=1)]
-    except csv.Error as exc:
-        detail = str(exc)
-        if "field larger than field limit" in detail:  # the csv module's own limit
-            detail = (
-                f"a cell holds more than {csv.field_size_limit():,} characters, when a "
-                "spreadsheet cell holds at most 32,767"
-            )
-        raise BatchError(
-            f"Cannot read {path.name} as CSV: line {reader.line_num}: {detail}"
-        ) from None
-    return iter(rows)
 
 
 # -- columns and rows ------------------------------------------------------------
@@ -497,14 +596,16 @@ def _rows(
     width = len(header_cells)
     blank = [i for i, text in enumerate(header_cells) if not text]
     pairs = list(columns_at.items())
-    formula_rows: dict[int, set[str]] = {}
+    formula_rows: dict[int, frozenset[str]] = {}
     for number, index in formulas:
         if index in columns_at:
-            formula_rows.setdefault(number, set()).add(columns_at[index])
+            formula_rows[number] = formula_rows.get(number, frozenset()) | {columns_at[index]}
+    none: frozenset[str] = frozenset()  # one for every row (each frozenset() is a new one)
+    shared = _Shared()
     for number, cells in grid:
         size = len(cells)
-        values = {column: cells[i] for i, column in pairs if i < size and cells[i]}
-        uncomputed = frozenset(formula_rows.get(number, ()))
+        values = {column: shared[cells[i]] for i, column in pairs if i < size and cells[i]}
+        uncomputed = formula_rows.get(number, none)
         if values or uncomputed:
             rows.append(Row(number, values, uncomputed))
         # Values with no heading above them would be silently lost.
@@ -512,6 +613,20 @@ def _rows(
             if i < size and cells[i]:
                 unheaded.setdefault(i, []).append(number)
     return rows, unheaded
+
+
+class _Shared(dict[str, str]):
+    """Each cell text once: a batch repeats most of them down its rows (the op, the
+    dataset, the format, the cycle), and a text kept once per cell cost more than
+    half of a read batch's memory. At most SHARED texts are kept, so a batch of
+    all-different texts costs little more than it would unshared."""
+
+    SHARED = 1 << 16
+
+    def __missing__(self, text: str) -> str:
+        if len(self) < self.SHARED:
+            self[text] = text
+        return text
 
 
 def _missing_columns(columns: list[str], rows: list[Row], schema: Schema) -> list[Problem]:

@@ -39,7 +39,10 @@ MAX_UNPACKED_BYTES = 200 * MiB  # a workbook's parts, unpacked
 MAX_RATIO = 100  # unpacked / packed, once the parts pass RATIO_FLOOR
 RATIO_FLOOR = 10 * MiB
 MAX_PARTS = 10_000
-MAX_CELLS = 5_000_000  # a sheet's grid, A1 to its farthest cell
+MAX_CELLS = 5_000_000  # a sheet's grid, A1 to its farthest cell (a CSV file's: rows x widest)
+# What a spreadsheet holds: a workbook cannot reach past them; a CSV file is held to them.
+MAX_ROWS = 1_048_576
+MAX_COLUMNS = 16_384
 
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE2 file: .xls, or an encrypted .xlsx
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
@@ -305,6 +308,28 @@ def too_many_cells(path: Path, sheet: str, scan: SheetScan) -> BatchError:
         f"{MAX_CELLS:,}. A cell far below or right of the batch (perhaps a stray space) "
         "stretches the grid: delete the rows and columns past your batch and save again. "
         "It was not opened."
+    )
+    return BatchError(problems.TOO_LARGE.message(detail=detail), code=problems.TOO_LARGE.code)
+
+
+def text_too_large(path: Path, rows: int, columns: int) -> BatchError:
+    """The refusal of a CSV file found past a limit at its row `rows`, its widest row so
+    far `columns` cells wide (it is read no further)."""
+    if columns > MAX_COLUMNS:
+        why = (
+            f"row {rows:,} holds {columns:,} cells, when a spreadsheet row holds at most "
+            f"{MAX_COLUMNS:,}"
+        )
+    elif rows > MAX_ROWS:
+        why = f"it holds more than {MAX_ROWS:,} rows, the most a spreadsheet holds"
+    else:
+        why = (
+            f"by row {rows:,}, with rows up to {columns:,} cells wide, it makes a grid of "
+            f"{rows * columns:,} cells, when the loader reads up to {MAX_CELLS:,}"
+        )
+    detail = (
+        f"{path.name} is too large to load: {why}. It was read no further and nothing was "
+        "loaded; split it into smaller batches."
     )
     return BatchError(problems.TOO_LARGE.message(detail=detail), code=problems.TOO_LARGE.code)
 

