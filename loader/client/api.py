@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from loader.client.errors import CatalogueError
-from loader.client.hosts import secure_for_token
+from loader.client.hosts import address, secure_for_token
 from loader.client.transport import BytesListener, Transport
 from loader.errors import UnsafeTarget
 
@@ -98,9 +98,13 @@ class Catalogue:
         sleep: Callable[[float], None] = time.sleep,
         allow_http: bool = False,
     ):
-        """Raises UnsafeTarget when a token would cross the network unencrypted: plain
-        http to a host other than this machine, unless `allow_http`."""
-        self.url = url.rstrip("/")
+        """Raises UnsafeTarget when `url` is not a plain address (see hosts.py), or when a
+        token would cross the network unencrypted: plain http to a host other than
+        this machine, unless `allow_http`."""
+        try:
+            self.url = address(url).url
+        except ValueError as error:
+            raise UnsafeTarget(str(error)) from None
         if api_key and not allow_http and not secure_for_token(self.url):
             raise UnsafeTarget(
                 f"{self.url} is plain http, so your API token would cross the network "
