@@ -693,3 +693,14 @@ def test_an_export_with_nothing_in_it_says_so(page, held):
         assert response.status_code == 400
         assert f"{said}: there is nothing to export." in response.get_data(as_text=True)
     assert workspace.dropped_batches() == [] and list(workspace.dropped_folder.iterdir()) == []
+
+
+def test_a_due_report_over_a_date_at_the_end_of_the_calendar_is_a_page_not_an_error(page, held):
+    held.packages["pkg-wells"]["resources"][0].update(
+        resource_update_cycle="monthly", last_modified="9999-12-31T00:00:00"
+    )
+    client, _ = page(catalogue_url=held.url)
+    response = client.post("/due", data={"organizations": "water"}, headers=ORIGIN)
+    assert response.status_code == 303
+    body = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 resource overdue." in body and "Wells" not in body
