@@ -4,6 +4,7 @@ A run writes JSON lines beside its result workbook (`RESULT.journal.jsonl`),
 each flushed and synced before the loader goes on:
 
 - `run`: what was run (the batch, a digest of each row, the catalogue);
+- `user`: whose token the run writes with, once the catalogue has said;
 - `sent`: a request is about to leave, with the rows it covers, what each
   does and, for each row that changes or deletes a resource, the resource as
   it was before (with `_kept_file`, where `run --keep-replaced` kept its file);
@@ -80,6 +81,10 @@ class Journal:
             }
         )
 
+    def user(self, name: str) -> None:
+        """Whose token the run writes with (a resume must use the same user's)."""
+        self.write({"kind": "user", "at": _now(), "name": name})
+
     def sent(self, operations: Iterable[Operation]) -> None:
         ops = list(operations)
         self.write(
@@ -110,6 +115,7 @@ class Earlier:
     """What the journal says an earlier run (or runs) of a batch did."""
 
     target: str = ""  # the catalogue the run wrote to
+    user: str = ""  # whose token it wrote with ("" when the journal does not say)
     rows: dict[int, str] = field(default_factory=dict)  # row number -> digest
     outcomes: dict[int, Outcome] = field(default_factory=dict)  # the last outcome of each row
     in_doubt: set[int] = field(default_factory=set)  # sent, and no answer recorded
@@ -149,6 +155,8 @@ def _apply(earlier: Earlier, record: dict[str, Any]) -> None:
     if kind == "run":
         earlier.target = str(record.get("target") or "")
         earlier.rows = {int(n): d for n, d in record["rows"].items()}
+    elif kind == "user":
+        earlier.user = str(record.get("name") or "")
     elif kind == "sent":
         earlier.in_doubt.update(record["rows"])
         for number, action in record.get("actions", {}).items():

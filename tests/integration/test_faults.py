@@ -150,6 +150,30 @@ def test_a_resume_of_a_changed_batch_is_refused_naming_the_rows(catalogue, make_
         run_batch(batch, client, RunOptions(resume=True), result_path=result_path)
 
 
+def test_a_resume_refuses_a_journal_of_another_catalogue_or_user(catalogue, make_package, tmp_path):
+    from loader.errors import CannotStart
+
+    package = make_package()
+    batch = write_batch(tmp_path, *creates(package, 3))
+    result_path = tmp_path / "results.xlsx"
+    editor = Catalogue(catalogue.url, catalogue.editor_token)
+    run_batch(batch, editor, result_path=result_path, stop=_stopped())  # nothing sent
+    journal = journal_path(result_path)
+    written = journal.read_text(encoding="utf-8")
+
+    admin = Catalogue(catalogue.url, catalogue.admin_token)
+    with pytest.raises(CannotStart, match=f"run being resumed was made by {catalogue.editor_name}"):
+        run_batch(batch, admin, RunOptions(resume=True), result_path=result_path)
+    journal.write_text(written.replace(catalogue.url, "https://cat.data.gov.bc.ca"), "utf-8")
+    with pytest.raises(CannotStart, match="run being resumed wrote to https://cat.data.gov.bc.ca"):
+        run_batch(batch, editor, RunOptions(resume=True), result_path=result_path)
+
+    assert names(catalogue, package) == {}  # neither refused resume wrote anything
+    assert journal.read_text(encoding="utf-8") == written.replace(
+        catalogue.url, "https://cat.data.gov.bc.ca"
+    )  # nor added to the journal
+
+
 def _stopped() -> threading.Event:
     stop = threading.Event()
     stop.set()
