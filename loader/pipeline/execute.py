@@ -311,7 +311,9 @@ def _done(
         resource_id_out = resource_id
     else:
         resource_id_out = answer.resources.get(op.row, {}).get("id") or resource_id
-    saved = answer.resources.get(op.row) if op.action != Action.NOOP else None
+    # a row with nothing to send leaves the resource as planning read it; for a row an
+    # earlier run sent (found on --resume), that is how the run left it, which undo needs
+    saved = answer.resources.get(op.row) if op.action != Action.NOOP else op.before
     return Outcome(
         op.row,
         Status.DONE,

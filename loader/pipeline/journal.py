@@ -93,7 +93,12 @@ class Journal:
                 "at": _now(),
                 "rows": [op.row for op in ops],
                 "actions": {str(op.row): str(op.action) for op in ops},
-                "before": {str(op.row): op.before for op in ops if op.before is not None},
+                # a row that sends nothing changes nothing: it has no "before" to undo
+                "before": {
+                    str(op.row): op.before
+                    for op in ops
+                    if op.before is not None and op.action != "noop"
+                },
             }
         )
 

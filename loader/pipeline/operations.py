@@ -60,7 +60,8 @@ class Operation:
     changes: tuple[Change, ...] = ()
     file_unchanged: bool = False  # the row names a file the resource already holds
     package_modified: str | None = None  # the dataset's metadata_modified when planned
-    # the resource as it was before this row, for the journal (None: made by this run)
+    # the resource as it was before this row, for the journal (None: made by this run);
+    # a row that sends nothing leaves it so, and its outcome records it as saved
     before: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     note: str = ""  # said after what the operation does (e.g. what a resume found)
     # other resources of the dataset that break today's rules (see DatasetState.failing)

@@ -246,3 +246,58 @@ def test_a_stopped_run_resumes_with_every_row_once(
     assert [(r["status"], r["resource_id"]) for r in final] == [
         ("done", stored[f"Part {n}"]) for n in range(1, 11)
     ]
+
+
+def _in_flight(journal: Path) -> bool:
+    """Whether the journal's last line is a request sent without its answer yet."""
+    lines = journal.read_text(encoding="utf-8").splitlines() if journal.exists() else []
+    return bool(lines) and json.loads(lines[-1])["kind"] == "sent"
+
+
+def test_undo_after_a_killed_and_resumed_run_undoes_the_row_that_was_in_flight(
+    catalogue, make_package, proxy, tmp_path
+):
+    package = make_package()
+    batch = write_batch(tmp_path, *creates(package, 6))
+    result_path = tmp_path / "results.xlsx"
+    journal = journal_path(result_path)
+    proxy.delay = 0.3
+    loader = Path(sys.executable).parent / "bcdc-loader"
+    command = [str(loader), "run", str(batch), "--ckan", proxy.url, "--no-fold", "-q"]
+    env = {**os.environ, "CKAN_API_KEY": catalogue.editor_token}
+
+    child = subprocess.Popen([*command, "-o", str(result_path)], env=env)
+    deadline = time.monotonic() + 60
+    while not (len(_outcomes_on_disk(journal)) >= 2 and _in_flight(journal)):
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.01)
+    child.kill()  # kill -9 while a create is on its way to the catalogue
+    child.wait(timeout=30)
+    proxy.delay = 0
+    resumed = subprocess.run(
+        [*command, "-o", str(result_path), "--resume"], env=env, capture_output=True, timeout=120
+    )
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert names(catalogue, package) == {f"Part {n}": 1 for n in range(1, 7)}
+
+    undo = subprocess.run(
+        [
+            str(loader),
+            "undo",
+            str(result_path),
+            "--ckan",
+            proxy.url,
+            "-o",
+            str(tmp_path / "u.xlsx"),
+        ],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+
+    assert undo.returncode == 0, undo.stderr.decode()
+    assert names(catalogue, package) == {}
+    undone = sheet_rows(tmp_path / "u.xlsx")
+    assert [(r["status"], r["name"]) for r in undone] == [
+        ("done", f"Part {n}") for n in range(6, 0, -1)
+    ]
