@@ -571,6 +571,23 @@ CATALOGUE_ERROR = _register(
     "{detail}",
     "run",
 )
+FILE_CHANGED = _register(
+    "file-changed",
+    "File changed",
+    "the file to upload changed after it was checked, or while it was sent (its size, "
+    "time or content are not what was checked): nothing of it was saved, and its row "
+    "can be run again to send it as it is now",
+    "{detail}",
+    "run",
+)
+FILE_REPLACED = _register(
+    "file-replaced",
+    "File replaced",
+    "the file at an upload's path is no longer the file that was checked (another file, "
+    "or a folder on its way swapped for a link): it is not read, and nothing of it is sent",
+    "{detail}",
+    "run",
+)
 PARTLY_SAVED = _register(
     "partly-saved",
     "Partly saved",

@@ -135,6 +135,48 @@ def test_the_dry_run_and_the_result_show_each_files_full_path(batch_folder):
     assert checked.outcomes[0].action == f"create from file {full}"
 
 
+def test_the_look_inside_a_file_reads_only_the_file_checked(batch_folder, outside):
+    """A folder swapped for a link between the path check and the look inside: the
+    file outside is not read (its lines could show in messages), and the row says why."""
+    from loader.pinned import pin
+    from loader.pipeline.validate.contents import Contents
+
+    (batch_folder / "data").mkdir()
+    (batch_folder / "data" / "sites.csv").write_text("a,b\n1,2\n")
+    (outside / "sites.csv").write_text("secret\nkey,hunter2,x\n")
+    pinned = pin(batch_folder / "data" / "sites.csv")
+    (batch_folder / "data").rename(batch_folder / "data-checked")
+    (batch_folder / "data").symlink_to(outside, target_is_directory=True)
+
+    ((code, column, message),) = Contents().check(pinned, "data/sites.csv", "csv")
+
+    assert (code, column) == ("file-replaced", "upload")
+    assert "is no longer the file that was checked" in message and "hunter2" not in message
+
+
+def test_a_file_rewritten_between_the_check_and_the_plan_fails_its_row_unsent(
+    batch_folder, monkeypatch
+):
+    from loader.pipeline.plan import Planner
+
+    catalogue = FakeCatalogue()
+    catalogue.add_package(DOCUMENT["package"])
+    path = write_batch(batch_folder, upload_row("mine.csv"))
+    plan = Planner.plan
+
+    def rewritten_then_planned(self, *args, **kwargs):
+        (batch_folder / "mine.csv").write_text("a,b\n1,2\n3,4\n")
+        return plan(self, *args, **kwargs)
+
+    monkeypatch.setattr(Planner, "plan", rewritten_then_planned)
+
+    (outcome,) = run_batch(path, catalogue).outcomes
+
+    assert (outcome.status, outcome.code) == ("failed", "file-changed")
+    assert "changed after it was checked (it was 8 bytes, now 12)" in outcome.error
+    assert catalogue.calls == []
+
+
 # -- the production catalogue, however its address is written ------------------------
 
 

@@ -508,7 +508,7 @@ class _SlowUploads(FakeCatalogue):
     def write_resource(self, action, data, upload=None):
         listener = self.on_bytes
         if upload is not None and listener and data.get("name") not in self.faults:
-            size = upload.stat().st_size
+            size = upload.size
             listener(size // 2)
             self.gate.wait(5)
             listener(size - size // 2 + self.FORM)

@@ -19,10 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from loader.client.errors import CatalogueError
+from loader.client.errors import CatalogueError, UploadFailed
 from loader.client.hosts import address, secure_for_token
 from loader.client.transport import BytesListener, Transport
 from loader.errors import UnsafeTarget
+from loader.pinned import PinnedFile, pin
 
 SEARCH_PAGE = 100  # datasets per package_search call (CKAN allows up to 1000)
 
@@ -61,7 +62,7 @@ class CatalogueAPI(Protocol):
     def dataset_schema(self, dataset_type: str = ...) -> dict[str, Any]: ...
     def resource_page(self, package_type: str, package_name: str, resource_id: str) -> str: ...
     def write_resource(
-        self, action: str, data: dict[str, Any], upload: Path | None = ...
+        self, action: str, data: dict[str, Any], upload: PinnedFile | Path | None = ...
     ) -> dict[str, Any]: ...
     def delete_resource(self, resource_id: str) -> None: ...
     def touch_resource(self, resource_id: str, timestamp: str) -> dict[str, Any]: ...
@@ -227,9 +228,13 @@ class Catalogue:
     # --- writes ----------------------------------------------------------------
 
     def write_resource(
-        self, action: str, data: dict[str, Any], upload: Path | None = None
+        self, action: str, data: dict[str, Any], upload: PinnedFile | Path | None = None
     ) -> dict[str, Any]:
         """resource_create / resource_update / resource_patch, with an optional upload.
+
+        A file pinned when it was checked (`loader.pinned`) is sent only if it is
+        still that file, unchanged, and (its SHA-256 known) as those very bytes;
+        else FileAltered, with nothing saved. A plain path is pinned as it is now.
 
         A multipart upload carries only text fields; structured values (lists
         and groups) follow in a second, JSON call on the same resource, since
@@ -253,15 +258,23 @@ class Catalogue:
             error.partial_resource = resource  # the file and text fields were saved
             raise
 
-    def _upload(self, action: str, data: dict[str, Any], upload: Path) -> dict[str, Any]:
+    def _upload(
+        self, action: str, data: dict[str, Any], upload: PinnedFile | Path
+    ) -> dict[str, Any]:
         """Send a file; the catalogue must store as many bytes as were sent."""
+        if not isinstance(upload, PinnedFile):
+            try:
+                upload = pin(upload)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise UploadFailed(f"cannot read the file {upload}: {reason}") from None
         answer, sent = self._transport.upload(action, data, upload)
         resource = _a_dict(action, answer)
         stored = resource.get("size")
-        if stored not in (None, "") and int(stored) != sent:
+        if stored not in (None, "") and int(stored) != sent.size:
             mismatch = CatalogueError(
                 f"{action}: the catalogue stored {stored} bytes of the file {upload.name}, "
-                f"but {sent} were sent"
+                f"but {sent.size} were sent"
             )
             mismatch.partial_resource = resource
             raise mismatch

@@ -3,7 +3,8 @@
 Callers handle failures by type: `NotFound`, `NotAuthorized`, `Invalid` (with
 the fields the catalogue named), `Busy` (it did not act: try again later),
 `Unreachable` (no answer; a write may or may not have been saved),
-`UploadFailed` (the file could not be sent whole), and `CatalogueError` for
+`UploadFailed` (the file could not be sent whole; `FileAltered` when it is not
+the file that was checked), and `CatalogueError` for
 every other refusal. Every answer that is not a success is one of these,
 whatever its shape: CKAN's own JSON error, a proxy's HTML page, JSON of
 another shape, or nothing at all. `answer_error` decides from the status and
@@ -65,6 +66,16 @@ class Busy(CatalogueError):
 class UploadFailed(CatalogueError):
     """The file could not be sent whole (unreadable, or changed while being sent);
     nothing was saved."""
+
+
+class FileAltered(UploadFailed):
+    """The file to upload is not the one checked: another file stands at its path
+    (`replaced`), or it changed since it was checked or while it was sent. Nothing
+    of it was saved: the last bytes are held back when a change shows only then."""
+
+    def __init__(self, message: str, replaced: bool = False):
+        super().__init__(message)
+        self.replaced = replaced
 
 
 BUSY = (429, 503)  # the catalogue (or its front) did not act: try again

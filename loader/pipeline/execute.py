@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
-from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
+from loader.client import (
+    CatalogueAPI,
+    CatalogueError,
+    FileAltered,
+    Invalid,
+    NotAuthorized,
+    Unreachable,
+    UploadFailed,
+)
 from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
 from loader.pipeline.keep import keep_file, replaces_file
@@ -359,10 +367,13 @@ def _failed(
 
 
 def _problem_of(error: CatalogueError) -> problems.ProblemType:
+    if isinstance(error, FileAltered):
+        return problems.FILE_REPLACED if error.replaced else problems.FILE_CHANGED
     kinds: list[tuple[type[CatalogueError], problems.ProblemType]] = [
         (Invalid, problems.REFUSED),
         (NotAuthorized, problems.NOT_AUTHORIZED),
         (Unreachable, problems.NO_ANSWER),
+        (UploadFailed, problems.UPLOAD_UNREADABLE),
     ]
     return next((p for kind, p in kinds if isinstance(error, kind)), problems.CATALOGUE_ERROR)
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from loader import problems
 from loader.client import CatalogueError, NotAuthorized, NotFound
 from loader.model import Outcome, Status
+from loader.pinned import PinnedFile
 from loader.pipeline.diff import Change
 from loader.problems import ProblemType
 
@@ -56,7 +56,7 @@ class Operation:
     resource_name: str | None
     after_row: int | None = None  # the earlier row of this batch that creates the target
     fields: dict[str, Any] = field(default_factory=dict)  # what the API call sends
-    upload: Path | None = None
+    upload: PinnedFile | None = None  # pinned with its hash: sent only as those bytes
     changes: tuple[Change, ...] = ()
     file_unchanged: bool = False  # the row names a file the resource already holds
     package_modified: str | None = None  # the dataset's metadata_modified when planned
