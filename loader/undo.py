@@ -130,7 +130,8 @@ class UndoPlanner:
         self.earlier = earlier
         self.force = force
         # what tells whether someone changed a resource after the run
-        self.compared = [*(f.name for f in schema.fields), *_FILE_FIELDS]
+        # (each once: `url` is a schema field and a file field)
+        self.compared = list(dict.fromkeys([*(f.name for f in schema.fields), *_FILE_FIELDS]))
         self.packages: dict[str, dict[str, Any]] = {}
 
     def plan(self, touched: list[Touched]) -> Plan:

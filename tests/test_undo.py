@@ -311,3 +311,15 @@ def test_a_row_in_flight_when_a_run_was_killed_is_undone_after_the_resume(tmp_pa
     assert [(o.status, o.error) for o in undo.outcomes] == [("done", "")] * 2
     assert "''" not in " ".join(o.action for o in undo.outcomes)
     assert resources(catalogue) == before
+
+
+def test_undo_names_each_field_that_differs_once(catalogue, tmp_path):
+    result_path = tmp_path / "results.xlsx"
+    run_batch(write_batch(tmp_path, *rows(tmp_path)[1:2]), catalogue, result_path=result_path)
+    (link,) = [r for r in catalogue.package(PACKAGE)["resources"] if r["name"] == "Link"]
+    catalogue.write_resource("resource_patch", {"id": link["id"], "url": "https://example.com/x"})
+
+    (outcome,) = undo_run(result_path, catalogue).outcomes
+
+    assert outcome.code == "changed-after-run"
+    assert "changed after the run (url differs)" in outcome.error

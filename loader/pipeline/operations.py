@@ -21,6 +21,7 @@ from loader.model import Outcome, Status
 from loader.pinned import PinnedFile
 from loader.pipeline.diff import Change
 from loader.problems import ProblemType
+from loader.text import quote
 
 
 class Action(StrEnum):
@@ -74,7 +75,8 @@ class Operation:
         if self.action == Action.NOOP:
             return "no change" + unchanged
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
-        words = f"{verb} resource '{self.resource_name}'"
+        # a name of 10,000 characters is cut, as values are: the action stays readable
+        words = f"{verb} resource '{quote(self.resource_name or '')}'"
         # the file's full path: the editor sees exactly which file would be published
         if self.action == Action.CREATE and self.upload:
             words += f" from file {self.upload}"
