@@ -559,8 +559,9 @@ NOT_AUTHORIZED = _register(
 NO_ANSWER = _register(
     "no-answer",
     "No answer",
-    "the connection failed or dropped; after a request was sent, the catalogue may or "
-    "may not have saved it",
+    "the connection failed or dropped, or the catalogue (or its gateway) failed while "
+    "handling the request (HTTP 500, 502, 504); after a request was sent, the catalogue "
+    "may or may not have saved it",
     "{detail}",
     "run",
 )

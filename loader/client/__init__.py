@@ -24,6 +24,7 @@ from loader.client.errors import (
     Invalid,
     NotAuthorized,
     NotFound,
+    ServerFault,
     Unreachable,
     UploadFailed,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "NotAuthorized",
     "NotFound",
     "Permissions",
+    "ServerFault",
     "Unreachable",
     "UploadFailed",
     "address",

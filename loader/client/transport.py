@@ -34,12 +34,14 @@ from loader import __version__
 from loader.client.errors import (
     BUSY,
     GATEWAY,
+    SERVER_FAULT,
     Busy,
     CatalogueError,
     FileAltered,
     HttpAnswer,
     NotAuthorized,
     NotFound,
+    ServerFault,
     Unreachable,
     UploadFailed,
     answer_error,
@@ -342,6 +344,8 @@ def _download_error(url: str, status: int, retry_after: str | None) -> Catalogue
         return Busy(message, retry_after_seconds(retry_after))
     if status in GATEWAY:
         return Unreachable(message)
+    if status == SERVER_FAULT:
+        return ServerFault(message)
     kinds: dict[int, type[CatalogueError]] = {401: NotAuthorized, 403: NotAuthorized, 404: NotFound}
     return kinds.get(status, CatalogueError)(message)
 

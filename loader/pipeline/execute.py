@@ -22,6 +22,7 @@ from loader.client import (
     FileAltered,
     Invalid,
     NotAuthorized,
+    ServerFault,
     Unreachable,
     UploadFailed,
 )
@@ -199,8 +200,9 @@ class _Lane:
     def _after_silence(
         self, call: Call, ids: dict[int, str | None], error: Unreachable, outcomes: list[Outcome]
     ) -> list[Outcome]:
-        """A call that got no answer: never sent means not run; otherwise look at what
-        landed, and send once more only what did not."""
+        """A call that got no answer (or a server's failure on the way): never sent
+        means not run; otherwise look at what landed, and send once more only what
+        did not."""
         if not error.maybe_saved:
             return [_not_sent(op, error) for op in call.operations]
         self.guard = None
@@ -211,6 +213,7 @@ class _Lane:
             except CatalogueError:
                 checked.append(failed)  # cannot tell: it stays "may or may not have saved"
                 continue
+            self.health.answered(None)  # it answered the look: it is not gone
             if saved is not None:
                 checked.append(_done(op, ids.get(op.row), Answer({op.row: saved}), self.catalogue))
                 continue
@@ -341,9 +344,14 @@ def _failed(
     message = error.message
     problem = _problem_of(error)
     if isinstance(error, Unreachable) and error.maybe_saved and op.action != Action.NOOP:
+        why = (
+            "it failed while handling the request"
+            if isinstance(error, ServerFault)
+            else "the connection dropped after the request was sent"
+        )
         message += (
-            ": the connection dropped after the request was sent, so the catalogue may "
-            "or may not have saved it; check the dataset before running this row again"
+            f": {why}, so the catalogue may or may not have saved it; check the dataset "
+            "before running this row again"
         )
     if isinstance(error, Invalid) and not error.field_errors and op.blocked_by:
         problem = problems.BLOCKED_BY_INVALID
