@@ -323,3 +323,10 @@ def test_undo_names_each_field_that_differs_once(catalogue, tmp_path):
 
     assert outcome.code == "changed-after-run"
     assert "changed after the run (url differs)" in outcome.error
+
+
+def test_the_journal_reader_knows_every_action_the_planner_has():
+    from loader.pipeline import journal
+    from loader.pipeline.operations import Action
+
+    assert {str(a) for a in Action} == journal._ACTIONS

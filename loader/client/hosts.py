@@ -26,6 +26,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from loader.text import escape
+
 HOSTS = {
     "prod": "https://catalogue.data.gov.bc.ca",
     "test": "https://cat.data.gov.bc.ca",
@@ -70,7 +72,7 @@ def address(url: str) -> Address:
     port = int(match["port"]) if match and match["port"] else None
     if match is None or (port is not None and not 0 < port < 65536):
         raise ValueError(
-            f"'{text}' is not a plain catalogue address: write scheme, host, optional port "
+            f"'{escape(text)}' is not a plain catalogue address: write scheme, host, optional port "
             "and path only (https://host[:port][/path]), without user info, backslashes, "
             "percent signs, a query or non-ASCII letters"
         )
@@ -79,7 +81,9 @@ def address(url: str) -> Address:
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise ValueError(f"'{text}' is not a plain catalogue address: bad IPv6 host") from None
+            raise ValueError(
+                f"'{escape(text)}' is not a plain catalogue address: bad IPv6 host"
+            ) from None
     path = (match["path"] or "").rstrip("/")
     return Address(match["scheme"].lower(), host, port, path)
 
@@ -89,7 +93,7 @@ def catalogue_url(target: str) -> str:
     it is none of those, or not plain)."""
     url = HOSTS.get(target.strip().lower(), target.strip())
     if not re.match(r"https?://", url, re.IGNORECASE):
-        raise ValueError(f"'{target}' is neither prod, test nor an http(s) URL")
+        raise ValueError(f"'{escape(target)}' is neither prod, test nor an http(s) URL")
     return address(url).url
 
 
