@@ -182,6 +182,15 @@ def _stopped() -> threading.Event:
 
 # -- stopping the loader itself, then resuming ------------------------------------------
 
+LOADER = str(Path(sys.executable).parent / "bcdc-loader")
+
+
+def _loader_run(batch: Path, proxy, catalogue) -> tuple[list[str], dict[str, str]]:
+    """The loader as a process of its own, running `batch` one call a row through the
+    proxy with the editor's token: its command (without -o) and environment."""
+    command = [LOADER, "run", str(batch), "--ckan", proxy.url, "--no-fold", "-q"]
+    return command, {**os.environ, "CKAN_API_KEY": catalogue.editor_token}
+
 
 def _outcomes_on_disk(journal: Path) -> list[dict]:
     if not journal.exists():
@@ -208,9 +217,7 @@ def test_a_stopped_run_resumes_with_every_row_once(
     result_path = tmp_path / "results.xlsx"
     journal = journal_path(result_path)
     proxy.delay = 0.3
-    loader = Path(sys.executable).parent / "bcdc-loader"
-    command = [str(loader), "run", str(batch), "--ckan", proxy.url, "--no-fold", "-q"]
-    env = {**os.environ, "CKAN_API_KEY": catalogue.editor_token}
+    command, env = _loader_run(batch, proxy, catalogue)
 
     child = subprocess.Popen(
         [*command, "-o", str(result_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -262,9 +269,7 @@ def test_undo_after_a_killed_and_resumed_run_undoes_the_row_that_was_in_flight(
     result_path = tmp_path / "results.xlsx"
     journal = journal_path(result_path)
     proxy.delay = 0.3
-    loader = Path(sys.executable).parent / "bcdc-loader"
-    command = [str(loader), "run", str(batch), "--ckan", proxy.url, "--no-fold", "-q"]
-    env = {**os.environ, "CKAN_API_KEY": catalogue.editor_token}
+    command, env = _loader_run(batch, proxy, catalogue)
 
     child = subprocess.Popen([*command, "-o", str(result_path)], env=env)
     deadline = time.monotonic() + 60
@@ -282,7 +287,7 @@ def test_undo_after_a_killed_and_resumed_run_undoes_the_row_that_was_in_flight(
 
     undo = subprocess.run(
         [
-            str(loader),
+            LOADER,
             "undo",
             str(result_path),
             "--ckan",
