@@ -28,8 +28,8 @@ production catalogue keeps it.
 Bodies are streamed in 64 KiB pieces in both directions, never held whole.
 With `--log`, each request is written as a JSON line when its answer has
 been passed back: connection number, method, path, action, content type,
-bytes up and down, status and seconds. Standard library only; for benchmarks, on the
-loopback address.
+bytes up and down, status, when it arrived and how long it took. Standard
+library only; for benchmarks, on the loopback address.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class NetProxy:
         request = await read_head(client_in)
         if request is None:
             return False
-        started = time.monotonic()
+        started, at = time.monotonic(), time.time()
         await asyncio.sleep(self.delay / 2)  # the request crossing
         up_in, up_out = await asyncio.open_connection(*self.upstream, limit=HEAD_LIMIT)
         try:
@@ -202,7 +202,7 @@ class NetProxy:
             received = await self._answer_body(request, answer, up_in, client_out)
         finally:
             up_out.close()
-        self._record(number, request, answer, sent, received, started)
+        self._record(number, request, answer, sent, received, started, at)
         return keep
 
     async def _body(
@@ -238,7 +238,14 @@ class NetProxy:
         return size
 
     def _record(
-        self, number: int, request: Head, answer: Head, sent: int, received: int, started: float
+        self,
+        number: int,
+        request: Head,
+        answer: Head,
+        sent: int,
+        received: int,
+        started: float,
+        at: float,
     ) -> None:
         method, _, rest = request.first.partition(" ")
         path = rest.rsplit(" ", 1)[0]
@@ -252,6 +259,7 @@ class NetProxy:
             "up": sent,
             "down": received,
             "status": int(answer.first.split()[1]),
+            "at": round(at, 4),  # when the request arrived (seconds since the epoch)
             "seconds": round(time.monotonic() - started, 4),
         }
         self.requests.append(record)
