@@ -57,6 +57,9 @@ bench: $(STAMP) browser ckan-up
 	@$(BIN)/python benchmarks/bench_serve.py
 	@$(BIN)/python benchmarks/bench_hostile.py
 	@$(BIN)/python benchmarks/bench_journal.py
+	@$(BIN)/python benchmarks/bench_wire.py --repeat 2
+	@$(BIN)/python benchmarks/bench_fold.py --repeat 2
+	@$(BIN)/python benchmarks/bench_scale.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan
