@@ -86,7 +86,7 @@ def ensure_config(line: Line) -> bool:
     ckan_cli = str(line.venv / "bin" / "ckan")
     if not line.ini.exists():
         run([ckan_cli, "generate", "config", str(line.ini)], quiet=True)
-        line.ini.chmod(0o600)  # it holds the site's secrets and the worker's token
+        line.ini.chmod(0o600)  # it holds the site's secrets (and the jobs' token)
     run(
         [ckan_cli, "config-tool", str(line.ini), *[f"{k}={v}" for k, v in settings.items()]],
         quiet=True,
@@ -112,6 +112,7 @@ def set_ini_option(line: Line, key: str, value: str) -> None:
         text = pattern.sub(lambda _: option, text, count=1)
     else:
         text = text.replace("[app:main]\n", f"[app:main]\n{option}\n", 1)
+    line.ini.chmod(0o600)
     line.ini.write_text(text)
 
 
