@@ -16,11 +16,10 @@ from pathlib import Path
 import ckan_stack
 import pytest
 
-from integration.helpers import REQUIRED
+from integration.helpers import REQUIRED, finished_load
 
 pytestmark = pytest.mark.catalogue
 
-FINISHED = ("complete", "error")
 HEADING = "site,sample_date,value\n"
 
 
@@ -42,18 +41,6 @@ def send_again(client, resource: dict, path: Path, **fields) -> dict:
         return client.action.resource_patch(id=resource["id"], upload=stream, **fields)
 
 
-def load_of(client, resource_id: str, *, after: str | None = None, timeout: float = 90) -> dict:
-    """`xloader_status` once the load (one other than job `after`) is complete or failed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.action.xloader_status(resource_id=resource_id)
-        if status["status"] in FINISHED and status["job_id"] != after:
-            return status
-        if time.monotonic() > deadline:
-            pytest.fail(f"the load of {resource_id} did not finish in {timeout} s: {status}")
-        time.sleep(0.2)
-
-
 def total(client, resource_id: str) -> int:
     return client.action.datastore_search(resource_id=resource_id, limit=0)["total"]
 
@@ -66,7 +53,7 @@ def test_an_uploaded_csv_loads_and_datastore_search_counts_its_rows(
     resource = upload(editor, make_package(), tmp_path / "readings.csv", content)
     assert resource["datastore_active"] is False
 
-    status = load_of(editor, resource["id"])
+    status = finished_load(editor, resource["id"])
 
     assert status["status"] == "complete"
     assert status["error"] == {}
@@ -84,7 +71,7 @@ def test_a_file_the_loader_cannot_read_ends_in_error_with_its_reason(
     ragged = b"site,value\nS1,1\nS2,2,extra\n"
     resource = upload(editor, make_package(), tmp_path / "ragged.csv", ragged)
 
-    status = load_of(editor, resource["id"])
+    status = finished_load(editor, resource["id"])
 
     assert status["status"] == "error"
     # the reason is a plain string here; the job record holds a traceback tail
@@ -115,7 +102,7 @@ def test_a_load_stays_pending_while_the_worker_is_paused_and_completes_after(
         assert seen == {"pending"}
         assert editor.action.resource_show(id=resource["id"])["datastore_active"] is False
 
-    assert load_of(editor, resource["id"])["status"] == "complete"
+    assert finished_load(editor, resource["id"])["status"] == "complete"
     assert total(editor, resource["id"]) == 7
 
 
@@ -132,7 +119,7 @@ def test_a_worker_that_died_is_started_again_and_loads(catalogue, make_package, 
     editor = catalogue.client("editor")
     resource = upload(editor, make_package(), tmp_path / "readings.csv", rows(3))
 
-    assert load_of(editor, resource["id"])["status"] == "complete"
+    assert finished_load(editor, resource["id"])["status"] == "complete"
     assert ckan_stack.worker_pid(line) == supervisor
     assert worker() != died
 
@@ -146,18 +133,18 @@ def test_the_same_file_sent_again_loads_again_unless_its_md5_is_in_hash(
     path = tmp_path / "readings.csv"
     content = rows(10)
     resource = upload(admin, make_package(), path, content)
-    first = load_of(admin, resource["id"])
+    first = finished_load(admin, resource["id"])
     # one row gone from the DataStore shows whether the next load really loads
     admin.action.datastore_delete(resource_id=resource["id"], filters={"site": "S0"}, force=True)
     assert total(admin, resource["id"]) == 9
 
     send_again(admin, resource, path)  # `hash` still holds the file's MD5
-    skipped = load_of(admin, resource["id"], after=first["job_id"])
+    skipped = finished_load(admin, resource["id"], after=first["job_id"])
     assert skipped["status"] == "complete"
     assert total(admin, resource["id"]) == 9
 
     send_again(admin, resource, path, hash="sha256:" + hashlib.sha256(content).hexdigest())
-    reloaded = load_of(admin, resource["id"], after=skipped["job_id"])
+    reloaded = finished_load(admin, resource["id"], after=skipped["job_id"])
     assert reloaded["status"] == "complete"
     assert total(admin, resource["id"]) == 10
     assert admin.action.resource_show(id=resource["id"])["hash"] == hashlib.md5(content).hexdigest()
