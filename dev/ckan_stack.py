@@ -80,6 +80,13 @@ LINE = lines_named(os.environ.get("BCDC_CKAN_LINE"))[0]
 def up(line: Line) -> None:
     started = time.monotonic()
     line.state.mkdir(parents=True, exist_ok=True)
+    kept = seed.load_credentials(line).get("database")
+    if kept and kept != line.database:
+        # without this, the line's server would be pointed at another checkout's database
+        raise SystemExit(
+            f"[ckan] {line.state} belongs to the database {kept}, not {line.database}: "
+            f"set BCDC_CKAN_DATABASE as before, or remove {line.state} to start afresh"
+        )
     postgres.ensure_postgres(line)
     redis_server.ensure_redis()
     changed = install.ensure_venv(line)
@@ -102,8 +109,7 @@ def up(line: Line) -> None:
     if not seed.token_works(line, admin):
         line.credentials.unlink(missing_ok=True)
         admin = seed.ensure_admin(line)
-    editor = seed.seed(line, admin)
-    failed_load = seed.ensure_failed_load(line, admin["token"])
+    editor, failed_load = seed.seed(line, admin)
     seed.save_credentials(line, admin, editor, failed_load)
     say(
         f"CKAN {line.name} ready at {line.url} in {time.monotonic() - started:.1f} s "

@@ -188,7 +188,8 @@ def ensure_xloader_token(line: Line) -> bool:
     return True
 
 
-def seed(line: Line, admin: dict) -> dict:
+def seed(line: Line, admin: dict) -> tuple[dict, str]:
+    """Seed what is missing; the editor's name and token, and the failed resource's id."""
     token = admin["token"]
     url = line.url
     saved = load_credentials(line)
@@ -223,16 +224,22 @@ def seed(line: Line, admin: dict) -> dict:
         username=EDITOR,
         role="editor",
     )
+    packages = {}
     for name, title, owner in PACKAGES:
-        if not exists(line, "package_show", token, id=name):
+        try:
+            packages[name] = action(url, "package_show", token, id=name)
+        except LookupError as error:
+            if "HTTP 404" not in str(error):
+                raise
             say(f"creating dataset {name}")
-            action(url, "package_create", token, **dataset_fields(name, title, owner))
-    return editor
+            fields = dataset_fields(name, title, owner)
+            packages[name] = action(url, "package_create", token, **fields)
+    failed_load = _ensure_failed_load(line, token, packages[FAILED_LOAD_PACKAGE])
+    return editor, failed_load
 
 
-def ensure_failed_load(line: Line, token: str) -> str:
+def _ensure_failed_load(line: Line, token: str, package: dict) -> str:
     """The id of the seeded resource whose DataStore load failed (made and loaded once)."""
-    package = action(line.url, "package_show", token, id=FAILED_LOAD_PACKAGE)
     for resource in package["resources"]:
         if resource["name"] == FAILED_LOAD_NAME:
             return resource["id"]
