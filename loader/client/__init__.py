@@ -25,6 +25,7 @@ from loader.client.errors import (
     NotAuthorized,
     NotFound,
     ServerFault,
+    UnknownAction,
     Unreachable,
     UploadFailed,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "Permissions",
     "ServerFault",
     "Unreachable",
+    "UnknownAction",
     "UploadFailed",
     "address",
     "bytes_heard_by",
