@@ -42,6 +42,7 @@ RETRY, LOOK, REFUSED = "retry", "look", "refused"
 HTML = b"<!doctype html><html><body><h1>Sorry</h1><p>Try again later.</p></body></html>"
 JSON_ERROR = b'{"error": "busy"}'
 JSON_OTHER = b'{"success": false, "message": "slow down"}'
+PDF = {**REQUIRED, "format": "pdf"}  # uploads the DataStore leaves alone
 READ_TIMEOUT = 1.0  # seconds the loader waits for an answer in the cell that never gets one
 
 
@@ -132,8 +133,10 @@ def stage(catalogue, tmp_path_factory):
 
     admin = catalogue.client("admin")
     folder = tmp_path_factory.mktemp("matrix")
-    (folder / "upload.csv").write_text("site,value\nA,1\nB,2\n")
-    (folder / "touch.csv").write_text("site,reading\nA,10\n")
+    # PDFs, which the DataStore does not load: a load would write into the resources
+    # (their hash, the dataset's metadata_modified) while the cells look at them
+    (folder / "upload.pdf").write_bytes(b"%PDF-1.4\n% the file every cell uploads\n%%EOF\n")
+    (folder / "touch.pdf").write_bytes(b"%PDF-1.4\n% the file refreshed\n%%EOF\n")
     packages = {}
     for kind in KINDS:
         name = f"matrix-{kind}-{hashlib.sha256(str(folder).encode()).hexdigest()[:8]}"
@@ -158,12 +161,12 @@ def stage(catalogue, tmp_path_factory):
     }
     editor = Catalogue(catalogue.url, catalogue.editor_token)
     touch_row = {"op": "create", "package": packages["touch"]["name"], "name": "Touched",
-                 "upload": "touch.csv", **REQUIRED}  # fmt: skip
+                 "upload": "touch.pdf", **PDF}  # fmt: skip
     made = run_batch(write_batch(folder, touch_row, name="touch-setup.csv"), editor)
     assert made.exit_code == 0, made.outcomes
     proxy = FaultProxy(catalogue.url)
     client = Catalogue(proxy.url, catalogue.editor_token, sleep=lambda seconds: None)
-    upload_hash = "sha256:" + hashlib.sha256((folder / "upload.csv").read_bytes()).hexdigest()
+    upload_hash = "sha256:" + hashlib.sha256((folder / "upload.pdf").read_bytes()).hexdigest()
     yield Stage(proxy, client, admin, packages, folder, upload_hash, doomed)
     proxy.go_away()
     client.close()
@@ -176,7 +179,7 @@ def _rows(stage: Stage, cell: str) -> list[dict[str, str]]:
     name = {kind: stage.packages[kind]["name"] for kind in KINDS}
     return [
         {"op": "create", "package": name["upload"], "name": f"Upload {cell}",
-         "upload": "upload.csv", **REQUIRED},
+         "upload": "upload.pdf", **PDF},
         {"op": "create", "package": name["link"], "name": f"Link {cell}",
          "url": f"https://example.com/{cell}", **REQUIRED},
         {"op": "patch", "package": name["patch"], "name": "Patched",
@@ -184,7 +187,7 @@ def _rows(stage: Stage, cell: str) -> list[dict[str, str]]:
         {"op": "patch", "package": name["fold"], "name": "F1", "description": f"folded {cell}"},
         {"op": "patch", "package": name["fold"], "name": "F2", "description": f"folded {cell}"},
         {"op": "delete", "package": name["delete"], "name": f"Doomed {cell}"},
-        {"op": "patch", "package": name["touch"], "name": "Touched", "upload": "touch.csv",
+        {"op": "patch", "package": name["touch"], "name": "Touched", "upload": "touch.pdf",
          "last_modified": f"2020-01-01T00:00:{cell[1:]}"},
     ]  # fmt: skip
 
