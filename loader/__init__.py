@@ -12,6 +12,7 @@ schema/       the resource schema as data, and the mapping row <-> resource
 model         the plain values the stages hand on: rows, problems, outcomes
 problems      every problem code: title, description, message template
 errors        the exceptions the loader raises, each with its exit code
+pinned        a file to upload pinned to the one validation checked; read only if it still is
 text          text for people: values made safe to show, sizes, counts, file stamps
 spreadsheet   writing workbooks safely: text never a formula, files replaced whole
 csvtext       CSV files written safe to open in a spreadsheet, and read back whole

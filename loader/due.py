@@ -80,8 +80,8 @@ def overdue(packages: Iterable[Mapping[str, Any]], today: dt.date) -> list[Due]:
             if cycle not in CYCLES or found is None:
                 continue
             when, source = found
-            due = due_date(when.date(), cycle)
-            if today > due:
+            due = _due_or_never(when.date(), cycle)
+            if due is not None and today > due:
                 out.append(
                     Due(
                         package=str(package["name"]),
@@ -109,6 +109,15 @@ def due_date(last: dt.date, cycle: str) -> dt.date:
     return last + dt.timedelta(days=days)
 
 
+def _due_or_never(last: dt.date, cycle: str) -> dt.date | None:
+    """The due date, or None when it falls past the calendar's end (a resource
+    stamped 9999-12-31 is never due)."""
+    try:
+        return due_date(last, cycle)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _last_update(
     resource: Mapping[str, Any], package: Mapping[str, Any]
 ) -> tuple[dt.datetime, str] | None:
@@ -134,7 +143,10 @@ def _timestamp(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            when = when.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31 west of UTC: past the calendar's end in UTC
+            return dt.datetime.max
     return when
 
 

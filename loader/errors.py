@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from loader.model import Problem
 
 
+# The exit code of a failure the loader did not foresee (a fault in it, not in the
+# batch): sysexits' EX_SOFTWARE, which no command gives for anything else (1 means
+# rows failed or something is due, 2 an unusable batch or a run that could not start).
+EXIT_UNEXPECTED = 70
+
+
 class LoaderError(Exception):
     """Base class: a failure the editor can act on, shown as one message."""
 

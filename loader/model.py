@@ -13,6 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from loader.pinned import PinnedFile
+
 
 class Op(StrEnum):
     """What a batch row asks for (the `op` column)."""
@@ -124,7 +126,7 @@ class CheckedRow:
     organization: str | None
     resource_id: str | None
     name: str | None  # resource name (also in `cells` when given)
-    upload: Path | None  # absolute path of the file to upload
+    upload: PinnedFile | None  # the file to upload, pinned as validation checked it
     cells: dict[str, Any] = field(default_factory=dict)
     clear: frozenset[str] = frozenset()
 

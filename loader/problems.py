@@ -559,8 +559,9 @@ NOT_AUTHORIZED = _register(
 NO_ANSWER = _register(
     "no-answer",
     "No answer",
-    "the connection failed or dropped; after a request was sent, the catalogue may or "
-    "may not have saved it",
+    "the connection failed or dropped, or the catalogue (or its gateway) failed while "
+    "handling the request (HTTP 500, 502, 504); after a request was sent, the catalogue "
+    "may or may not have saved it",
     "{detail}",
     "run",
 )
@@ -568,6 +569,23 @@ CATALOGUE_ERROR = _register(
     "catalogue-error",
     "Catalogue error",
     "the catalogue answered with an error that is none of the above",
+    "{detail}",
+    "run",
+)
+FILE_CHANGED = _register(
+    "file-changed",
+    "File changed",
+    "the file to upload changed after it was checked, or while it was sent (its size, "
+    "time or content are not what was checked): nothing of it was saved, and its row "
+    "can be run again to send it as it is now",
+    "{detail}",
+    "run",
+)
+FILE_REPLACED = _register(
+    "file-replaced",
+    "File replaced",
+    "the file at an upload's path is no longer the file that was checked (another file, "
+    "or a folder on its way swapped for a link): it is not read, and nothing of it is sent",
     "{detail}",
     "run",
 )

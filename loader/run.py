@@ -25,7 +25,7 @@ from loader.pipeline.operations import Plan
 from loader.pipeline.plan import Planner, unmade_resources
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
-from loader.pipeline.result import Recording, RunResult, recording, starting
+from loader.pipeline.result import Recording, RunResult, recording, starting, token_user
 from loader.pipeline.validate import validate_batch
 from loader.schema import Schema, load_schema
 from loader.text import stamped_name
@@ -94,7 +94,7 @@ def run_batch(
     schema = options.check.schema or load_schema()
     batch, problems, checked = _read_and_check(path, options.check, schema)
     result_file = Path(result_path) if result_path else None
-    earlier = _earlier_run(batch, result_file) if options.resume else None
+    earlier = _earlier_run(batch, result_file, catalogue) if options.resume else None
     refused = bool(blocking(problems)) and not options.skip_invalid
     with (
         recording(
@@ -148,13 +148,25 @@ def _resumed(
     return [r for r in checked if not recorder.has(r.number)], earlier.in_doubt
 
 
-def _earlier_run(batch: Batch, result_file: Path | None) -> Earlier:
-    """What the journal of the run being resumed says; refuses a changed batch."""
+def _earlier_run(batch: Batch, result_file: Path | None, catalogue: CatalogueAPI) -> Earlier:
+    """What the journal of the run being resumed says. Refused before anything is
+    written (the journal included): a changed batch, another catalogue, another user."""
     journal_file = journal_path(result_file) if result_file else None
     if journal_file is None or not journal_file.exists():
         where = f" ({journal_file})" if journal_file else ""
         raise CannotStart(f"there is no journal of an earlier run to resume{where}")
     earlier = read_journal(journal_file)
+    if earlier.target and earlier.target.rstrip("/") != catalogue.url.rstrip("/"):
+        raise CannotStart(
+            f"the run being resumed wrote to {earlier.target}, not {catalogue.url}: resume "
+            "it there; nothing was written"
+        )
+    user = token_user(catalogue) if earlier.user else ""
+    if user != earlier.user:
+        raise CannotStart(
+            f"the run being resumed was made by {earlier.user}, and this token is {user}'s: "
+            f"resume it with {earlier.user}'s token (or run the batch anew); nothing was written"
+        )
     changed = earlier.changed_rows(batch)
     if changed:
         shown = ", ".join(str(n) for n in changed[:20]) + (", ..." if len(changed) > 20 else "")

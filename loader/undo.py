@@ -28,6 +28,7 @@ from loader.client import CatalogueAPI, CatalogueError, NotFound
 from loader.errors import CannotStart
 from loader.model import Batch, Outcome, Row, Status
 from loader.options import Listeners, UndoOptions
+from loader.pinned import PinnedFile, pin
 from loader.pipeline.diff import changes, same
 from loader.pipeline.execute import dry_run as dry_run_plan
 from loader.pipeline.execute import execute
@@ -129,7 +130,8 @@ class UndoPlanner:
         self.earlier = earlier
         self.force = force
         # what tells whether someone changed a resource after the run
-        self.compared = [*(f.name for f in schema.fields), *_FILE_FIELDS]
+        # (each once: `url` is a schema field and a file field)
+        self.compared = list(dict.fromkeys([*(f.name for f in schema.fields), *_FILE_FIELDS]))
         self.packages: dict[str, dict[str, Any]] = {}
 
     def plan(self, touched: list[Touched]) -> Plan:
@@ -231,7 +233,7 @@ class UndoPlanner:
 
     def _restored(
         self, entry: Touched, before: dict[str, Any], now: dict[str, Any] | None
-    ) -> tuple[Path | None, dict[str, Any]]:
+    ) -> tuple[PinnedFile | None, dict[str, Any]]:
         """The file to upload again (None: none) and the fields to send, to make the
         resource what `before` shows."""
         fields = {k: v for k, v in before.items() if k not in _MANAGED}
@@ -248,7 +250,7 @@ class UndoPlanner:
         )
         if kept is not None and Path(kept).is_file():
             # the upload sets the URL (from the file's name), its type and size
-            return Path(kept), {
+            return pin(Path(kept)), {
                 k: v for k, v in fields.items() if k not in ("url", "url_type", "size")
             }
         if now is not None and self.force:

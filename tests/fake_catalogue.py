@@ -16,7 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loader.client import BytesListener, CatalogueAPI, Invalid, NotFound, Permissions
+from loader.client import (
+    BytesListener,
+    CatalogueAPI,
+    FileAltered,
+    Invalid,
+    NotFound,
+    Permissions,
+)
+from loader.pinned import Altered, PinnedFile
 
 
 class FakeCatalogue:
@@ -114,8 +122,14 @@ class FakeCatalogue:
     # -- writes ----------------------------------------------------------------------
 
     def write_resource(
-        self, action: str, data: dict[str, Any], upload: Path | None = None
+        self, action: str, data: dict[str, Any], upload: PinnedFile | Path | None = None
     ) -> dict[str, Any]:
+        if isinstance(upload, PinnedFile):
+            try:  # the real client sends a pinned file only if it still is that file
+                upload.open().close()
+            except Altered as altered:
+                raise FileAltered(altered.message, altered.replaced) from None
+            upload = upload.path
         with self._lock:
             if action == "resource_create":
                 package = self.packages[self.package(data["package_id"])["id"]]

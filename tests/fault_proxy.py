@@ -1,12 +1,20 @@
 """A small HTTP proxy that sits in front of the local catalogue and misbehaves on cue.
 
 Tests point the loader at `proxy.url`; every request is passed to the
-catalogue unless a fault is queued for its action:
+catalogue unless a fault is queued for its action (and, when the fault names
+a `marker`, the request's body holds it: a way to fault one row's call):
 
-- `busy(action, status=503, retry_after=None)`: answer with that status without
-  passing the request on (the catalogue never sees it);
+- `answer(action, status, body, content_type, retry_after, forward)`: answer
+  with that status and body; with `forward`, only after passing the request on
+  and letting the catalogue act on it (a server failing after saving), else
+  without passing it on (the catalogue never sees it);
+- `busy(action, status=503, retry_after=None)`: the same, with a small JSON body;
+- `reset(action)`: read the request, then reset the connection without passing
+  it on;
 - `lose_answer(action)`: pass the request on, let the catalogue save it, then
   close the connection without answering;
+- `hang(action, seconds)`: pass the request on, let the catalogue save it, then
+  wait `seconds` before answering (past the client's read timeout);
 - `go_away()`: stop listening, so that new connections are refused (the
   catalogue is gone); `come_back()` listens again on the same port;
 - `delay`: seconds to wait before passing each request on (to stop a run midway).
@@ -19,21 +27,38 @@ from __future__ import annotations
 import contextlib
 import http.client
 import socket
+import struct
 import threading
 import time
 from collections import defaultdict, deque
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
+@dataclass(frozen=True)
+class Fault:
+    """What to do to one request of an action."""
+
+    kind: str  # "answer", "reset", "lose" or "hang"
+    status: int = 0
+    body: bytes = b""
+    content_type: str = ""
+    retry_after: float | None = None
+    forward: bool = False  # pass the request on first (the catalogue acts)
+    seconds: float = 0.0
+    marker: bytes | None = None  # only a request whose body holds this
+
+
 class FaultProxy:
     def __init__(self, upstream: str, port: int = 0):
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.faults: dict[str, deque[tuple[str, int, float | None]]] = defaultdict(deque)
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.seen: list[str] = []  # actions in the order they arrived
+        self.requests: list[tuple[str, bytes]] = []  # (action, body), in the order they arrived
         self.delay = 0.0
         self._lock = threading.Lock()
         # requests on their way to the catalogue: one cut off by go_away still arrives
@@ -48,11 +73,42 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def busy(self, action: str, status: int = 503, retry_after: float | None = None) -> None:
-        self.faults[action].append(("busy", status, retry_after))
+    def answer(
+        self,
+        action: str,
+        status: int,
+        body: bytes = b"",
+        content_type: str = "",
+        retry_after: float | None = None,
+        *,
+        forward: bool = False,
+        marker: bytes | None = None,
+    ) -> None:
+        self.faults[action].append(
+            Fault("answer", status, body, content_type, retry_after, forward, marker=marker)
+        )
 
-    def lose_answer(self, action: str) -> None:
-        self.faults[action].append(("lose", 0, None))
+    def busy(self, action: str, status: int = 503, retry_after: float | None = None) -> None:
+        self.answer(action, status, b'{"success": false}', "application/json", retry_after)
+
+    def reset(self, action: str, marker: bytes | None = None) -> None:
+        self.faults[action].append(Fault("reset", marker=marker))
+
+    def lose_answer(self, action: str, marker: bytes | None = None) -> None:
+        self.faults[action].append(Fault("lose", forward=True, marker=marker))
+
+    def hang(self, action: str, seconds: float, marker: bytes | None = None) -> None:
+        self.faults[action].append(Fault("hang", forward=True, seconds=seconds, marker=marker))
+
+    def sent(self, action: str, marker: bytes) -> int:
+        """How many requests of `action` whose body holds `marker` arrived."""
+        with self._lock:
+            return sum(a == action and marker in body for a, body in self.requests)
+
+    def faults_left(self) -> list[Fault]:
+        """Faults queued that no request has met yet."""
+        with self._lock:
+            return [fault for queue in self.faults.values() for fault in queue]
 
     def go_away(self) -> None:
         """Stop listening and drop the connections kept open (the catalogue is gone)."""
@@ -91,11 +147,17 @@ class FaultProxy:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self._server = server
 
-    def _next_fault(self, action: str) -> tuple[str, int, float | None] | None:
+    def _next_fault(self, action: str, body: bytes) -> Fault | None:
+        """The first fault queued for this action that this request matches (taken off)."""
         with self._lock:
             self.seen.append(action)
-            queue = self.faults.get(action)
-            return queue.popleft() if queue else None
+            self.requests.append((action, body))
+            queue = self.faults.get(action) or deque()
+            for fault in queue:
+                if fault.marker is None or fault.marker in body:
+                    queue.remove(fault)
+                    return fault
+            return None
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         with self._lock:
@@ -103,9 +165,12 @@ class FaultProxy:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         action = handler.path.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-        fault = self._next_fault(action)
-        if fault and fault[0] == "busy":
-            _answer(handler, fault[1], b'{"success": false}', fault[2])
+        fault = self._next_fault(action, body)
+        if fault and fault.kind == "reset":
+            _reset(handler)
+            return
+        if fault and fault.kind == "answer" and not fault.forward:
+            _answer(handler, fault)
             return
         with self._lock:
             self._forwarding += 1
@@ -116,17 +181,23 @@ class FaultProxy:
             with self._forwarded:
                 self._forwarding -= 1
                 self._forwarded.notify_all()
-        if fault and fault[0] == "lose":
+        if fault and fault.kind == "lose":
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)
             return
-        handler.send_response(status)
-        for key, value in headers:
-            if key.lower() not in _HOP_BY_HOP:
-                handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        if fault and fault.kind == "hang":
+            time.sleep(fault.seconds)  # the client has given up by now
+        if fault and fault.kind == "answer":
+            _answer(handler, fault)
+            return
+        with contextlib.suppress(OSError):  # a client that gave up has closed its end
+            handler.send_response(status)
+            for key, value in headers:
+                if key.lower() not in _HOP_BY_HOP:
+                    handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
 
     def _forward(
         self, handler: BaseHTTPRequestHandler, body: bytes
@@ -141,13 +212,20 @@ class FaultProxy:
         return response.status, response.getheaders(), data
 
 
-def _answer(
-    handler: BaseHTTPRequestHandler, status: int, body: bytes, retry_after: float | None
-) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    if retry_after is not None:
-        handler.send_header("Retry-After", f"{retry_after:g}")
+def _answer(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+    handler.send_response(fault.status)
+    if fault.content_type:
+        handler.send_header("Content-Type", fault.content_type)
+    handler.send_header("Content-Length", str(len(fault.body)))
+    if fault.retry_after is not None:
+        handler.send_header("Retry-After", f"{fault.retry_after:g}")
     handler.end_headers()
-    handler.wfile.write(body)
+    handler.wfile.write(fault.body)
+
+
+def _reset(handler: BaseHTTPRequestHandler) -> None:
+    """Reset the connection (RST, not a polite close): the client sees it torn down."""
+    handler.close_connection = True
+    connection = handler.connection
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()

@@ -206,3 +206,40 @@ def test_files_the_loader_names_say_when_they_were_made(tmp_path):
     stamp = r"\d{8}-\d{6}\.xlsx"
     assert re.fullmatch(rf"b-results-{stamp}", default_result_path(tmp_path / "b.csv").name)
     assert re.fullmatch(rf"r-undo-{stamp}", default_undo_path(tmp_path / "r.xlsx").name)
+
+
+@pytest.mark.parametrize(
+    ("command", "module", "function"),
+    [
+        (["template", "t.xlsx"], "loader.template", "write_template"),
+        (["validate", "b.csv"], "loader.run", "check_batch"),
+        (["run", "b.csv", "--ckan", "http://127.0.0.1:9"], "loader.run", "run_batch"),
+        (["undo", "r.xlsx", "--ckan", "http://127.0.0.1:9"], "loader.undo", "undo_run"),
+        (
+            ["export", "--ckan", "http://127.0.0.1:9", "--package", "p"],
+            "loader.export",
+            "export_batch",
+        ),
+        (["due", "--ckan", "http://127.0.0.1:9", "--package", "p"], "loader.due", "due_report"),
+        (["serve", "--ckan", "http://127.0.0.1:9", "--no-browser"], "loader.serve.server", "serve"),
+    ],
+)
+def test_an_unexpected_failure_has_its_own_exit_code_in_every_command(
+    runner, tmp_path, monkeypatch, command, module, function
+):
+    """70 (a fault in the loader) is no code a command gives for anything else: a
+    scheduler reading `due`'s 1 as "something is due" must not be told so by a crash."""
+    import importlib
+
+    def breaks(*args, **kwargs):
+        raise RuntimeError("year 10000 is out of range")
+
+    monkeypatch.setattr(importlib.import_module(module), function, breaks)
+    monkeypatch.chdir(tmp_path)
+    write_batch(tmp_path, DOCUMENT, name="b.csv")
+    result = runner.invoke(main, command, env={"CKAN_API_KEY": "t"})
+    assert result.exit_code == 70, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("Error: the loader failed unexpectedly (RuntimeError: year 10000")
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().endswith("RuntimeError: year 10000 is out of range")

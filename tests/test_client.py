@@ -14,6 +14,7 @@ from loader.client import (
     Invalid,
     NotAuthorized,
     NotFound,
+    ServerFault,
     UnknownAction,
     Unreachable,
     catalogue_url,
@@ -89,17 +90,45 @@ def test_upload_limits_of_the_bcdc_hosts():
 
 def test_an_upload_whose_file_shrinks_while_it_is_sent_fails_at_once(tmp_path):
     """Not a wait for bytes that never come: the read that finds the file short fails."""
-    from loader.client.transport import FileChanged, SteadyFile
+    from loader.client.transport import SteadyFile
+    from loader.pinned import Altered, pin
 
     path = tmp_path / "growing-log.csv"
     path.write_bytes(b"x" * 100_000)
     with path.open("rb") as stream:
-        steady = SteadyFile(stream, path)
+        steady = SteadyFile(stream, pin(path))
         assert len(steady.read(40_000)) == 40_000
         path.write_bytes(b"x" * 50_000)  # another program rewrites the file meanwhile
-        with pytest.raises(FileChanged, match="changed while it was being sent"):
+        with pytest.raises(Altered, match="changed while it was being sent"):
             while steady.read(8_192):
                 pass
+
+
+def test_the_last_bytes_of_a_file_not_as_hashed_are_held_back(tmp_path):
+    """Same size, same time, other bytes: only the hash tells, at the end; the end is
+    never handed to the encoder, so the catalogue cannot store what was not checked."""
+    import dataclasses
+    import hashlib
+    import os
+
+    from loader.client.transport import SteadyFile
+    from loader.pinned import Altered, pin
+
+    path = tmp_path / "sites.csv"
+    path.write_bytes(b"a" * 20_000)
+    checked = dataclasses.replace(pin(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    with path.open("rb") as stream:
+        steady = SteadyFile(stream, checked)
+        handed = steady.read(8_192)
+        status = path.stat()
+        with path.open("r+b") as other:
+            other.seek(15_000)
+            other.write(b"b")
+        os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+        handed += steady.read(8_192)
+        with pytest.raises(Altered, match="not those checked"):
+            steady.read(8_192)
+    assert len(handed) == 16_384  # the last 3,616 bytes were never handed on
 
 
 def test_a_file_gone_before_its_upload_is_a_failed_row_not_a_traceback(tmp_path, hangs_up):
@@ -178,11 +207,18 @@ def test_a_write_answered_busy_every_time_ends_busy_never_unexpected(answers):
     [
         (502, "text/html", HTML, Unreachable, "HTTP 502 from its gateway"),
         (504, "text/plain", "", Unreachable, "HTTP 504 from its gateway"),
-        (500, "text/html", HTML, CatalogueError, "HTTP 500 Internal Server Error (an HTML page)"),
-        (500, "application/json", "{}", CatalogueError, "HTTP 500 Internal Server Error (JSON"),
-        (500, "application/json", '{"error": "oops"}', CatalogueError, "HTTP 500: oops"),
-        (413, "text/html", HTML, CatalogueError, "HTTP 413 Request Entity Too Large"),
-        (413, "text/plain", "", CatalogueError, "(an empty answer)"),
+        (500, "text/html", HTML, ServerFault, "HTTP 500 Internal Server Error, an HTML page"),
+        (500, "application/json", "{}", ServerFault, "HTTP 500 Internal Server Error, JSON"),
+        (
+            500,
+            "application/json",
+            '{"error": "oops"}',
+            ServerFault,
+            "JSON that is not the catalogue's error): oops",
+        ),
+        (413, "text/html", HTML, CatalogueError, "too large (HTTP 413 Request Entity Too Large"),
+        (413, "text/plain", "", CatalogueError, "an empty answer); nothing was saved"),
+        (403, "text/html", HTML, CatalogueError, "HTTP 403 Forbidden (an HTML page); nothing was"),
         (200, "text/html", HTML, CatalogueError, "HTTP 200 OK (an HTML page)"),
         (200, "application/json", '{"success": false}', CatalogueError, "HTTP 200 OK (JSON"),
         (

@@ -342,7 +342,7 @@ def test_a_file_two_rows_upload_is_read_once(tmp_path, monkeypatch):
     (tmp_path / "shared.csv").write_bytes(b"a,b\n1\n")
     rows = [{**UPLOAD, "upload": "shared.csv"}, {**UPLOAD, "name": "B", "upload": "./shared.csv"}]
     found, _ = validate_batch(read_batch(write_batch(tmp_path, *rows)), SCHEMA)
-    assert reads == [(tmp_path / "shared.csv").resolve()]
+    assert len(reads) == 1
     assert [(p.code, p.row) for p in found] == [
         ("upload-ragged-rows", 2),
         ("upload-ragged-rows", 3),

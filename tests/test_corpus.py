@@ -13,6 +13,7 @@ here; tests/corpus/ holds the three that need other tools to make
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import socket
@@ -27,6 +28,8 @@ from batches import DOCUMENT, write_batch, write_csv, write_xlsx
 from click.testing import CliRunner
 
 from loader.cli import main
+from loader.pipeline.journal import row_digest
+from loader.pipeline.read import read_batch
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 HEADER = list(DOCUMENT)
@@ -500,3 +503,93 @@ def test_a_panic_in_the_reader_is_a_refusal_not_a_traceback(tmp_path, monkeypatc
 
     with pytest.raises(KeyboardInterrupt):
         read_batch(path)
+
+
+# -- addresses and journals a hostile hand could give ------------------------------------
+
+
+def refuse_command(args: list[str], folder: Path) -> str:
+    """Run a command that must be refused before it reaches any catalogue: exit 2, one
+    message, no traceback, no raw control character, nothing written. Returns its
+    output (stdout and stderr)."""
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, args, env={"CKAN_API_KEY": "not-a-real-token"})
+    text = result.output + result.stderr
+    assert result.exit_code == 2, text
+    assert result.exception is None or isinstance(result.exception, SystemExit), text
+    assert "Traceback" not in text
+    assert not any(c in text for c in "\x00\x07\x1b\x9b\u202e")
+    assert "cannot reach" not in text
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    return text
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "https://catalogue.data.gov.bc.ca\\@example.invalid:1/",  # connects to production
+        "https://catalogue%2Edata.gov.bc.ca:1/",  # so does this, decoded
+        "http://192.0.2.2:6063\\@127.0.0.1/",  # the token would go to 192.0.2.2 in clear
+        "https://bcdc-editor:hunter2@cat.data.gov.bc.ca/",  # a password in the address
+        "https://cat.data.gov.bc.ca\x1b[2J/",  # an escape sequence
+        "https://cat.data.gov.bc.ca\u202e/",  # a right-to-left override
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "undo", "export", "due", "validate"])
+def test_a_catalogue_address_no_person_writes_is_refused_by_every_command(
+    tmp_path, address, command
+):
+    path = valid_xlsx(tmp_path)
+    args = {
+        "run": ["run", str(path), "--dry-run", "-q"],
+        "undo": ["undo", str(tmp_path / "results.xlsx"), "--dry-run"],
+        "export": ["export", "--package", "p", "-o", str(tmp_path / "e.xlsx")],
+        "due": ["due", "--package", "p"],
+        "validate": ["validate", str(path), "--schema", "live"],
+    }[command]
+    text = refuse_command([*args, "--ckan", address], tmp_path)
+    assert "is not a plain catalogue address" in text
+
+
+def _journal(folder: Path, *records: dict) -> Path:
+    (folder / "results.journal.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8"
+    )
+    return folder / "results.xlsx"
+
+
+def test_a_journal_edited_to_name_another_catalogue_is_refused_on_resume(tmp_path, dead_url):
+    path = valid_xlsx(tmp_path)
+    rows = {"2": row_digest(read_batch(path).rows[0])}
+    result = _journal(tmp_path, {"kind": "run", "target": "https://cat.data.gov.bc.ca",
+                                 "rows": rows})  # fmt: skip
+    text = refuse_command(
+        ["run", str(path), "--ckan", dead_url, "-q", "-o", str(result), "--resume"], tmp_path
+    )
+    assert f"the run being resumed wrote to https://cat.data.gov.bc.ca, not {dead_url}" in text
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [{"kind": "run", "target": "{url}"}],  # no rows
+        [{"kind": "sent", "rows": "2"}],
+        [{"kind": "outcome", "row": 2, "status": "stolen"}],
+        [["not", "a", "record"]],
+    ],
+    ids=["a run without rows", "rows that are text", "a status no run gives", "not a record"],
+)
+@pytest.mark.parametrize("command", ["run --resume", "undo"])
+def test_a_journal_edited_into_nonsense_is_refused_naming_its_line(
+    tmp_path, dead_url, records, command
+):
+    path = valid_xlsx(tmp_path)
+    records = [json.loads(json.dumps(r).replace("{url}", dead_url)) for r in records]
+    result = _journal(tmp_path, {"kind": "run", "target": dead_url, "rows": {}}, *records)
+    args = (
+        ["run", str(path), "-q", "-o", str(result), "--resume"]
+        if command == "run --resume"
+        else ["undo", str(result)]
+    )
+    text = refuse_command([*args, "--ckan", dead_url], tmp_path)
+    assert "results.journal.jsonl is damaged at line 2" in text

@@ -89,3 +89,36 @@ def test_the_report_is_a_batch_that_validates_once_an_upload_is_filled_in(catalo
     assert batch.rows[0].values["op"] == "patch"
     assert "due_date" not in batch.columns
     assert check_batch(path).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        {"last_modified": "9999-12-31T00:00:00"},
+        {"last_modified": "9999-12-31T23:00:00-08:00"},  # past the calendar once in UTC
+        {"created": "9999-12-31T00:00:00"},
+    ],
+)
+def test_a_date_at_the_end_of_the_calendar_is_never_due_and_breaks_nothing(stamps):
+    from loader.due import overdue
+
+    package = {
+        "name": "sites",
+        "metadata_modified": "2026-01-01T00:00:00",
+        "resources": [{"id": "r1", **resource("Far", "monthly", **stamps)}],
+    }
+    assert overdue([package], dt.date(2026, 3, 1)) == []
+
+
+def test_due_on_a_resource_stamped_9999_exits_0_without_a_traceback(monkeypatch):
+    from click.testing import CliRunner
+
+    from loader import due
+    from loader.cli import main
+
+    fake = FakeCatalogue()
+    fake.add_package("sites", resources=[resource("Far", "monthly", last_modified="9999-12-31")])
+    monkeypatch.setattr(due, "find_packages", lambda catalogue, o, p: fake.packages.values())
+    result = CliRunner().invoke(main, ["due", "--ckan", "http://127.0.0.1:9", "--package", "sites"])
+    assert result.exit_code == 0, result.output
+    assert "Nothing is due." in result.output

@@ -219,3 +219,27 @@ def test_put_strips_characters_excel_cannot_hold():
     cell = openpyxl.Workbook().active["A1"]
     spreadsheet.put(cell, "bell\x07 inside")
     assert cell.value == "bell inside"
+
+
+def test_the_action_cuts_a_name_of_10000_characters(tmp_path):
+    from fake_catalogue import FakeCatalogue
+
+    from loader.options import RunOptions
+    from loader.run import run_batch
+
+    catalogue = FakeCatalogue()
+    catalogue.add_package(DOCUMENT["package"])
+    name = "N" * 10_000
+    batch = write_batch(tmp_path, {**DOCUMENT, "name": name})
+    out = tmp_path / "out.xlsx"
+
+    dry = run_batch(batch, catalogue, RunOptions(dry_run=True), result_path=out)
+    done = run_batch(batch, catalogue)
+
+    for outcome in (dry.outcomes[0], done.outcomes[0]):
+        assert len(outcome.action) < 200, outcome.action
+        assert outcome.action.endswith("N... (10,000 characters)'")
+    action = dict(
+        zip(*list(openpyxl.load_workbook(out)["Results"].iter_rows(values_only=True)), strict=True)
+    )["action"]
+    assert action == dry.outcomes[0].action

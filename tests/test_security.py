@@ -135,6 +135,48 @@ def test_the_dry_run_and_the_result_show_each_files_full_path(batch_folder):
     assert checked.outcomes[0].action == f"create from file {full}"
 
 
+def test_the_look_inside_a_file_reads_only_the_file_checked(batch_folder, outside):
+    """A folder swapped for a link between the path check and the look inside: the
+    file outside is not read (its lines could show in messages), and the row says why."""
+    from loader.pinned import pin
+    from loader.pipeline.validate.contents import Contents
+
+    (batch_folder / "data").mkdir()
+    (batch_folder / "data" / "sites.csv").write_text("a,b\n1,2\n")
+    (outside / "sites.csv").write_text("secret\nkey,hunter2,x\n")
+    pinned = pin(batch_folder / "data" / "sites.csv")
+    (batch_folder / "data").rename(batch_folder / "data-checked")
+    (batch_folder / "data").symlink_to(outside, target_is_directory=True)
+
+    ((code, column, message),) = Contents().check(pinned, "data/sites.csv", "csv")
+
+    assert (code, column) == ("file-replaced", "upload")
+    assert "is no longer the file that was checked" in message and "hunter2" not in message
+
+
+def test_a_file_rewritten_between_the_check_and_the_plan_fails_its_row_unsent(
+    batch_folder, monkeypatch
+):
+    from loader.pipeline.plan import Planner
+
+    catalogue = FakeCatalogue()
+    catalogue.add_package(DOCUMENT["package"])
+    path = write_batch(batch_folder, upload_row("mine.csv"))
+    plan = Planner.plan
+
+    def rewritten_then_planned(self, *args, **kwargs):
+        (batch_folder / "mine.csv").write_text("a,b\n1,2\n3,4\n")
+        return plan(self, *args, **kwargs)
+
+    monkeypatch.setattr(Planner, "plan", rewritten_then_planned)
+
+    (outcome,) = run_batch(path, catalogue).outcomes
+
+    assert (outcome.status, outcome.code) == ("failed", "file-changed")
+    assert "changed after it was checked (it was 8 bytes, now 12)" in outcome.error
+    assert catalogue.calls == []
+
+
 # -- the production catalogue, however its address is written ------------------------
 
 
@@ -210,6 +252,115 @@ def test_http_is_fine_to_this_machine_and_without_a_token():
     with pytest.raises(UnsafeTarget):
         Catalogue("http://cat.example", "token")
     assert Catalogue("http://cat.example", "token", allow_http=True).url == "http://cat.example"
+
+
+# -- the host decided is the host connected to --------------------------------------------
+
+# Addresses where two URL parsers disagree on the host (the HTTP library connects to
+# the first host named here), or that no person types: each is refused, not guessed.
+HOSTILE_URLS = [
+    "https://catalogue.data.gov.bc.ca\\@example.invalid:1/",  # a backslash before user info
+    "https://catalogue%2Edata.gov.bc.ca:1/",  # a percent-encoded host name
+    "http://192.0.2.2:6063\\@127.0.0.1/",  # the token would go to 192.0.2.2
+    "https://user:secret@cat.data.gov.bc.ca/",  # user info
+    "https://catalogue.data.gov.bc.ca\t.example/",  # a tab the parsers drop or refuse
+    "https://catalogue.data.gov.bc.ca/?next=@example.invalid",  # a query
+    "https://catalogue.data.gov.bc.ca#@example.invalid",  # a fragment
+    "https://café.example/",  # a host not in ASCII: the libraries encode it differently
+    "https://catalogue.data.gov.bc.ca:99999/",  # no such port
+    "https:///catalogue.data.gov.bc.ca",  # no host
+]
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any request the client would make fails the test instead of leaving the machine."""
+    from loader.client import transport
+
+    def refuse_to_send(*args, **kwargs):
+        raise AssertionError("a request was about to be sent")
+
+    monkeypatch.setattr(transport.Transport, "_send", refuse_to_send)
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_an_address_a_person_would_not_write_is_refused_before_anything_is_sent(
+    tmp_path, url, no_network
+):
+    from loader.client import catalogue_url
+
+    with pytest.raises(ValueError, match="is not a plain catalogue address"):
+        catalogue_url(url)
+    path = write_batch(tmp_path, DOCUMENT)
+    for extra in ([], ["--dry-run"], ["--yes", "--allow-http"]):
+        result = CliRunner().invoke(
+            main, ["run", str(path), "--ckan", url, "-q", *extra], env={"CKAN_API_KEY": "t"}
+        )
+        assert result.exit_code == 2, result.output
+        assert "is not a plain catalogue address" in result.output
+    with pytest.raises(UnsafeTarget, match="is not a plain catalogue address"):
+        Catalogue(url, None)  # the Python API refuses it too
+    assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "HTTPS://Catalogue.Data.Gov.BC.CA/",
+        "https://catalogue.data.gov.bc.ca.:443/ckan/",
+        "http://127.0.0.1:5055",
+        "http://[::1]:5055/",
+        "http://ckan_web:5000/",
+        "https://cat.data.gov.bc.ca",
+        "https://xn--caf-dma.example/",
+    ],
+)
+def test_an_address_accepted_names_the_host_the_http_library_connects_to(url):
+    from urllib.parse import urlsplit
+
+    import requests
+    from urllib3.util import parse_url
+
+    from loader.client import catalogue_url, host_of
+
+    plain = catalogue_url(url)
+    connected = parse_url(requests.Request("GET", plain + "/api/action/x").prepare().url)
+    assert host_of(plain) == connected.host.strip("[]").rstrip(".")
+    assert host_of(plain) == (urlsplit(plain).hostname or "").rstrip(".")
+    assert host_of(url) == host_of(plain)
+    assert urlsplit(plain).port == connected.port
+
+
+def test_capitals_in_the_scheme_are_a_plain_url():
+    from loader.client import catalogue_url
+
+    assert catalogue_url("HTTPS://Catalogue.Data.Gov.BC.CA/") == "https://catalogue.data.gov.bc.ca"
+    assert catalogue_url("Http://LOCALHOST:5055/CKAN/") == "http://localhost:5055/CKAN"
+
+
+PRODUCTION_SPELLINGS = [
+    "prod",
+    "PROD",
+    "https://catalogue.data.gov.bc.ca",
+    "HTTPS://CATALOGUE.DATA.GOV.BC.CA:443/",
+    "https://catalogue.data.gov.bc.ca./ckan",
+    "http://catalogue.data.gov.bc.ca",
+]
+
+
+@pytest.mark.parametrize("spelling", PRODUCTION_SPELLINGS)
+def test_the_page_asks_for_the_production_tick_wherever_the_command_line_asks(tmp_path, spelling):
+    from loader.cli.access import target_url
+    from loader.serve.access import CatalogueAccess
+
+    path = write_batch(tmp_path, DOCUMENT)
+    result = CliRunner().invoke(
+        main,
+        ["run", str(path), "--ckan", spelling, "-q", "--allow-http"],
+        env={"CKAN_API_KEY": "t"},
+    )
+    assert "writing to the production catalogue needs --yes when unattended" in result.output
+    assert CatalogueAccess(target_url(spelling)).production
 
 
 # -- where the token may write --------------------------------------------------------

@@ -508,7 +508,7 @@ class _SlowUploads(FakeCatalogue):
     def write_resource(self, action, data, upload=None):
         listener = self.on_bytes
         if upload is not None and listener and data.get("name") not in self.faults:
-            size = upload.stat().st_size
+            size = upload.size
             listener(size // 2)
             self.gate.wait(5)
             listener(size - size // 2 + self.FORM)
@@ -693,3 +693,56 @@ def test_an_export_with_nothing_in_it_says_so(page, held):
         assert response.status_code == 400
         assert f"{said}: there is nothing to export." in response.get_data(as_text=True)
     assert workspace.dropped_batches() == [] and list(workspace.dropped_folder.iterdir()) == []
+
+
+def test_a_due_report_over_a_date_at_the_end_of_the_calendar_is_a_page_not_an_error(page, held):
+    held.packages["pkg-wells"]["resources"][0].update(
+        resource_update_cycle="monthly", last_modified="9999-12-31T00:00:00"
+    )
+    client, _ = page(catalogue_url=held.url)
+    response = client.post("/due", data={"organizations": "water"}, headers=ORIGIN)
+    assert response.status_code == 303
+    body = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 resource overdue." in body and "Wells" not in body
+
+
+@pytest.mark.parametrize(
+    "next_page",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/ /x",
+    ],
+)
+def test_the_token_form_returns_only_to_a_page_of_this_site(page, next_page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
+    client, _ = page(catalogue_url="http://127.0.0.1:9")
+    response = client.post("/token", data={"api_key": TOKEN, "next": next_page}, headers=ORIGIN)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+
+
+def test_the_token_form_returns_to_the_page_it_was_sent_from(page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
+    client, _ = page(catalogue_url="http://127.0.0.1:9")
+    response = client.post(
+        "/token", data={"api_key": TOKEN, "next": "/batch/abc-1#run"}, headers=ORIGIN
+    )
+    assert response.headers["Location"] == "/batch/abc-1#run"
+
+
+def test_a_page_for_a_catalogue_over_plain_http_says_why_the_token_is_not_kept(page):
+    remote = "http://192.0.2.1:5000"
+    client, workspace = page(catalogue_url=remote, api_key=TOKEN)  # the token from the shell
+    first = client.get("/")
+    assert first.status_code == 200
+    assert "plain http" in first.get_data(as_text=True)
+    assert not workspace.access.has_token
+    sent = client.post("/token", data={"api_key": TOKEN}, headers=ORIGIN)
+    assert sent.status_code == 303
+    body = client.get("/").get_data(as_text=True)
+    assert "plain http" in body and TOKEN not in body
+    assert not workspace.access.has_token

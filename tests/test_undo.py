@@ -271,3 +271,62 @@ def test_a_row_the_run_could_not_tell_was_saved_is_named_not_guessed(catalogue, 
 
     assert outcome.status == "failed" and outcome.code == "in-doubt"
     assert "could not tell whether this row was saved (no-answer)" in outcome.error
+
+
+class StopsAfterSaving(FakeCatalogue):
+    """A catalogue that saves the write of `stop_at`, then the loader is stopped hard
+    before it hears the answer (as a kill after sending would leave it)."""
+
+    stop_at = ""
+
+    def write_resource(self, action, data, upload=None):
+        saved = super().write_resource(action, data, upload)
+        if saved.get("name") == self.stop_at:
+            self.stop_at = ""
+            raise KeyboardInterrupt
+        return saved
+
+
+@pytest.mark.parametrize("stopped_at", ["Made", "Link"])  # a create, a patch
+def test_a_row_in_flight_when_a_run_was_killed_is_undone_after_the_resume(tmp_path, stopped_at):
+    catalogue = StopsAfterSaving()
+    package = catalogue.add_package(PACKAGE)
+    catalogue.write_resource(
+        "resource_create",
+        {"package_id": package["id"], "name": "Link", "url": "https://example.com/l", **FIELDS},
+    )
+    before = resources(catalogue)
+    batch = write_batch(tmp_path, *rows(tmp_path)[:2])
+    result_path = tmp_path / "results.xlsx"
+    catalogue.stop_at = stopped_at
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(batch, catalogue, RunOptions(fold=False), result_path=result_path)
+    resumed = run_batch(
+        batch, catalogue, RunOptions(fold=False, resume=True), result_path=result_path
+    )
+    assert [o.status for o in resumed.outcomes] == ["done", "done"]
+
+    undo = undo_run(result_path, catalogue)
+
+    assert [(o.status, o.error) for o in undo.outcomes] == [("done", "")] * 2
+    assert "''" not in " ".join(o.action for o in undo.outcomes)
+    assert resources(catalogue) == before
+
+
+def test_undo_names_each_field_that_differs_once(catalogue, tmp_path):
+    result_path = tmp_path / "results.xlsx"
+    run_batch(write_batch(tmp_path, *rows(tmp_path)[1:2]), catalogue, result_path=result_path)
+    (link,) = [r for r in catalogue.package(PACKAGE)["resources"] if r["name"] == "Link"]
+    catalogue.write_resource("resource_patch", {"id": link["id"], "url": "https://example.com/x"})
+
+    (outcome,) = undo_run(result_path, catalogue).outcomes
+
+    assert outcome.code == "changed-after-run"
+    assert "changed after the run (url differs)" in outcome.error
+
+
+def test_the_journal_reader_knows_every_action_the_planner_has():
+    from loader.pipeline import journal
+    from loader.pipeline.operations import Action
+
+    assert {str(a) for a in Action} == journal._ACTIONS

@@ -390,8 +390,8 @@ def test_uploads_resolve_against_the_batch_folder(tmp_path):
     row = {**DOCUMENT, "url": "", "upload": "files/sites.csv"}
     problems, checked = check(tmp_path, row)
     assert problems == []
-    assert checked[0].upload == (tmp_path / "files" / "sites.csv").resolve()
-    assert checked[0].upload.is_absolute()
+    assert checked[0].upload.path == (tmp_path / "files" / "sites.csv").resolve()
+    assert checked[0].upload.path.is_absolute()
 
 
 def test_upload_problems(tmp_path):

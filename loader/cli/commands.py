@@ -1,7 +1,9 @@
 """The commands: each parses its options, calls the library, prints and exits.
 
 A LoaderError becomes one message on stderr and its exit code (2 for an
-unusable batch or schema); nothing shows a traceback.
+unusable batch or schema), without a traceback. Any other exception is a
+fault in the loader: its message comes first on stderr, then the traceback
+for whoever fixes it, and the exit code is 70, which means nothing else.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from loader.cli.options import (
     writing,
 )
 from loader.cli.terminal import progress, say, stopping
-from loader.errors import LoaderError
+from loader.errors import EXIT_UNEXPECTED, LoaderError
 from loader.options import RunOptions, UndoOptions
 from loader.spreadsheet import output_path
 from loader.text import plural, stamped_name
@@ -42,6 +45,16 @@ class LoaderGroup(click.Group):
         except LoaderError as exc:
             say(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # a fault in the loader: its own exit code, told plainly
+            say(
+                f"Error: the loader failed unexpectedly ({type(exc).__name__}: {exc}). This "
+                "is a fault in bcdc-loader, not in your batch; the details below help fix it.",
+                err=True,
+            )
+            say("".join(traceback.format_exception(exc)).rstrip(), err=True)
+            ctx.exit(EXIT_UNEXPECTED)
 
 
 @click.group(cls=LoaderGroup)
@@ -95,7 +108,8 @@ def validate(
 ) -> None:
     """Check a batch without touching the catalogue; list every problem.
 
-    Exits 0 when the batch is clean, 2 when it has problems or cannot be read.
+    Exits 0 when the batch is clean, 2 when it has problems or cannot be read,
+    70 on an unexpected failure (a fault in the loader).
     """
     from loader.run import check_batch
 
@@ -140,7 +154,7 @@ def run(
     result workbook (-o, or BATCH-results-TIME.xlsx beside the batch) says
     what happened to every row. Exits 0 when every row is done, 1 when any
     row failed or did not run, 2 when the batch is invalid or the run could
-    not start.
+    not start, 70 on an unexpected failure (a fault in the loader).
     """
     from loader.run import default_result_path, last_result_path, run_batch
 
@@ -188,7 +202,8 @@ def undo(
     held before it (their file too, if the run had --keep-replaced), those it
     deleted are created again (under a new id), its last row first. A resource
     changed after the run is left alone unless --force. Exits 0 when every row
-    is undone, 1 when any is not, 2 when the undo cannot start.
+    is undone, 1 when any is not, 2 when the undo cannot start, 70 on an
+    unexpected failure (a fault in the loader).
     """
     from loader.undo import default_undo_path, undo_run
 
@@ -261,7 +276,8 @@ def export_command(access: Reading, output: Path | None, schema_source: str) -> 
 
     One patch row per resource, named by resource_id, with every field's
     current value. Run back unchanged, every row is "no change"; edit a cell
-    and only that field changes. Exits 0, or 2 when a name is not found.
+    and only that field changes. Exits 0, or 2 when a name is not found, 70 on
+    an unexpected failure (a fault in the loader).
     """
     from loader.export import export_batch
 
@@ -299,7 +315,8 @@ def due_command(access: Reading, output: Path | None) -> None:
     date, else the dataset's metadata_modified); continual, asNeeded,
     irregular, notPlanned and unknown are never due. With -o, writes one patch
     row per overdue resource, ready for an upload. Exits 0 when nothing is due,
-    1 when something is, 2 when a name is not found.
+    1 when something is, 2 when a name is not found, 70 on an unexpected
+    failure (a fault in the loader, never a sign that something is due).
     """
     from loader.due import due_report, write_due
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from loader.client.errors import CatalogueError, UnknownAction
-from loader.client.hosts import secure_for_token
+from loader.client.errors import CatalogueError, UnknownAction, UploadFailed
+from loader.client.hosts import address, secure_for_token
 from loader.client.transport import BytesListener, Transport
 from loader.errors import UnsafeTarget
+from loader.pinned import PinnedFile, pin
 
 SEARCH_PAGE = 100  # datasets per package_search call (CKAN allows up to 1000)
 
@@ -61,7 +62,7 @@ class CatalogueAPI(Protocol):
     def dataset_schema(self, dataset_type: str = ...) -> dict[str, Any]: ...
     def resource_page(self, package_type: str, package_name: str, resource_id: str) -> str: ...
     def write_resource(
-        self, action: str, data: dict[str, Any], upload: Path | None = ...
+        self, action: str, data: dict[str, Any], upload: PinnedFile | Path | None = ...
     ) -> dict[str, Any]: ...
     def delete_resource(self, resource_id: str) -> None: ...
     def touch_resource(self, resource_id: str, timestamp: str) -> dict[str, Any]: ...
@@ -98,9 +99,13 @@ class Catalogue:
         sleep: Callable[[float], None] = time.sleep,
         allow_http: bool = False,
     ):
-        """Raises UnsafeTarget when a token would cross the network unencrypted: plain
-        http to a host other than this machine, unless `allow_http`."""
-        self.url = url.rstrip("/")
+        """Raises UnsafeTarget when `url` is not a plain address (see hosts.py), or when a
+        token would cross the network unencrypted: plain http to a host other than
+        this machine, unless `allow_http`."""
+        try:
+            self.url = address(url).url
+        except ValueError as error:
+            raise UnsafeTarget(str(error)) from None
         if api_key and not allow_http and not secure_for_token(self.url):
             raise UnsafeTarget(
                 f"{self.url} is plain http, so your API token would cross the network "
@@ -223,9 +228,13 @@ class Catalogue:
     # --- writes ----------------------------------------------------------------
 
     def write_resource(
-        self, action: str, data: dict[str, Any], upload: Path | None = None
+        self, action: str, data: dict[str, Any], upload: PinnedFile | Path | None = None
     ) -> dict[str, Any]:
         """resource_create / resource_update / resource_patch, with an optional upload.
+
+        A file pinned when it was checked (`loader.pinned`) is sent only if it is
+        still that file, unchanged, and (its SHA-256 known) as those very bytes;
+        else FileAltered, with nothing saved. A plain path is pinned as it is now.
 
         A multipart upload carries only text fields; structured values (lists
         and groups) follow in a second, JSON call on the same resource, since
@@ -249,15 +258,23 @@ class Catalogue:
             error.partial_resource = resource  # the file and text fields were saved
             raise
 
-    def _upload(self, action: str, data: dict[str, Any], upload: Path) -> dict[str, Any]:
+    def _upload(
+        self, action: str, data: dict[str, Any], upload: PinnedFile | Path
+    ) -> dict[str, Any]:
         """Send a file; the catalogue must store as many bytes as were sent."""
+        if not isinstance(upload, PinnedFile):
+            try:
+                upload = pin(upload)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise UploadFailed(f"cannot read the file {upload}: {reason}") from None
         answer, sent = self._transport.upload(action, data, upload)
         resource = _a_dict(action, answer)
         stored = resource.get("size")
-        if stored not in (None, "") and int(stored) != sent:
+        if stored not in (None, "") and int(stored) != sent.size:
             mismatch = CatalogueError(
                 f"{action}: the catalogue stored {stored} bytes of the file {upload.name}, "
-                f"but {sent} were sent"
+                f"but {sent.size} were sent"
             )
             mismatch.partial_resource = resource
             raise mismatch

@@ -2,13 +2,15 @@
 
 Callers handle failures by type: `NotFound`, `NotAuthorized`, `Invalid` (with
 the fields the catalogue named), `Busy` (it did not act: try again later),
-`Unreachable` (no answer; a write may or may not have been saved),
-`UnknownAction` (the catalogue does not have that action),
-`UploadFailed` (the file could not be sent whole), and `CatalogueError` for
-every other refusal. Every answer that is not a success is one of these,
-whatever its shape: CKAN's own JSON error, a proxy's HTML page, JSON of
-another shape, or nothing at all. `answer_error` decides from the status and
-the body the transport saw; no exception text is read back.
+`Unreachable` (no answer; a write may or may not have been saved;
+`ServerFault`, an HTTP 500, is one of these), `UnknownAction` (the
+catalogue does not have that action), `UploadFailed` (the file could not be
+sent whole; `FileAltered` when it is not the file that was checked), and
+`CatalogueError` for every other refusal. Every answer that is not a
+success is one of these, whatever its shape: CKAN's own JSON error, a
+proxy's HTML page, JSON of another shape, or nothing at all. `answer_error`
+decides from the status and the body the transport saw; no exception text
+is read back.
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ class Unreachable(CatalogueError):
     maybe_saved = True
 
 
+class ServerFault(Unreachable):
+    """The catalogue failed while it handled the call (HTTP 500): like a lost answer,
+    a write may or may not have been saved before it failed (a plugin that fails
+    after the dataset was saved still answers 500)."""
+
+
 class Busy(CatalogueError):
     """The catalogue answered 429 or 503: it did not act on the request."""
 
@@ -73,8 +81,19 @@ class UploadFailed(CatalogueError):
     nothing was saved."""
 
 
+class FileAltered(UploadFailed):
+    """The file to upload is not the one checked: another file stands at its path
+    (`replaced`), or it changed since it was checked or while it was sent. Nothing
+    of it was saved: the last bytes are held back when a change shows only then."""
+
+    def __init__(self, message: str, replaced: bool = False):
+        super().__init__(message)
+        self.replaced = replaced
+
+
 BUSY = (429, 503)  # the catalogue (or its front) did not act: try again
 GATEWAY = (502, 504)  # a gateway got no answer: the catalogue may have acted
+SERVER_FAULT = 500  # it failed while handling the call: it may have acted
 
 
 @dataclass(frozen=True)
@@ -130,9 +149,10 @@ def answer_error(action: str, answer: HttpAnswer) -> CatalogueError:
 
     The status decides first where it says what the catalogue did: 429 and
     503 are Busy (it did not act), 502 and 504 Unreachable (a gateway got no
-    answer). Then CKAN's own error (a JSON object whose `error` is an object
-    with a `__type`) gives the kind; any other body is a CatalogueError
-    naming the status and the kind of body.
+    answer), 500 a ServerFault (it failed on the way, perhaps after saving).
+    Then CKAN's own error (a JSON object whose `error` is an object with a
+    `__type`) gives the kind; any other body is a CatalogueError naming the
+    status and the kind of body (a 4xx: refused, so nothing was saved).
     """
     if answer.status in BUSY:
         return Busy(
@@ -147,12 +167,25 @@ def answer_error(action: str, answer: HttpAnswer) -> CatalogueError:
     if isinstance(parsed, str) and "Action name not known" in parsed:
         return UnknownAction(f"{action}: the catalogue has no such action")
     error = parsed.get("error") if isinstance(parsed, dict) else None
+    if answer.status == SERVER_FAULT:
+        said = error.get("message") if isinstance(error, dict) else error
+        detail = f": {said.strip()}" if isinstance(said, str) and said.strip() else ""
+        return ServerFault(
+            f"{action}: the catalogue failed while handling the call "
+            f"(HTTP {_status_words(answer.status)}, {_KIND_WORDS[answer.kind]}){detail}"
+        )
     if isinstance(error, dict):
         return _ckan_error(action, answer.status, error)
+    refused = "; nothing was saved" if 400 <= answer.status < 500 else ""
     if isinstance(error, str) and error.strip():
-        return CatalogueError(f"{action}: HTTP {answer.status}: {error.strip()}")
+        return CatalogueError(f"{action}: HTTP {answer.status}: {error.strip()}{refused}")
+    if answer.status == 413:
+        return CatalogueError(
+            f"{action}: the catalogue (or a server in front of it) refused the request as "
+            f"too large (HTTP {_status_words(413)}, {_KIND_WORDS[answer.kind]}){refused}"
+        )
     return CatalogueError(
-        f"{action}: HTTP {_status_words(answer.status)} ({_KIND_WORDS[answer.kind]})"
+        f"{action}: HTTP {_status_words(answer.status)} ({_KIND_WORDS[answer.kind]}){refused}"
     )
 
 

@@ -3,21 +3,26 @@
 ckanapi builds each action's request; this module sends it over a requests
 session of the calling thread's own, with timeouts and without following
 redirects (a redirected POST would arrive without its body). Uploads stream
-the file from disk and say how far they got; a file that changes while it is
-sent fails at once. The answer is classified where it is in hand, from its
-HTTP status and body (`errors.answer_error`), so every answer that is not a
-success leaves here as one of the error classes, and no error text is ever
-parsed back. Errors never carry the token, even when an answer echoed it.
+the file from disk and say how far they got; only the file validation pinned
+is sent, hashed as it streams: a file that changes while it is sent fails at
+once, and one whose bytes are not those checked has its last bytes held
+back, so that the catalogue stores nothing of it. The answer is classified
+where it is in hand, from its HTTP status and body (`errors.answer_error`),
+so every answer that is not a success leaves here as one of the error
+classes, and no error text is ever parsed back. Errors never carry the
+token, even when an answer echoed it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import os
 import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -29,16 +34,20 @@ from loader import __version__
 from loader.client.errors import (
     BUSY,
     GATEWAY,
+    SERVER_FAULT,
     Busy,
     CatalogueError,
+    FileAltered,
     HttpAnswer,
     NotAuthorized,
     NotFound,
+    ServerFault,
     Unreachable,
     UploadFailed,
     answer_error,
     retry_after_seconds,
 )
+from loader.pinned import Altered, PinnedFile
 
 USER_AGENT = f"bcdc-loader/{__version__}"
 CONNECT_TIMEOUT = 10
@@ -67,11 +76,6 @@ class _Answered(Exception):
     def __init__(self, answer: HttpAnswer):
         super().__init__(answer.status)
         self.answer = answer
-
-
-class FileChanged(Exception):
-    """A file changed while it was being sent (not an OSError, so that the HTTP
-    stack lets it through instead of retrying)."""
 
 
 class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
@@ -122,16 +126,24 @@ class _StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]
 
 
 class SteadyFile:
-    """A file being uploaded: reading it fails at once if it changes meanwhile,
-    rather than leaving the catalogue waiting for bytes that never come."""
+    """A pinned file being uploaded, hashed as it is read: reading fails at once if
+    the file changes meanwhile, rather than leaving the catalogue waiting for bytes
+    that never come, and the last bytes are held back when what was read is not
+    what was checked (its SHA-256), so the catalogue never stores them."""
 
-    def __init__(self, stream: BinaryIO, path: Path):
+    def __init__(self, stream: BinaryIO, file: PinnedFile):
         self._stream = stream
-        self._path = path
+        self._file = file
         status = os.fstat(stream.fileno())
         self._size, self._mtime = status.st_size, status.st_mtime_ns
+        self._digest = hashlib.sha256()
         self.sent = 0
         self._reads = 0
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the bytes read so far."""
+        return self._digest.hexdigest()
 
     def fileno(self) -> int:  # lets the encoder wrap it and size it from disk
         return self._stream.fileno()
@@ -141,19 +153,36 @@ class SteadyFile:
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._stream.read(size)
+        self._digest.update(chunk)
         self.sent += len(chunk)
         self._reads += 1
         moved = False
-        if self._reads % 64 == 0 or not chunk:  # look at the file every half MiB or so
+        last = self.sent >= self._size
+        if self._reads % 64 == 0 or not chunk or last:  # look every half MiB, and at the end
             status = os.fstat(self._stream.fileno())
             moved = (status.st_size, status.st_mtime_ns) != (self._size, self._mtime)
         short = size != 0 and not chunk and self.sent < self._size
         if moved or short or self.sent > self._size:
-            raise FileChanged(
-                f"the file {self._path} changed while it was being sent "
-                f"({self.sent} of {self._size} bytes read); nothing was saved"
+            raise Altered(
+                f"the file {self._file} changed while it was being sent ({self.sent:,} of "
+                f"{self._size:,} bytes read); nothing of it was saved: run the row again "
+                "once the file is whole"
+            )
+        if last and self._file.sha256 and self.sha256 != self._file.sha256:
+            raise Altered(  # the end of the upload is withheld: nothing is stored
+                f"the file {self._file} changed after it was checked: its bytes are not "
+                "those checked (the same size and time, another content); nothing of it "
+                "was saved: run the row again to send it as it is now"
             )
         return chunk
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What an upload sent of its file."""
+
+    size: int
+    sha256: str
 
 
 def _text(value: str | bytes) -> str:
@@ -211,25 +240,30 @@ class Transport:
         surely did not act."""
         return self._with_retries(lambda: self._send(action, data, None), read=read)
 
-    def upload(self, action: str, data: dict[str, Any], path: Path) -> tuple[Any, int]:
-        """Call an action sending `path` as its `upload` field (a write, retried only
-        when the catalogue surely did not act). Returns the result and the bytes of
-        the file sent. The file must not change while it is sent."""
-        return self._with_retries(lambda: self._upload_once(action, data, path), read=False)
+    def upload(self, action: str, data: dict[str, Any], file: PinnedFile) -> tuple[Any, Sent]:
+        """Call an action sending `file` as its `upload` field (a write, retried only
+        when the catalogue surely did not act). Returns the result and what was sent.
 
-    def _upload_once(self, action: str, data: dict[str, Any], path: Path) -> tuple[Any, int]:
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        Only the file pinned is sent, as it was when pinned and, when its SHA-256
+        is known, as those very bytes; else FileAltered, and nothing is saved."""
+        return self._with_retries(lambda: self._upload_once(action, data, file), read=False)
+
+    def _upload_once(self, action: str, data: dict[str, Any], file: PinnedFile) -> tuple[Any, Sent]:
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         try:
-            stream = path.open("rb")
+            stream = file.open()
         except OSError as error:
-            raise UploadFailed(f"cannot read the file {path}: {error.strerror or error}") from None
+            raise UploadFailed(f"cannot read the file {file}: {error.strerror or error}") from None
+        except Altered as altered:
+            raise FileAltered(altered.message, altered.replaced) from None
         with stream:
-            steady = SteadyFile(stream, path)
-            files: Files = {"upload": (path.name, steady, content_type)}  # type: ignore[dict-item]
+            steady = SteadyFile(stream, file)
+            files: Files = {"upload": (file.name, steady, content_type)}  # type: ignore[dict-item]
             try:
-                return self._send(action, data, files), steady.sent
-            except FileChanged as changed:
-                raise UploadFailed(str(changed)) from None
+                answer = self._send(action, data, files)
+            except Altered as altered:
+                raise FileAltered(altered.message, altered.replaced) from None
+            return answer, Sent(steady.sent, steady.sha256)
 
     def _send(self, action: str, data: dict[str, Any] | None, files: Files | None) -> Any:
         kwargs = {"timeout": (CONNECT_TIMEOUT, READ_TIMEOUT)}
@@ -310,6 +344,8 @@ def _download_error(url: str, status: int, retry_after: str | None) -> Catalogue
         return Busy(message, retry_after_seconds(retry_after))
     if status in GATEWAY:
         return Unreachable(message)
+    if status == SERVER_FAULT:
+        return ServerFault(message)
     kinds: dict[int, type[CatalogueError]] = {401: NotAuthorized, 403: NotAuthorized, 404: NotFound}
     return kinds.get(status, CatalogueError)(message)
 

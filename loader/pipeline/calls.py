@@ -148,6 +148,7 @@ def calls_for(lane: Sequence[Operation], fold: bool = True) -> list[Call]:
     """The calls that carry out one dataset's operations, in sheet order."""
     calls: list[Call] = []
     pending: list[Operation] = []
+    waiting: list[Operation] = []  # no-change rows on what the pending fold creates
 
     def flush() -> None:
         if len(pending) > 1:
@@ -155,10 +156,17 @@ def calls_for(lane: Sequence[Operation], fold: bool = True) -> list[Call]:
         elif pending:
             calls.append(single(pending[0]))
         pending.clear()
+        calls.extend(single(op) for op in waiting)
+        waiting.clear()
 
     for op in lane:
         if op.action == Action.NOOP:
-            calls.append(single(op))  # sends nothing: it need not end a fold
+            # sends nothing, so it need not end a fold; but one on a resource the fold
+            # creates needs that resource's id, known once the fold has been sent
+            if _depends(op, pending):
+                waiting.append(op)
+            else:
+                calls.append(single(op))
         elif fold and op.action in _FOLDABLE and op.upload is None:
             if _depends(op, pending):
                 flush()

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
-from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
+from loader.client import (
+    CatalogueAPI,
+    CatalogueError,
+    FileAltered,
+    Invalid,
+    NotAuthorized,
+    ServerFault,
+    Unreachable,
+    UploadFailed,
+)
 from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
 from loader.pipeline.keep import keep_file, replaces_file
@@ -191,8 +200,9 @@ class _Lane:
     def _after_silence(
         self, call: Call, ids: dict[int, str | None], error: Unreachable, outcomes: list[Outcome]
     ) -> list[Outcome]:
-        """A call that got no answer: never sent means not run; otherwise look at what
-        landed, and send once more only what did not."""
+        """A call that got no answer (or a server's failure on the way): never sent
+        means not run; otherwise look at what landed, and send once more only what
+        did not."""
         if not error.maybe_saved:
             return [_not_sent(op, error) for op in call.operations]
         self.guard = None
@@ -203,6 +213,7 @@ class _Lane:
             except CatalogueError:
                 checked.append(failed)  # cannot tell: it stays "may or may not have saved"
                 continue
+            self.health.answered(None)  # it answered the look: it is not gone
             if saved is not None:
                 checked.append(_done(op, ids.get(op.row), Answer({op.row: saved}), self.catalogue))
                 continue
@@ -311,7 +322,9 @@ def _done(
         resource_id_out = resource_id
     else:
         resource_id_out = answer.resources.get(op.row, {}).get("id") or resource_id
-    saved = answer.resources.get(op.row) if op.action != Action.NOOP else None
+    # a row with nothing to send leaves the resource as planning read it; for a row an
+    # earlier run sent (found on --resume), that is how the run left it, which undo needs
+    saved = answer.resources.get(op.row) if op.action != Action.NOOP else op.before
     return Outcome(
         op.row,
         Status.DONE,
@@ -331,9 +344,14 @@ def _failed(
     message = error.message
     problem = _problem_of(error)
     if isinstance(error, Unreachable) and error.maybe_saved and op.action != Action.NOOP:
+        why = (
+            "it failed while handling the request"
+            if isinstance(error, ServerFault)
+            else "the connection dropped after the request was sent"
+        )
         message += (
-            ": the connection dropped after the request was sent, so the catalogue may "
-            "or may not have saved it; check the dataset before running this row again"
+            f": {why}, so the catalogue may or may not have saved it; check the dataset "
+            "before running this row again"
         )
     if isinstance(error, Invalid) and not error.field_errors and op.blocked_by:
         problem = problems.BLOCKED_BY_INVALID
@@ -357,10 +375,13 @@ def _failed(
 
 
 def _problem_of(error: CatalogueError) -> problems.ProblemType:
+    if isinstance(error, FileAltered):
+        return problems.FILE_REPLACED if error.replaced else problems.FILE_CHANGED
     kinds: list[tuple[type[CatalogueError], problems.ProblemType]] = [
         (Invalid, problems.REFUSED),
         (NotAuthorized, problems.NOT_AUTHORIZED),
         (Unreachable, problems.NO_ANSWER),
+        (UploadFailed, problems.UPLOAD_UNREADABLE),
     ]
     return next((p for kind, p in kinds if isinstance(error, kind)), problems.CATALOGUE_ERROR)
 

@@ -6,27 +6,46 @@ and DataPusher compare `hash` with the MD5 of the file they fetch and skip
 loading it into the DataStore when the two are equal, so a bare MD5 set in
 advance would stop them loading a new file. After loading, they store their
 MD5 in `hash`; a file whose MD5 matches that is the same file too.
+
+Files are read as validation pinned them (`loader.pinned`): a file replaced
+or changed since it was checked is not hashed. The hash goes with the pinned
+file to the upload, which checks the bytes it streams against it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loader.pinned import Altered, PinnedFile, pin
+
 CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
 class FileFacts:
-    """A local file's size and SHA-256, read once (its MD5 only when asked)."""
+    """A local file's size and SHA-256, read once (its MD5 only when asked), and the
+    file itself, pinned with that hash: the upload sends exactly those bytes."""
 
-    path: Path
-    size: int
-    sha256: str
+    file: PinnedFile  # its sha256 set
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def size(self) -> int:
+        return self.file.size
+
+    @property
+    def sha256(self) -> str:
+        return self.file.sha256 or ""
 
     @property
     def stored_hash(self) -> str:
@@ -47,19 +66,28 @@ class FileFacts:
         if stored == self.stored_hash:
             return True
         # a DataStore loader wrote its MD5 over ours
-        return not str(stored).startswith("sha256:") and stored == _digest(self.path, "md5")
+        return not str(stored).startswith("sha256:") and stored == _digest(self.file, "md5")
 
 
-def file_facts(path: Path) -> FileFacts:
-    """Read a file once for its size and SHA-256 (streamed: memory stays flat)."""
-    return FileFacts(path, path.stat().st_size, _digest(path, "sha256"))
+def file_facts(file: PinnedFile | Path) -> FileFacts:
+    """Read a file once for its SHA-256 (streamed: memory stays flat). A pinned file is
+    read only if it is still the file checked, unchanged to the end (else Altered);
+    a path is pinned as it is now."""
+    pinned = file if isinstance(file, PinnedFile) else pin(file)
+    return FileFacts(dataclasses.replace(pinned, sha256=_digest(pinned, "sha256")))
 
 
-def _digest(path: Path, name: str) -> str:
+def _digest(file: PinnedFile, name: str) -> str:
     digest = hashlib.new(name, usedforsecurity=False)
-    with path.open("rb") as stream:
+    with file.open() as stream:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
+        status = os.fstat(stream.fileno())
+    if (status.st_size, status.st_mtime_ns) != (file.size, file.modified_ns):
+        raise Altered(
+            f"the file {file.path} changed while it was read to be hashed; nothing of it "
+            "was saved: run the row again once it is whole"
+        )
     return digest.hexdigest()
 
 
@@ -69,24 +97,25 @@ class FileBook:
     def __init__(self) -> None:
         self._facts: dict[Path, FileFacts] = {}
 
-    def read_ahead(self, paths: Iterable[Path], threads: int = 2) -> None:
+    def read_ahead(self, files: Iterable[PinnedFile], threads: int = 2) -> None:
         """Hash files ahead, two at a time (hashing leaves the other core free); a file
-        that cannot be read now is left for `facts` to say why."""
-        wanted = [p for p in dict.fromkeys(paths) if p not in self._facts]
+        that cannot be read now, or is not the one checked, is left for `facts` to say why."""
+        wanted = [f for f in {f.path: f for f in files}.values() if f.path not in self._facts]
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hash") as pool:
-            for path, facts in zip(wanted, pool.map(_facts_or_none, wanted), strict=True):
+            for file, facts in zip(wanted, pool.map(_facts_or_none, wanted), strict=True):
                 if facts is not None:
-                    self._facts[path] = facts
+                    self._facts[file.path] = facts
 
-    def facts(self, path: Path) -> FileFacts:
-        """A file's facts; raises OSError when it cannot be read."""
-        if path not in self._facts:
-            self._facts[path] = file_facts(path)
-        return self._facts[path]
+    def facts(self, file: PinnedFile) -> FileFacts:
+        """A file's facts; raises OSError when it cannot be read, Altered when it is not
+        the file checked."""
+        if file.path not in self._facts:
+            self._facts[file.path] = file_facts(file)
+        return self._facts[file.path]
 
 
-def _facts_or_none(path: Path) -> FileFacts | None:
+def _facts_or_none(file: PinnedFile) -> FileFacts | None:
     try:
-        return file_facts(path)
-    except OSError:
+        return file_facts(file)
+    except (OSError, Altered):
         return None

@@ -4,6 +4,7 @@ A run writes JSON lines beside its result workbook (`RESULT.journal.jsonl`),
 each flushed and synced before the loader goes on:
 
 - `run`: what was run (the batch, a digest of each row, the catalogue);
+- `user`: whose token the run writes with, once the catalogue has said;
 - `sent`: a request is about to leave, with the rows it covers, what each
   does and, for each row that changes or deletes a resource, the resource as
   it was before (with `_kept_file`, where `run --keep-replaced` kept its file);
@@ -28,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loader.errors import CannotStart
 from loader.model import Batch, Outcome, Row, Status
 
 if TYPE_CHECKING:
@@ -80,6 +82,10 @@ class Journal:
             }
         )
 
+    def user(self, name: str) -> None:
+        """Whose token the run writes with (a resume must use the same user's)."""
+        self.write({"kind": "user", "at": _now(), "name": name})
+
     def sent(self, operations: Iterable[Operation]) -> None:
         ops = list(operations)
         self.write(
@@ -88,7 +94,12 @@ class Journal:
                 "at": _now(),
                 "rows": [op.row for op in ops],
                 "actions": {str(op.row): str(op.action) for op in ops},
-                "before": {str(op.row): op.before for op in ops if op.before is not None},
+                # a row that sends nothing changes nothing: it has no "before" to undo
+                "before": {
+                    str(op.row): op.before
+                    for op in ops
+                    if op.before is not None and op.action != "noop"
+                },
             }
         )
 
@@ -110,6 +121,7 @@ class Earlier:
     """What the journal says an earlier run (or runs) of a batch did."""
 
     target: str = ""  # the catalogue the run wrote to
+    user: str = ""  # whose token it wrote with ("" when the journal does not say)
     rows: dict[int, str] = field(default_factory=dict)  # row number -> digest
     outcomes: dict[int, Outcome] = field(default_factory=dict)  # the last outcome of each row
     in_doubt: set[int] = field(default_factory=set)  # sent, and no answer recorded
@@ -132,39 +144,87 @@ _IN_DOUBT_CODES = ("interrupted", "no-answer")
 
 
 def read_journal(path: Path) -> Earlier:
-    """Read a journal; a line cut short by a crash (the last one) is ignored."""
+    """Read a journal; a line cut short by a crash (the last one) is ignored. Raises
+    CannotStart when a line is not as the loader writes it (edited by hand, or
+    another file): a resume or an undo must not act on a journal it cannot trust."""
     earlier = Earlier()
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
             try:
                 record = json.loads(line)
             except ValueError:
                 continue
-            _apply(earlier, record)
+            try:
+                _apply(earlier, record)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                raise CannotStart(
+                    f"the journal {path} is damaged at line {number}: it is not as the loader "
+                    "writes it, so it cannot be trusted to say what the run did; nothing "
+                    "was written"
+                ) from None
     return earlier
 
 
 def _apply(earlier: Earlier, record: dict[str, Any]) -> None:
+    """Take one journal line into `earlier`; TypeError or ValueError when it is not
+    of the shape the loader writes."""
     kind = record.get("kind")
     if kind == "run":
         earlier.target = str(record.get("target") or "")
-        earlier.rows = {int(n): d for n, d in record["rows"].items()}
+        earlier.rows = {_row(n): str(d) for n, d in _mapping(record["rows"]).items()}
+    elif kind == "user":
+        earlier.user = str(record.get("name") or "")
     elif kind == "sent":
-        earlier.in_doubt.update(record["rows"])
-        for number, action in record.get("actions", {}).items():
-            # a resume that finds a row's write landed sends nothing for it ("noop");
-            # the row still did what it first sent
-            if action != "noop" or int(number) not in earlier.actions:
-                earlier.actions[int(number)] = action
-        for number, snapshot in record.get("before", {}).items():
-            earlier.before.setdefault(int(number), snapshot)
+        _apply_sent(earlier, record)
     elif kind == "outcome":
-        values = {k: v for k, v in record.items() if k in _OUTCOME_FIELDS}
-        outcome = Outcome(**{**values, "status": Status(values["status"])})
-        earlier.outcomes[outcome.row] = outcome
-        # a row whose request never left (not run) is not in doubt, whatever its code
-        if outcome.status != Status.FAILED or outcome.code not in _IN_DOUBT_CODES:
-            earlier.in_doubt.discard(outcome.row)
+        _apply_outcome(earlier, record)
+
+
+def _apply_sent(earlier: Earlier, record: dict[str, Any]) -> None:
+    earlier.in_doubt.update(_row(n) for n in _listed(record["rows"]))
+    for number, action in _mapping(record.get("actions", {})).items():
+        if action not in _ACTIONS:
+            raise ValueError(f"no operation is called {action!r}")
+        # a resume that finds a row's write landed sends nothing for it ("noop");
+        # the row still did what it first sent
+        if action != "noop" or _row(number) not in earlier.actions:
+            earlier.actions[_row(number)] = action
+    for number, snapshot in _mapping(record.get("before", {})).items():
+        earlier.before.setdefault(_row(number), _mapping(snapshot))
+
+
+def _apply_outcome(earlier: Earlier, record: dict[str, Any]) -> None:
+    values = {k: v for k, v in record.items() if k in _OUTCOME_FIELDS}
+    outcome = Outcome(**{**values, "row": _row(values["row"]), "status": Status(values["status"])})
+    if outcome.saved is not None:
+        _mapping(outcome.saved)
+    earlier.outcomes[outcome.row] = outcome
+    # a row whose request never left (not run) is not in doubt, whatever its code
+    if outcome.status != Status.FAILED or outcome.code not in _IN_DOUBT_CODES:
+        earlier.in_doubt.discard(outcome.row)
+
+
+# what a `sent` record may say a row does (the planner's actions, by their values)
+_ACTIONS = frozenset({"create", "update", "patch", "delete", "touch", "noop"})
+
+
+def _row(value: object) -> int:
+    """A row number as the journal writes it (a number, or a key of digits)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise ValueError(f"{value!r} is no row number")
+    return int(value)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{value!r} is not a mapping")
+    return value
+
+
+def _listed(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{value!r} is not a list")
+    return value
 
 
 def _now() -> str:

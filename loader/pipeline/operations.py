@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from loader import problems
 from loader.client import CatalogueError, NotAuthorized, NotFound
 from loader.model import Outcome, Status
+from loader.pinned import PinnedFile
 from loader.pipeline.diff import Change
 from loader.problems import ProblemType
+from loader.text import quote
 
 
 class Action(StrEnum):
@@ -56,11 +57,12 @@ class Operation:
     resource_name: str | None
     after_row: int | None = None  # the earlier row of this batch that creates the target
     fields: dict[str, Any] = field(default_factory=dict)  # what the API call sends
-    upload: Path | None = None
+    upload: PinnedFile | None = None  # pinned with its hash: sent only as those bytes
     changes: tuple[Change, ...] = ()
     file_unchanged: bool = False  # the row names a file the resource already holds
     package_modified: str | None = None  # the dataset's metadata_modified when planned
-    # the resource as it was before this row, for the journal (None: made by this run)
+    # the resource as it was before this row, for the journal (None: made by this run);
+    # a row that sends nothing leaves it so, and its outcome records it as saved
     before: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     note: str = ""  # said after what the operation does (e.g. what a resume found)
     # other resources of the dataset that break today's rules (see DatasetState.failing)
@@ -73,7 +75,8 @@ class Operation:
         if self.action == Action.NOOP:
             return "no change" + unchanged
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
-        words = f"{verb} resource '{self.resource_name}'"
+        # a name of 10,000 characters is cut, as values are: the action stays readable
+        words = f"{verb} resource '{quote(self.resource_name or '')}'"
         # the file's full path: the editor sees exactly which file would be published
         if self.action == Action.CREATE and self.upload:
             words += f" from file {self.upload}"

@@ -100,8 +100,11 @@ class Recording:
             self.recorder.listen(listeners.on_outcome)
 
     def prove_token(self, catalogue: CatalogueAPI) -> None:
-        """Ask whose the token is: the first call, so it also proves the way in."""
+        """Ask whose the token is: the first call, so it also proves the way in. The
+        journal notes the user, whom a resume must match."""
         self.user = token_user(catalogue)
+        if self.recorder.journal is not None:
+            self.recorder.journal.user(self.user)
 
 
 def now() -> datetime:

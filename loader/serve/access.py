@@ -52,6 +52,9 @@ class CatalogueAccess:
         if self.url:
             try:
                 self.user = library.who(self._client(api_key))
+            except library.UnsafeTarget:  # plain http to another machine
+                self.token_problem = self._unsafe()
+                return
             except library.CatalogueError:
                 self.token_problem = (
                     f"{self.url} does not accept this token (is it current, and "
@@ -71,12 +74,23 @@ class CatalogueAccess:
         if self._api_key and not self.user and self.url:
             try:
                 self.user = library.who(self.catalogue())
+            except library.UnsafeTarget:  # plain http to another machine
+                self._api_key = None
+                self.token_from_environment = False
+                self.token_problem = self._unsafe()
             except library.CatalogueError as error:
                 self._api_key = None  # asked once; the editor can enter another on the page
                 self.token_problem = (
                     f"The token from CKAN_API_KEY was not accepted ({error.message}); "
                     "enter one here."
                 )
+
+    def _unsafe(self) -> str:
+        """Why a token is not kept for a catalogue over plain http to another machine."""
+        return (
+            f"{self.url} is plain http, so a token would cross the network unencrypted; "
+            "it was not kept. Start bcdc-loader serve with the catalogue's https:// address."
+        )
 
     def close(self) -> None:
         """Close every catalogue client."""

@@ -342,12 +342,16 @@ class CheckView:
         )
 
 
+# A path of this page: "/" then path characters, never "//" at the start. Nothing
+# else is let through: browsers drop tabs and line breaks from an address and read
+# a backslash as "/", so "/" + tab + "/host" would lead to another site.
+_OUR_PAGE = re.compile(r"/(?![/])[A-Za-z0-9._~!$&'()*+,;=:@%/?#-]*")
+
+
 def _back() -> str:
     """Where a token form returns to: the page it was sent from, if it is one of ours."""
     target = request.form.get("next", "")
-    # "//host" and "/\\host" would leave the page: browsers read both as another host.
-    ours = target.startswith("/") and not target.startswith("//") and "\\" not in target
-    return target if ours else "/"
+    return target if _OUR_PAGE.fullmatch(target) else "/"
 
 
 def _download(path: Path, name: str) -> Response:

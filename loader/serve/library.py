@@ -15,7 +15,7 @@ from typing import Protocol
 
 from loader.client import Catalogue, CatalogueAPI, CatalogueError, is_production
 from loader.due import due_report, write_due
-from loader.errors import LoaderError
+from loader.errors import LoaderError, UnsafeTarget
 from loader.export import export_batch
 from loader.model import CLEAR, Outcome, blocking
 from loader.options import CheckOptions, Listeners, RunOptions
@@ -35,6 +35,7 @@ __all__ = [
     "LoaderError",
     "RowOutcome",
     "RunOptions",
+    "UnsafeTarget",
     "check",
     "check_options",
     "connect",

@@ -150,6 +150,30 @@ def test_a_resume_of_a_changed_batch_is_refused_naming_the_rows(catalogue, make_
         run_batch(batch, client, RunOptions(resume=True), result_path=result_path)
 
 
+def test_a_resume_refuses_a_journal_of_another_catalogue_or_user(catalogue, make_package, tmp_path):
+    from loader.errors import CannotStart
+
+    package = make_package()
+    batch = write_batch(tmp_path, *creates(package, 3))
+    result_path = tmp_path / "results.xlsx"
+    editor = Catalogue(catalogue.url, catalogue.editor_token)
+    run_batch(batch, editor, result_path=result_path, stop=_stopped())  # nothing sent
+    journal = journal_path(result_path)
+    written = journal.read_text(encoding="utf-8")
+
+    admin = Catalogue(catalogue.url, catalogue.admin_token)
+    with pytest.raises(CannotStart, match=f"run being resumed was made by {catalogue.editor_name}"):
+        run_batch(batch, admin, RunOptions(resume=True), result_path=result_path)
+    journal.write_text(written.replace(catalogue.url, "https://cat.data.gov.bc.ca"), "utf-8")
+    with pytest.raises(CannotStart, match="run being resumed wrote to https://cat.data.gov.bc.ca"):
+        run_batch(batch, editor, RunOptions(resume=True), result_path=result_path)
+
+    assert names(catalogue, package) == {}  # neither refused resume wrote anything
+    assert journal.read_text(encoding="utf-8") == written.replace(
+        catalogue.url, "https://cat.data.gov.bc.ca"
+    )  # nor added to the journal
+
+
 def _stopped() -> threading.Event:
     stop = threading.Event()
     stop.set()
@@ -157,6 +181,15 @@ def _stopped() -> threading.Event:
 
 
 # -- stopping the loader itself, then resuming ------------------------------------------
+
+LOADER = str(Path(sys.executable).parent / "bcdc-loader")
+
+
+def _loader_run(batch: Path, proxy, catalogue) -> tuple[list[str], dict[str, str]]:
+    """The loader as a process of its own, running `batch` one call a row through the
+    proxy with the editor's token: its command (without -o) and environment."""
+    command = [LOADER, "run", str(batch), "--ckan", proxy.url, "--no-fold", "-q"]
+    return command, {**os.environ, "CKAN_API_KEY": catalogue.editor_token}
 
 
 def _outcomes_on_disk(journal: Path) -> list[dict]:
@@ -184,9 +217,7 @@ def test_a_stopped_run_resumes_with_every_row_once(
     result_path = tmp_path / "results.xlsx"
     journal = journal_path(result_path)
     proxy.delay = 0.3
-    loader = Path(sys.executable).parent / "bcdc-loader"
-    command = [str(loader), "run", str(batch), "--ckan", proxy.url, "--no-fold", "-q"]
-    env = {**os.environ, "CKAN_API_KEY": catalogue.editor_token}
+    command, env = _loader_run(batch, proxy, catalogue)
 
     child = subprocess.Popen(
         [*command, "-o", str(result_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -221,4 +252,57 @@ def test_a_stopped_run_resumes_with_every_row_once(
     final = sheet_rows(result_path)
     assert [(r["status"], r["resource_id"]) for r in final] == [
         ("done", stored[f"Part {n}"]) for n in range(1, 11)
+    ]
+
+
+def _in_flight(journal: Path) -> bool:
+    """Whether the journal's last line is a request sent without its answer yet."""
+    lines = journal.read_text(encoding="utf-8").splitlines() if journal.exists() else []
+    return bool(lines) and json.loads(lines[-1])["kind"] == "sent"
+
+
+def test_undo_after_a_killed_and_resumed_run_undoes_the_row_that_was_in_flight(
+    catalogue, make_package, proxy, tmp_path
+):
+    package = make_package()
+    batch = write_batch(tmp_path, *creates(package, 6))
+    result_path = tmp_path / "results.xlsx"
+    journal = journal_path(result_path)
+    proxy.delay = 0.3
+    command, env = _loader_run(batch, proxy, catalogue)
+
+    child = subprocess.Popen([*command, "-o", str(result_path)], env=env)
+    deadline = time.monotonic() + 60
+    while not (len(_outcomes_on_disk(journal)) >= 2 and _in_flight(journal)):
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.01)
+    child.kill()  # kill -9 while a create is on its way to the catalogue
+    child.wait(timeout=30)
+    proxy.delay = 0
+    resumed = subprocess.run(
+        [*command, "-o", str(result_path), "--resume"], env=env, capture_output=True, timeout=120
+    )
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert names(catalogue, package) == {f"Part {n}": 1 for n in range(1, 7)}
+
+    undo = subprocess.run(
+        [
+            LOADER,
+            "undo",
+            str(result_path),
+            "--ckan",
+            proxy.url,
+            "-o",
+            str(tmp_path / "u.xlsx"),
+        ],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+
+    assert undo.returncode == 0, undo.stderr.decode()
+    assert names(catalogue, package) == {}
+    undone = sheet_rows(tmp_path / "u.xlsx")
+    assert [(r["status"], r["name"]) for r in undone] == [
+        ("done", f"Part {n}") for n in range(6, 0, -1)
     ]

@@ -199,3 +199,27 @@ def test_a_fold_never_overwrites_a_change_someone_made_after_the_run_read_the_da
     assert f"dataset '{package['name']}' changed after this run read it" in outcomes[0].error
     stored = {r["name"]: r.get("description") for r in resources_of(catalogue, package["id"])}
     assert stored == {"A": "someone else's", "B": None}  # B untouched too
+
+
+def test_two_identical_upsert_rows_end_alike_folded_or_not(catalogue, make_package, tmp_path):
+    """The second row finds the first row's resource holding what it asks for: no change,
+    whether the first row's create goes alone or folded."""
+    outcomes = {}
+    for fold in (True, False):
+        package = make_package()
+        row = {
+            "op": "upsert",
+            "package": package["name"],
+            "name": "Twice",
+            "url": "https://example.com/twice.csv",
+            **REQUIRED,
+        }
+        batch = write_batch(tmp_path, row, row, name=f"twice-{fold}.csv")
+        result = run_batch(
+            batch, Catalogue(catalogue.url, catalogue.editor_token), RunOptions(fold=fold)
+        )
+        outcomes[fold] = [(o.status, o.action, o.error) for o in result.outcomes]
+        assert result.exit_code == 0, outcomes[fold]
+        assert [r["name"] for r in resources_of(catalogue, package["id"])] == ["Twice"]
+    assert outcomes[True] == outcomes[False]
+    assert outcomes[True][1] == ("done", "no change", "")

@@ -12,11 +12,11 @@ a file the resource already holds is not sent again (a refresh of
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from loader import problems
 from loader.model import CheckedRow, Op
+from loader.pinned import Altered, PinnedFile
 from loader.pipeline.diff import changes, same
 from loader.pipeline.files import FileBook, FileFacts
 from loader.pipeline.operations import Action, Operation, RowFailure
@@ -48,7 +48,9 @@ class Changes:
     def create(self, row: CheckedRow, state: DatasetState, common: dict[str, Any]) -> Operation:
         fields = self.lookups.spell(payload(self.schema, row.cells))
         if row.upload is not None:
-            fields["hash"] = self._facts(row.upload).stored_hash
+            facts = self._facts(row.upload)
+            fields["hash"] = facts.stored_hash
+            common["upload"] = facts.file  # sent only as the bytes just hashed
         name = fields.get("name") or row.name or ""
         if not fields.get("url") and row.upload is None:
             # an upsert that creates: without either the resource's link would be empty
@@ -113,26 +115,36 @@ class Changes:
             **common,
         )
 
-    def _facts(self, path: Path) -> FileFacts:
+    def _facts(self, file: PinnedFile) -> FileFacts:
         try:
-            return self.files.facts(path)
+            return self.files.facts(file)
         except OSError as error:  # gone or locked since the batch was checked
             reason = error.strerror or str(error)
-            raise RowFailure(problems.UPLOAD_UNREADABLE, text=str(path), reason=reason) from None
+            raise RowFailure(problems.UPLOAD_UNREADABLE, text=str(file), reason=reason) from None
+        except Altered as altered:  # replaced or rewritten since the batch was checked
+            raise _altered(altered) from None
 
     def _file_to_send(
-        self, upload: Path | None, current: dict[str, Any]
-    ) -> tuple[Path | None, str | None]:
-        """The file to send (None when the resource already holds it) and its hash."""
+        self, upload: PinnedFile | None, current: dict[str, Any]
+    ) -> tuple[PinnedFile | None, str | None]:
+        """The file to send, pinned with its hash (None when the resource already holds
+        it), and that hash."""
         if upload is None:
             return None, None
         facts = self._facts(upload)
-        if facts.matches(current) and not self.force_upload:
+        try:  # reads its MD5 when a DataStore loader wrote one over the hash
+            held = facts.matches(current)
+        except Altered as altered:
+            raise _altered(altered) from None
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise RowFailure(problems.UPLOAD_UNREADABLE, text=str(upload), reason=reason) from None
+        if held and not self.force_upload:
             return None, None
-        return upload, facts.stored_hash
+        return facts.file, facts.stored_hash
 
     def _update_payload(
-        self, upload: Path | None, row: CheckedRow, current: dict[str, Any]
+        self, upload: PinnedFile | None, row: CheckedRow, current: dict[str, Any]
     ) -> dict[str, Any]:
         """An update replaces the resource; without a new file or URL it keeps its file."""
         fields = payload(self.schema, row.cells)
@@ -146,3 +158,9 @@ class Changes:
                 if name not in fields and current.get(name) not in (None, ""):
                     fields[name] = current[name]
         return fields
+
+
+def _altered(altered: Altered) -> RowFailure:
+    """A row whose file was replaced or rewritten after it was checked."""
+    problem = problems.FILE_REPLACED if altered.replaced else problems.FILE_CHANGED
+    return RowFailure(problem, detail=altered.message)

@@ -4,12 +4,15 @@ On `--resume`, a row whose request was under way when the earlier run ended
 is looked up before it is planned again: a create whose resource is now in
 its dataset, or a delete whose resource is gone, was done, and is planned as
 "no change". Changed values need no such look: planning finds them in
-place. A create is looked for a few more times before it is called missing,
-since a catalogue may still be saving it.
+place. Either way the "no change" carries the resource as found, which the
+journal records as how the run left it (undo compares with it). A create is
+looked for a few more times before it is called missing, since a catalogue
+may still be saving it.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from loader import problems
@@ -47,7 +50,7 @@ def found_saved(row: CheckedRow, locate: Locate, catalogue: CatalogueAPI) -> Ope
     return Operation(
         row.number, Action.NOOP, state.package["id"], state.name,
         state.package.get("type") or "dataset", made.id, made.name,
-        note="created by the earlier run",
+        before=copy.deepcopy(made.current), note="created by the earlier run",
     )  # fmt: skip
 
 

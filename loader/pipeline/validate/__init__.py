@@ -173,11 +173,12 @@ def _check_operation(
     check.found.extend(extent_problems(check.instance))
     upload = row.values.get("upload")
     if upload and upload != CLEAR:
-        path, problem = uploads.check(upload)
+        _, problem = uploads.check(upload)
         if problem:
             check.found.append(problem)
         else:  # what is inside the file, once its path is fine
-            check.found.extend(contents.check(path, upload, row.values.get("format")))
+            pinned = uploads.pinned(upload)
+            check.found.extend(contents.check(pinned, upload, row.values.get("format")))
 
 
 def _rerun_op(op: Op, instance: dict[str, object], from_result: bool) -> Op:
@@ -250,7 +251,7 @@ def _checked_row(row: Row, check: _RowCheck, uploads: Uploads) -> CheckedRow:
         organization=instance.get("organization"),
         resource_id=instance.get("resource_id"),
         name=instance.get("name"),
-        upload=uploads.check(upload)[0] if upload else None,
+        upload=uploads.pinned(upload) if upload else None,
         cells={k: v for k, v in instance.items() if k not in CONTROL_COLUMNS and k != CLEARED},
         clear=frozenset(check.clears),
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from loader import problems
 from loader.model import MAKING_OPS, Op
+from loader.pinned import PinnedFile
 from loader.pipeline.validate.cells import DATE
 from loader.pipeline.validate.rules import Found, Instance
 from loader.text import show_size
@@ -59,7 +60,8 @@ class Uploads:
     symbolic link is followed: a batch received from someone else must not be
     able to publish whatever its runner can read (`~/.ssh/id_rsa`, `../../etc`).
     A file over `max_size` bytes is refused here, before anything is written:
-    the catalogue would refuse it only after the whole file was sent.
+    the catalogue would refuse it only after the whole file was sent. A file
+    that passes is pinned (`pinned`): every later read checks it is that file.
     """
 
     def __init__(
@@ -69,12 +71,18 @@ class Uploads:
         self.roots = [base.resolve(), *(Path(d).expanduser().resolve() for d in files_from)]
         self.max_size = max_size
         self.seen: dict[str, tuple[Path, Found | None]] = {}
+        self.pins: dict[str, PinnedFile] = {}
 
     def check(self, text: str) -> tuple[Path, Found | None]:
         """The file's absolute path, and what is wrong with it (None when it is a file)."""
         if text not in self.seen:
             self.seen[text] = self._look(text)
         return self.seen[text]
+
+    def pinned(self, text: str) -> PinnedFile:
+        """The file a cell names, as it was checked (call `check` first: only a file
+        without problems is pinned)."""
+        return self.pins[text]
 
     def _look(self, text: str) -> tuple[Path, Found | None]:
         written = self.base / Path(text).expanduser()
@@ -92,7 +100,8 @@ class Uploads:
 
     def _problem(self, text: str, path: Path) -> Found | None:
         try:
-            size = path.stat().st_size
+            status = path.stat()
+            size = status.st_size
         except FileNotFoundError:
             body = problems.UPLOAD_MISSING.message(text=text, path=str(path))
             return problems.UPLOAD_MISSING.code, "upload", body
@@ -111,6 +120,9 @@ class Uploads:
             limit = show_size(self.max_size)
             body = problems.UPLOAD_TOO_LARGE.message(text=text, size=show_size(size), limit=limit)
             return problems.UPLOAD_TOO_LARGE.code, "upload", body
+        self.pins[text] = PinnedFile(
+            path, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+        )
         return None
 
 

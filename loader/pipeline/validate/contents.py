@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
+from loader.pinned import Altered, PinnedFile
 from loader.pipeline.read import column_letter
 from loader.pipeline.validate.rules import Found
 from loader.pipeline.workbook import MAX_PARTS, kind_of
@@ -730,7 +731,10 @@ def _first_rows(path: Path) -> tuple[str | None, Sampled] | None:
         > MAX_SHARED_STRINGS
     ):
         return None
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    # a stream, not the path: openpyxl judges a path by its name's ending, and the path
+    # may be the open file's own name, which has none (PinnedFile.held)
+    stream = path.open("rb")
+    book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
     try:
         if not book.worksheets:
             return None, []
@@ -746,6 +750,7 @@ def _first_rows(path: Path) -> tuple[str | None, Sampled] | None:
         return sheet.title, sample
     finally:
         book.close()
+        stream.close()
 
 
 # -- JSON ------------------------------------------------------------------------------
@@ -932,20 +937,26 @@ class Contents:
         self.kinds: dict[Path, str] = {}
         self.reads: dict[tuple[Path, str], list[Finding]] = {}
 
-    def check(self, path: Path, text: str, format_cell: str | None) -> list[Found]:
-        """What is wrong with the file at `path` (written `text` in the row) for a
-        row whose format cell is `format_cell`."""
+    def check(self, pinned: PinnedFile, text: str, format_cell: str | None) -> list[Found]:
+        """What is wrong with the file `pinned` (written `text` in the row) for a
+        row whose format cell is `format_cell`. Only the very file pinned is read:
+        another one put at its path meanwhile is refused, not looked inside."""
+        path = pinned.path
         if path in self.trusted:
             return []
         try:
             declared, said = declared_format(format_cell, path)
-            if path not in self.kinds:
-                self.kinds[path] = kind_of_file(path)
-            kind = self.kinds[path]
-            how = how_to_read(kind, declared)
-            if (path, how) not in self.reads:
-                self.reads[path, how] = read_findings(path, how)
+            with pinned.held() as reading:
+                if path not in self.kinds:
+                    self.kinds[path] = kind_of_file(reading)
+                kind = self.kinds[path]
+                how = how_to_read(kind, declared)
+                if (path, how) not in self.reads:
+                    self.reads[path, how] = read_findings(reading, how)
             found = format_findings(kind, declared, said) + self.reads[path, how]
+        except Altered as altered:
+            problem = problems.FILE_REPLACED if altered.replaced else problems.FILE_CHANGED
+            return [(problem.code, "upload", problem.message(detail=altered.message))]
         except OSError as error:  # gone or locked since its path was checked
             reason = error.strerror or str(error)
             return [
