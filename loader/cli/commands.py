@@ -20,6 +20,7 @@ from loader.cli.options import (
     CheckChoices,
     check_options,
     ckan_option,
+    datastore_wait_option,
     output_option,
     reading,
     run_options,
@@ -28,6 +29,7 @@ from loader.cli.options import (
 )
 from loader.cli.terminal import progress, say, stopping
 from loader.errors import LoaderError
+from loader.model import UNLOADED
 from loader.options import RunOptions, UndoOptions
 from loader.spreadsheet import output_path
 from loader.text import plural, stamped_name
@@ -125,6 +127,7 @@ def validate(
 @check_options
 @output_option("Also write the result workbook (.xlsx) here.")
 @run_options
+@datastore_wait_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
     batch_path: Path,
@@ -132,20 +135,25 @@ def run(
     check: CheckChoices,
     output: Path | None,
     run: RunOptions,
+    datastore_wait: int,
     quiet: bool,
 ) -> None:
     """Validate a batch, then run its rows against the catalogue.
 
     Nothing is written if any row is invalid (unless --skip-invalid). The
     result workbook (-o, or BATCH-results-TIME.xlsx beside the batch) says
-    what happened to every row. Exits 0 when every row is done, 1 when any
-    row failed or did not run, 2 when the batch is invalid or the run could
-    not start.
+    what happened to every row, and to each file sent in the catalogue's
+    DataStore. Exits 0 when every row is done and every file sent is loaded,
+    1 when any row failed or did not run, 2 when the batch is invalid or the
+    run could not start, 4 when every row is done but a file's DataStore load
+    failed or had not finished when the wait ended.
     """
     from loader.run import default_result_path, last_result_path, run_batch
 
     catalogue = access.catalogue(dry_run=run.dry_run)
-    options = dataclasses.replace(run, check=check.options_for(catalogue.url))
+    options = dataclasses.replace(
+        run, check=check.options_for(catalogue.url), datastore_wait=datastore_wait
+    )
     result_path = output or (
         last_result_path(batch_path) if run.resume else default_result_path(batch_path)
     )
@@ -159,11 +167,14 @@ def run(
         for outcome in result.outcomes:
             if outcome.status == "failed":
                 say(f"Row {outcome.row}: {outcome.error}", err=True)
+            elif outcome.load in UNLOADED:
+                say(f"Row {outcome.row}: DataStore: {outcome.datastore}", err=True)
     what = "Dry run" if result.summary.dry_run else "Run"
+    loads = _counts(result.load_counts())
     say(
         f"{what} of {batch_path.name} on {catalogue.url}: {plural(len(result.outcomes), 'row')} "
-        f"({_counts(result.counts())}) in {result.summary.duration:.1f} s. "
-        f"Results: {result.result_path}"
+        f"({_counts(result.counts())}{'; DataStore: ' + loads if loads else ''}) "
+        f"in {result.summary.duration:.1f} s. Results: {result.result_path}"
     )
     sys.exit(result.exit_code)
 
@@ -309,11 +320,12 @@ def due_command(access: Reading, output: Path | None) -> None:
     with catalogue:
         due = due_report(catalogue, organizations=access.organizations, packages=access.packages)
     if due:
-        say(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource")
+        say(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource  [DataStore]")
     for d in due:
         say(
             f"{d.days_overdue:>5}  {d.due_date.isoformat():10}  {d.cycle:11}  "
             f"{d.package:30}  {d.name} ({d.resource_id})"
+            + (f"  [{d.datastore}]" if d.datastore else "")
         )
     say(f"{plural(len(due), 'resource')} overdue." if due else "Nothing is due.")
     if output is not None:

@@ -6,6 +6,8 @@
                shape is classified into them
     transport  one request: a session per thread, uploads streamed from disk, the
                answer classified where it is seen, retries, the token kept out of errors
+    loads      the DataStore loader a catalogue runs, and a resource's last load read
+               into a `LoadStatus` (never the answer as it comes: it holds a token)
     api        `Catalogue`, the actions the loader calls, and `CatalogueAPI`, the
                contract the tests' fake meets too
 
@@ -37,9 +39,11 @@ from loader.client.hosts import (
     secure_for_token,
     upload_limit,
 )
+from loader.client.loads import DATAPUSHER, XLOADER, LoadStatus
 from loader.client.transport import BytesListener
 
 __all__ = [
+    "DATAPUSHER",
     "HOSTS",
     "PRODUCTION_HOST",
     "SEARCH_PAGE",
@@ -50,11 +54,13 @@ __all__ = [
     "CatalogueAPI",
     "CatalogueError",
     "Invalid",
+    "LoadStatus",
     "NotAuthorized",
     "NotFound",
     "Permissions",
     "Unreachable",
     "UploadFailed",
+    "XLOADER",
     "bytes_heard_by",
     "catalogue_url",
     "host_of",

@@ -31,6 +31,7 @@ API_ACTIONS = {
     Action.PATCH: "resource_patch",
     Action.DELETE: "resource_delete",
     Action.TOUCH: "update_resource_refresh_timestamp",
+    Action.RELOAD: "xloader_submit",  # or datapusher_submit: the client asks the catalogue's
     Action.NOOP: "",
 }
 _FOLDABLE = (Action.CREATE, Action.UPDATE, Action.PATCH, Action.DELETE)
@@ -86,6 +87,9 @@ class Call:
         if op.action == Action.TOUCH:
             stamp = str(op.fields["last_modified"])
             return Answer({op.row: catalogue.touch_resource(resource_id, stamp)})
+        if op.action == Action.RELOAD:
+            catalogue.submit_load(resource_id)  # False: a load is queued already, as good
+            return Answer({op.row: {"id": resource_id}})
         data = {"id": resource_id, **op.fields}
         return Answer({op.row: catalogue.write_resource(self.action, data, op.upload)})
 

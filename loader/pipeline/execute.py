@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
 from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
+from loader.pipeline.follow import Follower
 from loader.pipeline.keep import keep_file, replaces_file
 from loader.pipeline.operations import Action, Operation, Plan
 from loader.pipeline.record import Recorder
@@ -52,6 +54,7 @@ def execute(
     stop: threading.Event | None = None,
     fold: bool = True,
     keep_replaced: Path | None = None,
+    loads: Follower | None = None,
 ) -> list[Outcome]:
     """Run the plan's operations into `recorder`; returns their outcomes, in sheet order.
 
@@ -59,11 +62,12 @@ def execute(
     package_revise call (see calls.py). With `keep_replaced`, each uploaded
     file a row replaces or deletes is first downloaded into that folder (see
     keep.py); a row whose file cannot be kept fails, and nothing of it is sent.
+    With `loads`, the DataStore load of each file sent is followed (follow.py).
     """
     recorder = recorder or Recorder(op.row for op in plan.operations)
     health = _Health(stop or threading.Event())
     lanes = [
-        _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced)
+        _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced, loads)
         for lane in plan.lanes()
     ]
     try:
@@ -114,9 +118,11 @@ class _Lane:
         health: _Health,
         calls: list[Call],
         keep_replaced: Path | None = None,
+        loads: Follower | None = None,
     ):
         self.catalogue = catalogue
         self.keep_replaced = keep_replaced
+        self.loads = loads
         self.recorder = recorder
         self.health = health
         self.calls = calls
@@ -146,7 +152,9 @@ class _Lane:
             self._run_without(call, skipped)
             return
         self.recorder.sending(call.operations)
+        began = time.monotonic()
         outcomes, answer, error = _perform(call, ids, self.catalogue, self._guard(call))
+        took = time.monotonic() - began
         self.health.answered(error)
         if isinstance(error, Unreachable) and call.writes:
             outcomes = self._after_silence(call, ids, error, outcomes)
@@ -163,7 +171,10 @@ class _Lane:
             op = next(o for o in call.operations if o.row == outcome.row)
             if op.action == Action.CREATE and outcome.status == Status.DONE and outcome.resource_id:
                 self.created[op.row] = outcome.resource_id
-            self.recorder.record(outcome)
+            if self.loads is not None:
+                self.loads.record(op, outcome, took)
+            else:
+                self.recorder.record(outcome)
 
     def _run_without(self, call: Call, skipped: list[Outcome]) -> None:
         """Record the rows that cannot go, and send the call's other rows."""

@@ -7,7 +7,9 @@ each flushed and synced before the loader goes on:
 - `sent`: a request is about to leave, with the rows it covers, what each
   does and, for each row that changes or deletes a resource, the resource as
   it was before (with `_kept_file`, where `run --keep-replaced` kept its file);
-- `outcome`: a row's outcome (and the resource as the catalogue saved it);
+- `outcome`: a row's outcome (and the resource as the catalogue saved it); a
+  row whose file the DataStore then loads (or fails to) gets a later `outcome`
+  saying so, which replaces the first;
 - `end`: the run ended, with its counts.
 
 A kill leaves at most a `sent` without its outcomes: those rows are in doubt,
@@ -28,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loader.model import Batch, Outcome, Row, Status
+from loader.model import Batch, LoadState, Outcome, Row, Status
 
 if TYPE_CHECKING:
     from loader.pipeline.operations import Operation
@@ -160,7 +162,8 @@ def _apply(earlier: Earlier, record: dict[str, Any]) -> None:
             earlier.before.setdefault(int(number), snapshot)
     elif kind == "outcome":
         values = {k: v for k, v in record.items() if k in _OUTCOME_FIELDS}
-        outcome = Outcome(**{**values, "status": Status(values["status"])})
+        load = LoadState(values["load"]) if values.get("load") else None
+        outcome = Outcome(**{**values, "status": Status(values["status"]), "load": load})
         earlier.outcomes[outcome.row] = outcome
         # a row whose request never left (not run) is not in doubt, whatever its code
         if outcome.status != Status.FAILED or outcome.code not in _IN_DOUBT_CODES:

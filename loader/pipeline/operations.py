@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from loader import problems
-from loader.client import CatalogueError, NotAuthorized, NotFound
+from loader.client import CatalogueError, LoadStatus, NotAuthorized, NotFound
+from loader.datastore import when
 from loader.model import Outcome, Status
 from loader.pipeline.diff import Change
 from loader.problems import ProblemType
@@ -31,6 +32,7 @@ class Action(StrEnum):
     PATCH = "patch"
     DELETE = "delete"
     TOUCH = "touch"  # only last_modified: the file is unchanged, the refresh is recorded
+    RELOAD = "reload"  # the file is unchanged and its last DataStore load failed: load again
     NOOP = "noop"  # nothing to send: the row asks for what is already there
 
 
@@ -65,6 +67,8 @@ class Operation:
     note: str = ""  # said after what the operation does (e.g. what a resume found)
     # other resources of the dataset that break today's rules (see DatasetState.failing)
     blocked_by: tuple[str, ...] = ()
+    # the resource's last DataStore load, when planning read it (an unchanged file's)
+    last_load: LoadStatus | None = field(default=None, repr=False, compare=False)
 
     def describe(self, tense: str = "would") -> str:
         """What the operation does, in words: tense is "would", "did" or "tried"."""
@@ -72,6 +76,10 @@ class Operation:
         unchanged += f" ({self.note})" if self.note else ""
         if self.action == Action.NOOP:
             return "no change" + unchanged
+        if self.action == Action.RELOAD:
+            verb = {"would": "would resubmit", "did": "resubmitted"}.get(tense, "tried to resubmit")
+            failed = when(self.last_load.updated) if self.last_load else ""
+            return f"no change{unchanged}; its last DataStore load failed ({failed}): {verb} it"
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
         words = f"{verb} resource '{self.resource_name}'"
         # the file's full path: the editor sees exactly which file would be published
