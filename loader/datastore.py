@@ -24,6 +24,17 @@ from loader.client import CatalogueAPI, CatalogueError, LoadStatus
 from loader.text import escape
 
 LOADABLE_FORMATS = frozenset({"csv", "tsv", "xls", "xlsx"})
+# What the DataStore loader writes into a resource once it has loaded its file (through
+# the API, as the site user, so the resource's and its dataset's metadata_modified move):
+# the table's state and its job's details; besides these, the file's MD5 in `hash`.
+LOADER_BOOKKEEPING = frozenset(
+    {
+        "datastore_active", "datastore_contains_all_records_of_source_file", "ckan_url",
+        "ignore_hash", "original_url", "queue_name", "resource_id", "set_url_type",
+        "task_created", "metadata_modified",
+    }
+)  # fmt: skip
+_MD5 = re.compile(r"[0-9a-f]{32}")
 READERS = 4  # status reads at once, for export and due (one call per resource)
 REASON_LIMIT = 300  # a reason the loader gave that is not translated is cut here
 
@@ -50,6 +61,16 @@ def may_have_failed(resource: Mapping[str, Any]) -> bool:
     there says the last load of the file the resource holds worked."""
     stored = str(resource.get("hash") or "")
     return may_be_loaded(resource) and (not stored or stored.startswith("sha256:"))
+
+
+def loader_wrote(field: str, before: Any, after: Any) -> bool:
+    """Whether a change of `field` from `before` to `after` is the DataStore loader's
+    own bookkeeping after a load, rather than anyone's edit: one of its fields, or a
+    `hash` that went from the loader's own `sha256:...` (or nothing) to an MD5."""
+    if field == "hash":
+        was = str(before or "")
+        return (not was or was.startswith("sha256:")) and bool(_MD5.fullmatch(str(after or "")))
+    return field in LOADER_BOOKKEEPING
 
 
 # -- the DataStore column's words ---------------------------------------------------

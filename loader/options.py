@@ -101,6 +101,8 @@ class UndoOptions:
     dry_run: bool = False  # say what undoing each row would do; write nothing
     force: bool = False  # undo resources changed after the run too
     schema: Schema | None = None  # None: the schema shipped with the loader
+    # seconds to wait for the DataStore loads of the files put back (0: only say how they stand)
+    datastore_wait: float = DATASTORE_WAIT
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ in tests/integration/test_datastore_run.py."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import threading
 
 import openpyxl
@@ -24,6 +26,7 @@ from loader.pipeline import follow
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
 from loader.run import run_batch
+from loader.undo import undo_run
 
 UPLOAD = {k: v for k, v in DOCUMENT.items() if k != "url"}
 
@@ -275,3 +278,123 @@ def test_state_words_for_a_load_under_way_and_one_never_made():
     assert state_words(table, queued) == "loading, queued 2026-03-01 10:00 UTC"
     assert state_words(table, None) == "not in the DataStore"
     assert state_words({**table, "datastore_active": True}, None) == "active"
+
+
+# -- the loader's own bookkeeping is nobody's change: the fold's guard, and undo ---------
+
+
+class LoadsMeanwhile(FakeCatalogue):
+    """A catalogue whose DataStore loader finishes the loads of the files sent just
+    before the next package_revise arrives, writing into those resources as xloader
+    does (and so moving the dataset's metadata_modified)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loader = "xloader"
+        self.hold_loads = True
+        self.seconds = itertools.count(1)
+        self.refused = 0
+
+    def _stamp(self) -> str:  # stamps a client can compare, as CKAN's
+        return f"2026-03-01T10:{next(self.seconds):02d}:00"
+
+    def revise_package(self, data):
+        package = self.packages[data["match"]["id"]]
+        for resource in package["resources"]:
+            status = self.load_statuses.get(resource["id"])
+            if status is not None and status.state == "pending":
+                self.end_load(resource["id"])
+                resource.update(hash="0" * 32, ckan_url=self.url, task_created="x",
+                                metadata_modified=self._stamp())  # fmt: skip
+                package["metadata_modified"] = self._stamp()
+        try:
+            return super().revise_package(data)
+        except Exception:
+            self.refused += 1
+            raise
+
+
+def test_a_load_finishing_before_a_fold_does_not_refuse_it(tmp_path):
+    catalogue = LoadsMeanwhile()
+    package = catalogue.add_package(DOCUMENT["package"])
+    package["resources"] += [
+        {"id": "r-a", "name": "A", "format": "pdf", "metadata_modified": "2026-01-01T00:00:00"},
+        {"id": "r-b", "name": "B", "format": "pdf", "metadata_modified": "2026-01-01T00:00:00"},
+    ]
+    patches = [{"op": "patch", "package": DOCUMENT["package"], "name": n, "description": "new"}
+               for n in ("A", "B")]  # fmt: skip
+    batch = write_batch(tmp_path, *upload_rows(tmp_path, "Table"), *patches)
+
+    result = run_batch(batch, catalogue, RunOptions(datastore_wait=5))
+
+    assert [o.status for o in result.outcomes] == ["done"] * 3
+    assert catalogue.refused == 1  # refused once, looked at, sent again
+    assert result.outcomes[0].datastore == "loaded 4 rows"
+
+
+def test_a_change_by_someone_else_still_refuses_the_fold(tmp_path):
+    catalogue = LoadsMeanwhile()
+    package = catalogue.add_package(DOCUMENT["package"])
+    package["resources"] += [
+        {"id": "r-a", "name": "A", "format": "pdf", "metadata_modified": "2026-01-01T00:00:00"},
+        {"id": "r-b", "name": "B", "format": "pdf", "metadata_modified": "2026-01-01T00:00:00"},
+    ]
+    original = catalogue.revise_package
+
+    def someone_edits_b(data):
+        package["resources"][1].update(description="theirs", metadata_modified="2026-03-02")
+        package["metadata_modified"] = "2026-03-02T00:00:00"
+        return original(data)
+
+    catalogue.revise_package = someone_edits_b
+    patches = [{"op": "patch", "package": DOCUMENT["package"], "name": n, "description": "new"}
+               for n in ("A", "B")]  # fmt: skip
+
+    result = run_batch(write_batch(tmp_path, *patches), catalogue)
+
+    assert [o.code for o in result.outcomes] == ["dataset-changed"] * 2
+    assert package["resources"][1]["description"] == "theirs"
+
+
+def test_undo_takes_the_loaders_bookkeeping_as_the_run_left_it(catalogue, tmp_path):
+    (tmp_path / "old.csv").write_text("site\nS0\n")
+    catalogue.write_resource(
+        "resource_create",
+        {"package_id": f"pkg-{DOCUMENT['package']}", **UPLOAD, "name": "Table"},
+        tmp_path / "old.csv",
+    )
+    rows = upload_rows(tmp_path, "Table")
+    out = tmp_path / "results.xlsx"
+    run = run_batch(
+        write_batch(tmp_path, *rows),
+        catalogue,
+        RunOptions(keep_replaced=tmp_path / "kept"),
+        result_path=out,
+    )
+    resource = catalogue._find(run.outcomes[0].resource_id)[1]
+    assert resource["hash"].startswith("sha256:")
+    resource.update(hash="0" * 32, datastore_active=True, ckan_url="x", task_created="y")
+
+    undo = undo_run(out, catalogue)
+
+    assert undo.exit_code == 0, [o.error for o in undo.outcomes]
+    old = (tmp_path / "old.csv").read_bytes()
+    assert resource["hash"] == "sha256:" + hashlib.sha256(old).hexdigest()
+    assert undo.outcomes[0].datastore == "loaded 1 row"  # the file put back, loaded again
+
+
+def test_undo_has_nothing_to_undo_for_a_load_resubmitted(catalogue, tmp_path):
+    catalogue.load_failures["Sites"] = "worker gone"
+    batch = write_batch(tmp_path, *upload_rows(tmp_path, "Sites"))
+    run_batch(batch, catalogue)
+    del catalogue.load_failures["Sites"]
+    out = tmp_path / "results.xlsx"
+    assert (
+        run_batch(batch, catalogue, result_path=out).outcomes[0].action.endswith("resubmitted it")
+    )
+
+    undo = undo_run(out, catalogue)
+
+    (row,) = undo.outcomes
+    assert row.status == "done" and row.action.startswith("nothing to undo: the run only asked")
+    assert undo.exit_code == 0

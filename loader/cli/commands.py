@@ -187,8 +187,14 @@ def run(
 @click.option(
     "--force", is_flag=True, help="Undo resources changed after the run too (their changes go)."
 )
+@datastore_wait_option
 def undo(
-    result_path: Path, access: Writing, output: Path | None, dry_run: bool, force: bool
+    result_path: Path,
+    access: Writing,
+    output: Path | None,
+    dry_run: bool,
+    force: bool,
+    datastore_wait: int,
 ) -> None:
     """Undo a run, from the journal beside its result workbook RESULT.
 
@@ -198,14 +204,17 @@ def undo(
     Resources the run created are deleted, those it changed get back what they
     held before it (their file too, if the run had --keep-replaced), those it
     deleted are created again (under a new id), its last row first. A resource
-    changed after the run is left alone unless --force. Exits 0 when every row
-    is undone, 1 when any is not, 2 when the undo cannot start.
+    changed after the run is left alone unless --force (what the catalogue's
+    DataStore loader writes into a resource after loading its file is no such
+    change). Exits 0 when every row is undone, 1 when any is not, 2 when the
+    undo cannot start, 4 when every row is undone but a file put back did not
+    load into the DataStore.
     """
     from loader.undo import default_undo_path, undo_run
 
     catalogue = access.catalogue(dry_run=dry_run)
     undo_path = output or (None if dry_run else default_undo_path(result_path))
-    options = UndoOptions(dry_run=dry_run, force=force)
+    options = UndoOptions(dry_run=dry_run, force=force, datastore_wait=datastore_wait)
     with catalogue, stopping(undo_path) as stop:
         result = undo_run(result_path, catalogue, options, undo_path=undo_path, stop=stop)
     for outcome in result.outcomes:

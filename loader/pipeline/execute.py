@@ -5,6 +5,13 @@ with `jobs` > 1 different lanes run at the same time. Every operation ends in
 exactly one Outcome, recorded the moment it is known. Setting `stop` lets
 calls already sent finish and marks the rest `not run`; a hard interrupt
 (KeyboardInterrupt) marks the calls under way as possibly saved.
+
+A folded call refused because the dataset changed since the lane saw it is
+looked at again before its rows are failed: when the only changes are the
+DataStore loader's own bookkeeping on resources this lane sent files to (a
+load that finished meanwhile writes the file's MD5 and the table's state,
+moving the dataset's metadata_modified), the call is sent once more against
+the dataset as it is now.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ from typing import Any
 
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
+from loader.client.loads import moment_of
+from loader.datastore import loader_wrote
 from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
+from loader.pipeline.diff import same
 from loader.pipeline.follow import Follower
 from loader.pipeline.keep import keep_file, replaces_file
 from loader.pipeline.operations import Action, Operation, Plan
@@ -127,6 +137,8 @@ class _Lane:
         self.health = health
         self.calls = calls
         self.created: dict[int, str] = {}  # row number -> id of the resource it created
+        # resources whose DataStore load this lane set going, as it left them, by id
+        self.loading: dict[str, dict[str, Any]] = {}
         # the dataset's metadata_modified as this lane last saw it (None: look again)
         ops = [op for call in calls for op in call.operations]
         self.guard: str | None = ops[0].package_modified if ops else None
@@ -144,7 +156,8 @@ class _Lane:
                 continue
             self.run_call(call)
 
-    def run_call(self, call: Call) -> None:
+    def run_call(self, call: Call, again: bool = False) -> None:
+        """Send one call and record its rows' outcomes (`again`: a fold sent once more)."""
         ids, skipped = _resolve(call, self.created)
         if not skipped and self.keep_replaced is not None:
             call, skipped = self._keep_files(call, self.keep_replaced)
@@ -153,9 +166,13 @@ class _Lane:
             return
         self.recorder.sending(call.operations)
         began = time.monotonic()
-        outcomes, answer, error = _perform(call, ids, self.catalogue, self._guard(call))
+        guard = self._guard(call)
+        outcomes, answer, error = _perform(call, ids, self.catalogue, guard)
         took = time.monotonic() - began
         self.health.answered(error)
+        if not again and _changed_meanwhile_refusal(call, error) and self._loads_only(guard, ids):
+            self.run_call(call, again=True)
+            return
         if isinstance(error, Unreachable) and call.writes:
             outcomes = self._after_silence(call, ids, error, outcomes)
         if call.folded and isinstance(error, Invalid) and "match" not in error.field_errors:
@@ -167,14 +184,52 @@ class _Lane:
             return
         if call.writes:
             self.guard = answer.package_modified if answer else None
+        self._record(call, outcomes, took)
+
+    def _record(self, call: Call, outcomes: list[Outcome], took: float) -> None:
+        """Record the call's outcomes (with the DataStore load of each file sent)."""
         for outcome in outcomes:
             op = next(o for o in call.operations if o.row == outcome.row)
             if op.action == Action.CREATE and outcome.status == Status.DONE and outcome.resource_id:
                 self.created[op.row] = outcome.resource_id
+            self._note_load(op, outcome)
             if self.loads is not None:
                 self.loads.record(op, outcome, took)
             else:
                 self.recorder.record(outcome)
+
+    def _note_load(self, op: Operation, outcome: Outcome) -> None:
+        """Remember a resource whose DataStore load this row set going (a file sent, a
+        load resubmitted or found under way), as the row left it."""
+        left = outcome.saved if op.upload is not None else op.before
+        loads = op.upload is not None or op.action == Action.RELOAD or op.last_load is not None
+        if loads and left and outcome.resource_id and outcome.status == Status.DONE:
+            self.loading[outcome.resource_id] = left
+
+    def _loads_only(self, guard: str | None, ids: dict[int, str | None]) -> bool:
+        """Whether the dataset changed since `guard` only by the DataStore loader's own
+        bookkeeping on resources this lane set loading (and every resource the call
+        acts on is still there); if so the lane's guard becomes the dataset's now."""
+        since = moment_of(guard)
+        try:
+            package = self.catalogue.package(self.calls[0].operations[0].package_id)
+        except CatalogueError:
+            return False
+        resources = {str(r.get("id")): r for r in package.get("resources") or []}
+        if since is None or any(i is not None and i not in resources for i in ids.values()):
+            return False
+        for resource_id, resource in resources.items():
+            changed = moment_of(resource.get("metadata_modified"))
+            if changed is not None and changed <= since:
+                continue  # untouched since the lane saw the dataset
+            left = self.loading.get(resource_id)
+            if left is None or any(
+                not same(resource.get(k), v) and not loader_wrote(k, v, resource.get(k))
+                for k, v in left.items()
+            ):
+                return False
+        self.guard = str(package.get("metadata_modified") or "")
+        return True
 
     def _run_without(self, call: Call, skipped: list[Outcome]) -> None:
         """Record the rows that cannot go, and send the call's other rows."""
@@ -231,6 +286,11 @@ class _Lane:
             package_id = call.operations[0].package_id
             self.guard = str(self.catalogue.package(package_id).get("metadata_modified", ""))
         return self.guard
+
+
+def _changed_meanwhile_refusal(call: Call, error: CatalogueError | None) -> bool:
+    """Whether a folded call was refused because the dataset changed since it was read."""
+    return call.folded and isinstance(error, Invalid) and "match" in error.field_errors
 
 
 def _resolve(call: Call, created: dict[int, str]) -> tuple[dict[int, str | None], list[Outcome]]:
