@@ -25,6 +25,7 @@ from loader.client.errors import (
     Invalid,
     NotAuthorized,
     NotFound,
+    UnknownAction,
     Unreachable,
     UploadFailed,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "NotFound",
     "Permissions",
     "Unreachable",
+    "UnknownAction",
     "UploadFailed",
     "XLOADER",
     "bytes_heard_by",
