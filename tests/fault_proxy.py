@@ -9,7 +9,9 @@ catalogue unless a fault is queued for its action:
   close the connection without answering;
 - `go_away()`: stop listening, so that new connections are refused (the
   catalogue is gone); `come_back()` listens again on the same port;
-- `delay`: seconds to wait before passing each request on (to stop a run midway).
+- `delay`: seconds to wait before passing each request on (to stop a run midway);
+- `before(action, call)`: call `call()` before passing the next request of that
+  action on (to let something happen in the catalogue between two requests).
 
 Test infrastructure only; it listens on the loopback address.
 """
@@ -22,6 +24,7 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -35,6 +38,7 @@ class FaultProxy:
         self.faults: dict[str, deque[tuple[str, int, float | None]]] = defaultdict(deque)
         self.seen: list[str] = []  # actions in the order they arrived
         self.delay = 0.0
+        self.hooks: dict[str, deque[Callable[[], object]]] = defaultdict(deque)
         self._lock = threading.Lock()
         # requests on their way to the catalogue: one cut off by go_away still arrives
         self._forwarding = 0
@@ -50,6 +54,9 @@ class FaultProxy:
 
     def busy(self, action: str, status: int = 503, retry_after: float | None = None) -> None:
         self.faults[action].append(("busy", status, retry_after))
+
+    def before(self, action: str, call: Callable[[], object]) -> None:
+        self.hooks[action].append(call)
 
     def lose_answer(self, action: str) -> None:
         self.faults[action].append(("lose", 0, None))
@@ -111,6 +118,11 @@ class FaultProxy:
             self._forwarding += 1
         try:
             time.sleep(self.delay)
+            with self._lock:
+                hooks = self.hooks.get(action)
+                hook = hooks.popleft() if hooks else None
+            if hook is not None:
+                hook()
             status, headers, data = self._forward(handler, body)
         finally:
             with self._forwarded:

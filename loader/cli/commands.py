@@ -10,7 +10,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -33,6 +33,9 @@ from loader.model import UNLOADED
 from loader.options import RunOptions, UndoOptions
 from loader.spreadsheet import output_path
 from loader.text import plural, stamped_name
+
+if TYPE_CHECKING:
+    from loader.pipeline.result import RunResult
 
 
 class LoaderGroup(click.Group):
@@ -170,11 +173,10 @@ def run(
             elif outcome.load in UNLOADED:
                 say(f"Row {outcome.row}: DataStore: {outcome.datastore}", err=True)
     what = "Dry run" if result.summary.dry_run else "Run"
-    loads = _counts(result.load_counts())
     say(
         f"{what} of {batch_path.name} on {catalogue.url}: {plural(len(result.outcomes), 'row')} "
-        f"({_counts(result.counts())}{'; DataStore: ' + loads if loads else ''}) "
-        f"in {result.summary.duration:.1f} s. Results: {result.result_path}"
+        f"({_outcome_counts(result)}) in {result.summary.duration:.1f} s. "
+        f"Results: {result.result_path}"
     )
     sys.exit(result.exit_code)
 
@@ -224,7 +226,7 @@ def undo(
     where = f" Results: {result.result_path}" if result.result_path else ""
     say(
         f"{what} of {result_path.name} on {catalogue.url}: "
-        f"{plural(len(result.outcomes), 'row')} ({_counts(result.counts()) or 'nothing'}) "
+        f"{plural(len(result.outcomes), 'row')} ({_outcome_counts(result) or 'nothing'}) "
         f"in {result.summary.duration:.1f} s." + where
     )
     sys.exit(result.exit_code)
@@ -233,6 +235,12 @@ def undo(
 def _counts(counts: dict[str, int]) -> str:
     """'3 done, 1 failed'."""
     return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def _outcome_counts(result: RunResult) -> str:
+    """'3 done, 1 failed; DataStore: 2 loaded, 1 load failed'."""
+    loads = _counts(result.load_counts())
+    return _counts(result.counts()) + (f"; DataStore: {loads}" if loads else "")
 
 
 @main.command()

@@ -45,6 +45,8 @@ class Answer:
     resources: dict[int, dict[str, Any]] = field(default_factory=dict)
     # the dataset's metadata_modified after the call, when the answer says it
     package_modified: str | None = None
+    # the dataset as the call left it, when the answer holds it (a folded call's)
+    package: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def _spread(
     # extended resources are appended in order, after the ones kept
     new = resources[len(resources) - len(created) :] if created else []
     made = {op.row: r for op, r in zip(created, new, strict=True)}
-    answer = Answer(package_modified=package.get("metadata_modified"))
+    answer = Answer(package_modified=package.get("metadata_modified"), package=package)
     for op in operations:
         if op.action == Action.DELETE:
             answer.resources[op.row] = {}

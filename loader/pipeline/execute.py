@@ -7,11 +7,13 @@ calls already sent finish and marks the rest `not run`; a hard interrupt
 (KeyboardInterrupt) marks the calls under way as possibly saved.
 
 A folded call refused because the dataset changed since the lane saw it is
-looked at again before its rows are failed: when the only changes are the
-DataStore loader's own bookkeeping on resources this lane sent files to (a
+looked at again before its rows are failed: the dataset now is compared
+with the dataset as the lane saw it, and when the only changes are the
+DataStore loader's own bookkeeping on resources this lane set loading (a
 load that finished meanwhile writes the file's MD5 and the table's state,
 moving the dataset's metadata_modified), the call is sent once more against
-the dataset as it is now.
+the dataset as it is now. (Timestamps cannot tell this: CKAN 2.10 stamps a
+resource after its dataset in the same write.)
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from typing import Any
 
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
-from loader.client.loads import moment_of
 from loader.datastore import loader_wrote
 from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
@@ -137,11 +138,12 @@ class _Lane:
         self.health = health
         self.calls = calls
         self.created: dict[int, str] = {}  # row number -> id of the resource it created
-        # resources whose DataStore load this lane set going, as it left them, by id
-        self.loading: dict[str, dict[str, Any]] = {}
+        # resources whose DataStore load this lane set going (or found under way)
+        self.loading: set[str] = set()
         # the dataset's metadata_modified as this lane last saw it (None: look again)
         ops = [op for call in calls for op in call.operations]
         self.guard: str | None = ops[0].package_modified if ops else None
+        self.seen: dict[str, Any] | None = None  # the dataset the guard was read from
 
     def run(self) -> None:
         for call in self.calls:
@@ -170,7 +172,7 @@ class _Lane:
         outcomes, answer, error = _perform(call, ids, self.catalogue, guard)
         took = time.monotonic() - began
         self.health.answered(error)
-        if not again and _changed_meanwhile_refusal(call, error) and self._loads_only(guard, ids):
+        if not again and _changed_meanwhile_refusal(call, error) and self._loads_only(ids):
             self.run_call(call, again=True)
             return
         if isinstance(error, Unreachable) and call.writes:
@@ -184,6 +186,7 @@ class _Lane:
             return
         if call.writes:
             self.guard = answer.package_modified if answer else None
+            self.seen = answer.package if answer else None
         self._record(call, outcomes, took)
 
     def _record(self, call: Call, outcomes: list[Outcome], took: float) -> None:
@@ -199,36 +202,36 @@ class _Lane:
                 self.recorder.record(outcome)
 
     def _note_load(self, op: Operation, outcome: Outcome) -> None:
-        """Remember a resource whose DataStore load this row set going (a file sent, a
-        load resubmitted or found under way), as the row left it."""
-        left = outcome.saved if op.upload is not None else op.before
+        """Remember a resource whose DataStore load this row set going: a file sent, a
+        load resubmitted, or one found under way."""
         loads = op.upload is not None or op.action == Action.RELOAD or op.last_load is not None
-        if loads and left and outcome.resource_id and outcome.status == Status.DONE:
-            self.loading[outcome.resource_id] = left
+        if loads and outcome.resource_id and outcome.status == Status.DONE:
+            self.loading.add(outcome.resource_id)
 
-    def _loads_only(self, guard: str | None, ids: dict[int, str | None]) -> bool:
-        """Whether the dataset changed since `guard` only by the DataStore loader's own
-        bookkeeping on resources this lane set loading (and every resource the call
-        acts on is still there); if so the lane's guard becomes the dataset's now."""
-        since = moment_of(guard)
+    def _loads_only(self, ids: dict[int, str | None]) -> bool:
+        """Whether the dataset changed since the lane saw it only by the DataStore
+        loader's own bookkeeping on resources this lane set loading (none added, none
+        gone); if so the lane's guard becomes the dataset's now. The dataset's own
+        fields are not compared: a folded call changes resources only, and sends
+        nothing of the dataset's."""
+        then = {str(r.get("id")): r for r in (self.seen or {}).get("resources") or []}
+        if self.seen is None:
+            return False  # the guard came from planning: nothing to compare with
         try:
             package = self.catalogue.package(self.calls[0].operations[0].package_id)
         except CatalogueError:
             return False
-        resources = {str(r.get("id")): r for r in package.get("resources") or []}
-        if since is None or any(i is not None and i not in resources for i in ids.values()):
+        now = {str(r.get("id")): r for r in package.get("resources") or []}
+        if now.keys() != then.keys() or any(i is not None and i not in now for i in ids.values()):
             return False
-        for resource_id, resource in resources.items():
-            changed = moment_of(resource.get("metadata_modified"))
-            if changed is not None and changed <= since:
-                continue  # untouched since the lane saw the dataset
-            left = self.loading.get(resource_id)
-            if left is None or any(
-                not same(resource.get(k), v) and not loader_wrote(k, v, resource.get(k))
-                for k, v in left.items()
-            ):
-                return False
+        for resource_id, resource in now.items():
+            before, ours = then[resource_id], resource_id in self.loading
+            for key in before.keys() | resource.keys():
+                old, new = before.get(key), resource.get(key)
+                if not same(old, new) and not (ours and loader_wrote(key, old, new)):
+                    return False
         self.guard = str(package.get("metadata_modified") or "")
+        self.seen = package
         return True
 
     def _run_without(self, call: Call, skipped: list[Outcome]) -> None:
@@ -283,8 +286,8 @@ class _Lane:
     def _guard(self, call: Call) -> str | None:
         """What a folded call must find as the dataset's metadata_modified."""
         if call.folded and self.guard is None:
-            package_id = call.operations[0].package_id
-            self.guard = str(self.catalogue.package(package_id).get("metadata_modified", ""))
+            self.seen = self.catalogue.package(call.operations[0].package_id)
+            self.guard = str(self.seen.get("metadata_modified", ""))
         return self.guard
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -224,6 +225,9 @@ class Job:
             return "Stopping: calls under way finish; the rows after them will not run."
         if self.state == "finished":
             told = ", ".join(f"{n} {status}" for status, n in counts.items())
+            loads = Counter(o.load for o in self.outcomes.values() if o.load)
+            if loads:
+                told += "; DataStore: " + ", ".join(f"{n} {s}" for s, n in loads.items())
             return f"{what} finished in {self.seconds or 0:.1f} s: {told}."
         return f"The {what.lower()} could not start: {self.message}"
 

@@ -69,6 +69,7 @@ class RowOutcome:
     resource_url: str | None
     field_errors: dict[str, str] = field(default_factory=dict)
     datastore: str = ""  # the file it sent, in the catalogue's DataStore, in words
+    load: str = ""  # that load's state: loaded, load failed, still loading... ("": none)
     loading: bool = False  # that load is still being followed
 
 
@@ -241,6 +242,7 @@ def _outcome(outcome: Outcome) -> RowOutcome:
         resource_url=outcome.resource_url,
         field_errors=dict(outcome.field_errors),
         datastore=outcome.datastore,
+        load=_text(outcome.load) if outcome.load is not None else "",
         loading=outcome.load == LoadState.LOADING and outcome.datastore == LOADING,
     )
 
