@@ -1,10 +1,11 @@
 """The monthly refresh as an editor's machine sees it: loopback and across a network.
 
     make ckan-up
-    .venv/bin/python benchmarks/bench_wire.py [--repeat 2] [--quick]
+    .venv/bin/python benchmarks/bench_wire.py [--repeat 2] [--quick] [--follow]
 
-2,000 uploaded resources in 200 datasets (256 KiB files), of which 10% of the
-files changed since the last refresh, two ways:
+2,000 uploaded resources in 200 datasets (256 KiB CSV tables, which the
+catalogue loads into its DataStore), of which 10% of the files changed since
+the last refresh, two ways:
 
 - the loader's: `bcdc-loader export --organization ...` (a workbook), the
   `upload` column filled with each resource's file, then `bcdc-loader run
@@ -17,7 +18,16 @@ request, 50 Mbit/s up by default), and the benchmark prints export, run and
 total, the seed's time, their ratio against the target (12x loopback, 20x
 through the proxy), the number of stored files each way rewrote (from the
 catalogue's storage folder) and, through the proxy, the requests each way
-made. Figures are the minimum of `--repeat` runs.
+made. Figures are the minimum of `--repeat` runs. Here the loader runs with
+`--datastore-wait 0`: it asks once how each load stands, and does not wait.
+
+`--follow` measures instead what following the DataStore loads costs: each
+refresh is run twice (each with a fresh 10% of the files changed, the
+catalogue's job queue empty before each), with `--datastore-wait 0` and with
+`--datastore-wait SECONDS` (the loader's default unless `--wait` says
+otherwise), and the benchmark prints both run times, the difference (what the
+run waited for the catalogue to load the files), the DataStore states the runs
+reported and, through the proxy, the status reads. The seed's way is not run.
 
 The fixtures are made on first use and kept: one organization for the loader's
 datasets and one for the seed's (the seed's resource_update drops the hash the
@@ -30,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +51,7 @@ import openpyxl
 import wire
 
 TARGETS = {"loopback": 12.0, "proxy": 20.0}
+HEADING = b"site,sample_date,value,note\n"
 
 
 @dataclass
@@ -71,9 +83,25 @@ class Fixture:
     files: dict[tuple[int, str], str] = field(default_factory=dict)
     loader_ids: list[str] = field(default_factory=list)
     seed: list[tuple[str, str, Path]] = field(default_factory=list)  # (id, name, file)
+    last_run: str = ""  # what the loader's last run printed
 
     def path(self, relative: str) -> Path:
         return self.folder / relative
+
+
+def table_bytes(size: int) -> bytes:
+    """A CSV table of exactly `size` bytes with random values, which the catalogue's
+    DataStore loads (and the loader's look inside files passes)."""
+    rng = random.Random(os.urandom(8))
+    out = bytearray(HEADING)
+    while len(out) < size - 64:
+        line = (
+            f"S{rng.randrange(10**6)},2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d},"
+            f"{rng.random() * 100:.3f},x\n"
+        )
+        out += line.encode()
+    last = b"P,2024-01-01,0,"
+    return bytes(out + last + b"x" * (size - len(out) - len(last) - 1) + b"\n")
 
 
 def dataset_names(prefix: str, shape: Shape) -> list[str]:
@@ -92,7 +120,7 @@ def resource_names(shape: Shape) -> list[str]:
 def prepare(site: wire.Site, shape: Shape) -> Fixture:
     """Make what is missing (files, datasets, resources) and bring the loader's set
     in step with the files; returns the fixture."""
-    folder = wire.DATA / f"wire-{shape.tag}-{shape.file_size >> 10}k"
+    folder = wire.DATA / f"wire-{shape.tag}-{shape.file_size >> 10}k-tables"
     fixture = Fixture(
         site,
         shape,
@@ -106,7 +134,7 @@ def prepare(site: wire.Site, shape: Shape) -> Fixture:
             local = folder / relative
             if not local.exists() or local.stat().st_size != shape.file_size:
                 local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_bytes(os.urandom(shape.file_size))
+                local.write_bytes(table_bytes(shape.file_size))
             fixture.files[(n, name)] = relative
     loaders = wire.ensure_datasets(site, fixture.loader_org, dataset_names("wl" + shape.tag, shape))
     seeds = wire.ensure_datasets(site, fixture.seed_org, dataset_names("ws" + shape.tag, shape))
@@ -150,9 +178,13 @@ def _load(fixture: Fixture, batch_name: str, rows: list[tuple[str, str]]) -> Non
     _clear_results(result)
     print(f"  setting up: {len(rows)} upsert rows ({batch_name}) ...", flush=True)
     ran = wire.checked(
-        wire.bcdc_loader(fixture.site, "run", str(batch), "--jobs", "4", "-q", "-o", str(result)),
+        wire.bcdc_loader(
+            fixture.site, "run", str(batch), "--jobs", "4", "-q", "-o", str(result),
+            "--datastore-wait", "0",
+        ),
         f"setting up with {batch_name}",
-    )
+        allowed=(0, wire.NOT_LOADED),
+    )  # fmt: skip
     print(f"  {ran.out.strip()}", flush=True)
 
 
@@ -167,7 +199,7 @@ def change_files(fixture: Fixture, rng: random.Random) -> int:
         sorted(fixture.files.values()), round(fixture.shape.files * fixture.shape.changed)
     )
     for relative in chosen:
-        fixture.path(relative).write_bytes(os.urandom(fixture.shape.file_size))
+        fixture.path(relative).write_bytes(table_bytes(fixture.shape.file_size))
     return len(chosen)
 
 
@@ -205,7 +237,9 @@ class Measured:
         return self.export + self.run
 
 
-def loaders_way(fixture: Fixture, route: wire.Route) -> tuple[float, float, int, list, list]:
+def loaders_way(
+    fixture: Fixture, route: wire.Route, wait: int = 0
+) -> tuple[float, float, int, list, list]:
     site = fixture.site
     batch = fixture.folder / "refresh.xlsx"
     result = fixture.folder / "refresh-results.xlsx"
@@ -225,10 +259,14 @@ def loaders_way(fixture: Fixture, route: wire.Route) -> tuple[float, float, int,
     route.mark()
     ran = wire.checked(
         wire.bcdc_loader(
-            site, "run", str(batch), "--jobs", "4", "-q", "-o", str(result), url=route.url
+            site, "run", str(batch), "--jobs", "4", "-q", "-o", str(result),
+            "--datastore-wait", str(wait), url=route.url,
         ),
         "run",
-    )
+        allowed=(0, wire.NOT_LOADED),
+    )  # fmt: skip
+    fixture.last_run = ran.out.strip()
+    print(f"    {fixture.last_run}", flush=True)
     run_requests = route.since_mark()
     rewrote = site.rewritten(fixture.loader_ids, since)
     return exported.seconds, ran.seconds, rewrote, export_requests, run_requests
@@ -314,6 +352,64 @@ def report(shape: Shape, networks: list[wire.Network], runs: dict[str, list[Meas
                 print(f"    {what + ':':7} {counted}")
 
 
+@dataclass
+class Followed:
+    """One refresh run twice: not waiting for the DataStore loads, and waiting."""
+
+    changed: int
+    runs: dict[int, float]  # --datastore-wait -> the run's seconds
+    states: dict[int, str]  # --datastore-wait -> the DataStore states the run reported
+    requests: dict[int, list[dict[str, Any]]]
+    drained: float  # seconds the queue took to empty after the run that did not wait
+
+
+def follow_measure(
+    fixture: Fixture, network: wire.Network, rng: random.Random, wait: int
+) -> Followed:
+    log = fixture.folder / f"requests-follow-{network.name}.jsonl"
+    followed = Followed(0, {}, {}, {}, 0.0)
+    with wire.route(fixture.site, network, log) as route:
+        for seconds in (0, wait):
+            wire.drained(fixture.site)
+            followed.changed = change_files(fixture, rng)
+            _, run, _, _, requests = loaders_way(fixture, route, seconds)
+            followed.runs[seconds] = run
+            followed.requests[seconds] = requests
+            found = re.search(r"DataStore: ([^)]*)\)", fixture.last_run)
+            followed.states[seconds] = found.group(1) if found else "no DataStore states"
+            if seconds == 0:
+                followed.drained = wire.drained(fixture.site)
+    return followed
+
+
+def report_follow(
+    shape: Shape, networks: list[wire.Network], runs: dict[str, list[Followed]], wait: int
+) -> None:
+    print(
+        f"\nfollowing DataStore loads: refresh of {shape.files:,} uploaded CSV tables in "
+        f"{shape.datasets} datasets ({shape.file_size >> 10} KiB), {shape.changed:.0%} changed; "
+        f"loader --jobs 4; min of {len(runs[networks[0].name])} runs"
+    )
+    for network in networks:
+        done = runs[network.name]
+        fast, slow = min(m.runs[0] for m in done), min(m.runs[wait] for m in done)
+        print(f"{network.label}:")
+        print(f"  run, --datastore-wait 0:      {fast:.1f} s ({done[-1].states[0]})")
+        print(f"  run, --datastore-wait {wait}:  {slow:.1f} s ({done[-1].states[wait]})")
+        print(f"  cost of waiting for the loads: {slow - fast:+.1f} s")
+        print(f"  queue emptied after the run that did not wait: "
+              f"{min(m.drained for m in done):.1f} s later")  # fmt: skip
+        for number, m in enumerate(done, start=1):
+            print(f"  run {number}: {m.runs[0]:.1f} s, {m.runs[wait]:.1f} s")
+        if network.proxied:
+            print("  requests through the proxy (last run), per row of the batch:")
+            for seconds in (0, wait):
+                counted = wire.show_tally(
+                    wire.tally(done[-1].requests[seconds]), shape.files, "row"
+                )
+                print(f"    wait {seconds}: {counted}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="runs; figures are their minimum")
@@ -325,6 +421,12 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=40.0, help="the proxy's delay")
     parser.add_argument("--up-mbit", type=float, default=50.0, help="the proxy's uplink")
     parser.add_argument("--only", choices=["loopback", "proxy"], help="one network only")
+    parser.add_argument(
+        "--follow", action="store_true", help="measure what following the DataStore loads costs"
+    )
+    parser.add_argument(
+        "--wait", type=int, default=600, help="--datastore-wait of the run that follows (--follow)"
+    )
     args = parser.parse_args()
     shape = Shape(
         20 if args.quick else args.datasets, args.per_dataset, args.file_kib << 10, args.changed
@@ -339,12 +441,20 @@ def main() -> None:
     wire.header(site, f"fixtures: {shape.files} resources in {shape.datasets} datasets ...")
     fixture = prepare(site, shape)
     rng = random.Random()
-    runs: dict[str, list[Measured]] = {n.name: [] for n in networks}
-    for number in range(1, args.repeat + 1):
-        for network in networks:
-            print(f"run {number}, {network.label} ... (load average {wire.load()})", flush=True)
-            runs[network.name].append(measure(fixture, network, rng))
-    report(shape, networks, runs)
+    if args.follow:
+        followed: dict[str, list[Followed]] = {n.name: [] for n in networks}
+        for number in range(1, args.repeat + 1):
+            for network in networks:
+                print(f"run {number}, {network.label} ... (load average {wire.load()})", flush=True)
+                followed[network.name].append(follow_measure(fixture, network, rng, args.wait))
+        report_follow(shape, networks, followed, args.wait)
+    else:
+        runs: dict[str, list[Measured]] = {n.name: [] for n in networks}
+        for number in range(1, args.repeat + 1):
+            for network in networks:
+                print(f"run {number}, {network.label} ... (load average {wire.load()})", flush=True)
+                runs[network.name].append(measure(fixture, network, rng))
+        report(shape, networks, runs)
     print(f"\n(benchmark took {time.perf_counter() - started:.0f} s; load average {wire.load()})")
 
 

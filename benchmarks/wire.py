@@ -36,6 +36,7 @@ import netproxy  # noqa: E402
 DATA = ROOT / ".bench"
 LOADER = Path(sys.executable).parent / "bcdc-loader"
 REQUIRED = ckan_stack.RESOURCE_REQUIRED
+NOT_LOADED = 4  # the loader's exit code: every row done, a file not (yet) in the DataStore
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,15 @@ class _Peak:
     def stop(self) -> int:
         self._thread.join(5)
         return self._peak
+
+
+def drained(site: Site, timeout: float = 3600) -> float:
+    """Wait until the catalogue's job queue is empty (its DataStore loads done); the
+    seconds it took."""
+    started = time.perf_counter()
+    while site.ckan().action.job_list() and time.perf_counter() - started < timeout:
+        time.sleep(2)
+    return time.perf_counter() - started
 
 
 def checked(ran: Ran, what: str, allowed: tuple[int, ...] = (0,)) -> Ran:

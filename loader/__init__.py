@@ -7,6 +7,7 @@ undo          a run's journal -> the operations that put its resources back
 template      the batch template, from the schema
 export        the catalogue's resources -> a batch of patch rows
 due           resources overdue by their update cycle -> a table and a batch to fill
+datastore     the catalogue's DataStore in an editor's words: loadable formats, states, reasons
 client/       the only way to the catalogue (ckanapi wrapped)
 schema/       the resource schema as data, and the mapping row <-> resource
 model         the plain values the stages hand on: rows, problems, outcomes

@@ -8,12 +8,14 @@ asNeeded, irregular, notPlanned, unknown) are never due.
 
 The report is also a batch ready to fill: one patch row per overdue resource
 (`resource_id`, `package`, `name`; `upload` left for the editor), with the
-dates beside it in columns the reader ignores.
+dates and the resource's DataStore state (active, loading, or when its last
+load failed and why) beside it in columns the reader ignores.
 """
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from loader.client import CatalogueAPI
+from loader.datastore import states
 from loader.export import EXPORT_OP, find_packages, write_rows
-from loader.model import DUE_COLUMNS
+from loader.model import DATASTORE_COLUMN, DUE_COLUMNS, STATE_COLUMNS
 from loader.schema import Schema, load_schema
 
 # How long each cycle lasts, as (days, calendar months). A month is a calendar
@@ -54,6 +57,7 @@ class Due:
     updated_from: str  # which timestamp: last_modified, created, or the dataset's
     due_date: dt.date
     days_overdue: int
+    datastore: str = ""  # the resource's DataStore state in words ("" when not a table)
 
 
 def due_report(
@@ -64,9 +68,13 @@ def due_report(
     today: dt.date | None = None,
 ) -> list[Due]:
     """The overdue resources of the datasets named and of every dataset of the
-    organizations named, most overdue first. `today` defaults to today in UTC."""
+    organizations named, most overdue first, each with its DataStore state. `today`
+    defaults to today in UTC."""
     found = find_packages(catalogue, organizations, packages)
-    return overdue(found, today or dt.datetime.now(dt.UTC).date())
+    late = overdue(found, today or dt.datetime.now(dt.UTC).date())
+    resources = {r["id"]: r for p in found for r in p.get("resources") or []}
+    words = states(catalogue, (resources[d.resource_id] for d in late))
+    return [dataclasses.replace(d, datastore=words.get(d.resource_id, "")) for d in late]
 
 
 def overdue(packages: Iterable[Mapping[str, Any]], today: dt.date) -> list[Due]:
@@ -163,7 +171,9 @@ def write_due(path: Path | str, due: list[Due], schema: Schema | None = None) ->
             "last_updated": d.last_updated.isoformat(sep=" ", timespec="seconds"),
             "due_date": d.due_date.isoformat(),
             "days_overdue": d.days_overdue,
+            DATASTORE_COLUMN: d.datastore,
         }
         for d in due
     ]
-    return write_rows(Path(path), schema or load_schema(), rows, extra=DUE_COLUMNS)
+    extra = (*DUE_COLUMNS, *STATE_COLUMNS)
+    return write_rows(Path(path), schema or load_schema(), rows, extra=extra)

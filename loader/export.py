@@ -15,15 +15,16 @@ never erases anything (emptying takes `<clear>`), and a row nobody edited is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.csvtext import csv_bytes
+from loader.datastore import states
 from loader.errors import CatalogueReadError
-from loader.model import Op, Problem
+from loader.model import DATASTORE_COLUMN, STATE_COLUMNS, Op, Problem
 from loader.options import CheckOptions
 from loader.run import check_batch
 from loader.schema import Schema, load_schema, resource_cells
@@ -43,6 +44,8 @@ class Export:
     # what the loader's checks say of the written batch: a resource whose current
     # values break today's rules (say an old `CSV` format) is an invalid row to fix
     problems: list[Problem]
+    # each resource's DataStore state in words, by id (the `datastore` column)
+    datastore: dict[str, str] = field(default_factory=dict)
 
 
 def export_batch(
@@ -67,8 +70,11 @@ def export_batch(
     if not rows:
         empty = "datasets hold no resource" if found else "organizations hold no dataset"
         raise CatalogueReadError(f"These {empty}: there is nothing to export.")
-    write_rows(path, schema, rows)
-    return Export(path, rows, len(found), check_batch(path, CheckOptions(schema=schema)).problems)
+    words = states(catalogue, (r for p in found for r in p.get("resources") or []))
+    written = [{**row, DATASTORE_COLUMN: words.get(row["resource_id"], "")} for row in rows]
+    write_rows(path, schema, written, extra=STATE_COLUMNS)
+    problems = check_batch(path, CheckOptions(schema=schema)).problems
+    return Export(path, rows, len(found), problems, words)
 
 
 def find_packages(

@@ -45,6 +45,21 @@ class Status(StrEnum):
     NOT_RUN = "not run"
 
 
+class LoadState(StrEnum):
+    """How a file a row sent fared in the catalogue's DataStore (the `datastore` column
+    says it in words)."""
+
+    LOADED = "loaded"
+    FAILED = "load failed"
+    LOADING = "still loading"  # queued or under way when the run stopped following it
+    NOT_LOADED = "not loaded"  # not a format the catalogue loads
+    NOT_FOLLOWED = "not followed"  # the catalogue has no DataStore loader, or did not say
+
+
+# The states that leave data unqueryable as sent: the run's exit code says so.
+UNLOADED = frozenset({LoadState.FAILED, LoadState.LOADING})
+
+
 # A cell holding exactly this asks a patch to empty the field.
 CLEAR = "<clear>"
 
@@ -52,10 +67,17 @@ CLEAR = "<clear>"
 # columns, and the due report's dates. A sheet carrying every heading of one
 # set is still a batch: the reader ignores those columns, so a result or a
 # due report can be run as the next batch.
-RESULT_COLUMNS = ("status", "action", "package_id", "resource_url", "error", "code")
+DATASTORE_COLUMN = "datastore"
+RESULT_COLUMNS = (
+    "status", "action", "package_id", "resource_url", "error", "code", DATASTORE_COLUMN,
+)  # fmt: skip
 DUE_COLUMNS = ("last_updated", "due_date", "days_overdue")
-# The headings that mark a sheet as a result (`code` came later; it is ignored too).
-RESULT_MARKS = frozenset(RESULT_COLUMNS) - {"code"}
+# The headings that mark a sheet as a result (`code` and `datastore` came later; they
+# are ignored too).
+RESULT_MARKS = frozenset(RESULT_COLUMNS) - {"code", DATASTORE_COLUMN}
+# The DataStore state the loader writes into results, exports and due reports: a
+# `datastore` heading is always the loader's, ignored even on its own.
+STATE_COLUMNS = (DATASTORE_COLUMN,)
 
 
 @dataclass(frozen=True, slots=True)  # slots: a large batch holds a million of them
@@ -145,6 +167,10 @@ class Outcome:
     error: str = ""
     field_errors: dict[str, str] = field(default_factory=dict)  # column -> message
     code: str = ""  # a code of loader.problems when the row did not get done
+    # the file the row sent, in the catalogue's DataStore: in words, and its state
+    # ("" and None where no file was sent)
+    datastore: str = ""
+    load: LoadState | None = None
     # the resource as the catalogue saved it ({} once deleted), for the journal: undo
     # compares it with the resource now to tell whether someone changed it since
     saved: dict[str, Any] | None = field(default=None, repr=False, compare=False)

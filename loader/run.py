@@ -19,6 +19,7 @@ from loader.errors import CannotStart
 from loader.model import Batch, CheckedRow, Problem, blocking
 from loader.options import CheckOptions, Listeners, RunOptions
 from loader.pipeline.execute import dry_run, execute
+from loader.pipeline.follow import following
 from loader.pipeline.journal import SUFFIX as JOURNAL_SUFFIX
 from loader.pipeline.journal import Earlier, journal_path, read_journal
 from loader.pipeline.operations import Plan
@@ -125,14 +126,17 @@ def _carry_out(
     listeners: Listeners,
     stop: threading.Event | None,
 ) -> None:
-    """Run the plan's operations (or say what they would do), heard by `listeners`."""
+    """Run the plan's operations (or say what they would do), heard by `listeners`;
+    then wait for the DataStore loads of the files sent (at most options.datastore_wait
+    seconds after each upload)."""
     run.begin(len(plan.operations), listeners)
     if options.dry_run:
         dry_run(plan, catalogue, run.recorder)
-    else:
+        return
+    with following(catalogue, run.recorder, options.datastore_wait, stop) as loads:
         execute(
             plan, catalogue, run.recorder, jobs=options.jobs, stop=stop, fold=options.fold,
-            keep_replaced=options.keep_replaced,
+            keep_replaced=options.keep_replaced, loads=loads,
         )  # fmt: skip
 
 

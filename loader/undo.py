@@ -12,8 +12,16 @@
 
 A resource that is no longer as the run left it (someone changed it since) is
 left alone unless `force`: undo never overwrites work done after the run
-without being told to. The undo is a plan like a run's: its operations go
-through the same executor, recorder, journal and result workbook.
+without being told to. What the catalogue's DataStore loader writes into a
+resource once it has loaded the run's file (the file's MD5 in `hash`, the
+table's state, its job's details) is not such a change. A file put back
+goes with its own SHA-256 in `hash`, so that the loader loads it again (an
+MD5 equal to the file's would make it skip the file and keep the rows of
+the one the run sent); its load is followed as a run's are. A row that only
+resubmitted a DataStore load has nothing to undo, and says so.
+
+The undo is a plan like a run's: its operations go through the same
+executor, recorder, journal and result workbook.
 """
 
 from __future__ import annotations
@@ -25,13 +33,16 @@ from typing import Any
 
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, NotFound
+from loader.datastore import loader_wrote
 from loader.errors import CannotStart
 from loader.model import Batch, Outcome, Row, Status
 from loader.options import Listeners, UndoOptions
-from loader.pinned import PinnedFile, pin
+from loader.pinned import PinnedFile
 from loader.pipeline.diff import changes, same
 from loader.pipeline.execute import dry_run as dry_run_plan
 from loader.pipeline.execute import execute
+from loader.pipeline.files import file_facts
+from loader.pipeline.follow import following
 from loader.pipeline.journal import Earlier, journal_path, read_journal
 from loader.pipeline.keep import KEPT_FILE
 from loader.pipeline.operations import Action, Operation, Plan, RowFailure, look_up
@@ -50,8 +61,13 @@ _MANAGED = frozenset(
 )  # fmt: skip
 # The fields that say which file a resource holds.
 _FILE_FIELDS = ("url", "url_type", "hash", "size")
-# The actions that change a resource, as the journal writes them.
-_WRITES = frozenset(str(a) for a in Action) - {str(Action.NOOP)}
+# The actions that change a resource, as the journal writes them (a reload only asks
+# the catalogue to load the file it holds again).
+_WRITES = frozenset(str(a) for a in Action) - {str(Action.NOOP), str(Action.RELOAD)}
+_NOTHING_TO_UNDO = (
+    "nothing to undo: the run only asked the catalogue to load the file the resource "
+    "already held into its DataStore again"
+)
 # Outcomes of rows whose request may or may not have been saved.
 _IN_DOUBT = (problems.INTERRUPTED.code, problems.NO_ANSWER.code)
 # The undo workbook's columns: the run's row, what it did, and to which resource.
@@ -84,14 +100,21 @@ class Touched:
         return self.rows[-1]
 
 
-def touched_resources(earlier: Earlier) -> tuple[list[Touched], list[Outcome]]:
+def touched_resources(
+    earlier: Earlier, dry_run: bool = False
+) -> tuple[list[Touched], list[Outcome]]:
     """The resources the run changed, and an outcome for each row it could not
-    tell was saved (undo does not guess about those)."""
+    tell was saved (undo does not guess about those) or that left nothing to undo
+    (a DataStore load resubmitted)."""
     touched: dict[str, Touched] = {}
     doubts: list[Outcome] = []
     for number in sorted(earlier.outcomes):
         outcome = earlier.outcomes[number]
         action = earlier.actions.get(number, "")
+        if action == Action.RELOAD and outcome.status == Status.DONE:
+            status = Status.NOT_RUN if dry_run else Status.DONE
+            doubts.append(Outcome(number, status, _NOTHING_TO_UNDO, outcome.resource_id,
+                                  outcome.package_id, outcome.resource_url))  # fmt: skip
         if action not in _WRITES:
             continue
         if outcome.status == Status.FAILED and outcome.code in _IN_DOUBT:
@@ -222,7 +245,12 @@ class UndoPlanner:
         if saved is None:
             detail = "may have changed after the run: the journal does not say how the run left it"
         else:
-            differ = [k for k in self.compared if not same(now.get(k), saved.get(k))]
+            differ = [
+                k
+                for k in self.compared
+                if not same(now.get(k), saved.get(k))
+                and not loader_wrote(k, saved.get(k), now.get(k))
+            ]
             if not differ:
                 return now
             verb = "differ" if len(differ) > 1 else "differs"
@@ -239,8 +267,11 @@ class UndoPlanner:
         fields = {k: v for k, v in before.items() if k not in _MANAGED}
         if before.get("last_modified") is None:
             fields.pop("last_modified", None)  # the catalogue cannot empty it (see _undo)
+        # did the run change the file? (how it left it; the DataStore loader writes into
+        # it later, and now checked to be as the run left it but for that)
+        left = self.earlier.outcomes[entry.last].saved or now
         replaced = before.get("url_type") == "upload" and (
-            now is None or not all(same(now.get(k), before.get(k)) for k in _FILE_FIELDS)
+            left is None or not all(same(left.get(k), before.get(k)) for k in _FILE_FIELDS)
         )
         if not replaced:
             return None, fields
@@ -249,10 +280,11 @@ class UndoPlanner:
             None,
         )
         if kept is not None and Path(kept).is_file():
-            # the upload sets the URL (from the file's name), its type and size
-            return pin(Path(kept)), {
-                k: v for k, v in fields.items() if k not in ("url", "url_type", "size")
-            }
+            # the upload sets the URL (from the file's name), its type and size; its
+            # SHA-256 in `hash` makes the DataStore load it (an MD5 would not)
+            facts = file_facts(Path(kept))
+            fields = {k: v for k, v in fields.items() if k not in ("url", "url_type", "size")}
+            return facts.file, {**fields, "hash": facts.stored_hash}
         if now is not None and self.force:
             return None, {**fields, **{k: now.get(k) for k in _FILE_FIELDS}}
         why = "the run did not keep it (run --keep-replaced)"
@@ -291,7 +323,7 @@ def undo_run(
     summary = starting("undo", catalogue.url, options.dry_run)
     result_path = Path(result_path)
     earlier = _journal_of(result_path, catalogue)
-    touched, doubts = touched_resources(earlier)
+    touched, doubts = touched_resources(earlier, options.dry_run)
     user = token_user(catalogue)
     planner = UndoPlanner(catalogue, options.schema or load_schema(), earlier, options.force)
     plan = planner.plan(touched)
@@ -308,7 +340,8 @@ def undo_run(
             if options.dry_run:
                 dry_run_plan(plan, catalogue, undo.recorder)
             else:
-                execute(plan, catalogue, undo.recorder, stop=stop, fold=False)
+                with following(catalogue, undo.recorder, options.datastore_wait, stop) as loads:
+                    execute(plan, catalogue, undo.recorder, stop=stop, fold=False, loads=loads)
         finally:
             _record_covered(undo.recorder, touched, options.dry_run)
     assert undo.result is not None

@@ -5,6 +5,12 @@ look-ups the planner makes and the writes the executor makes, and records
 every call. Faults are injected by resource name: `faults["Sites"] = error`
 makes any write of a resource named "Sites" raise `error`. It is a stand-in
 for unit tests only; integration tests use the real local catalogue.
+
+Its DataStore: with `loader` set ("xloader" or "datapusher"), every upload of a
+csv, tsv, xls or xlsx resource queues a load, which ends at once (`complete`,
+a table of the file's lines less its heading) unless `load_failures` names
+the resource (`error`, with that reason) or `hold_loads` is set (`pending`
+until `end_load`). `load_statuses` and `tables` hold the state by resource id.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from loader.client import (
     CatalogueAPI,
     FileAltered,
     Invalid,
+    LoadStatus,
     NotFound,
     Permissions,
 )
+from loader.datastore import LOADABLE_FORMATS
 from loader.pinned import Altered, PinnedFile
 
 
@@ -44,9 +52,16 @@ class FakeCatalogue:
         self.on_bytes: BytesListener | None = None
         # where the token may write: anywhere, unless a test narrows it
         self.granted = Permissions("fake-editor", anywhere=True)
+        # the DataStore (see the module's docstring)
+        self.loader: str | None = None
+        self.load_statuses: dict[str, LoadStatus] = {}
+        self.tables: dict[str, int] = {}  # rows loaded, by resource id
+        self.load_failures: dict[str, str] = {}  # resource name -> why its load fails
+        self.hold_loads = False
+        self.submitted: list[str] = []  # resource ids of loads submitted again
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # -- building the catalogue's contents -------------------------------------------
 
@@ -155,6 +170,8 @@ class FakeCatalogue:
                 )
                 self.files[resource["url"]] = upload.read_bytes()
             self._find(resource["id"])[0]["metadata_modified"] = self._stamp()
+            if upload is not None:
+                self._queue_load(resource)
             return copy.deepcopy(resource)
 
     def delete_resource(self, resource_id: str) -> None:
@@ -200,8 +217,55 @@ class FakeCatalogue:
         path.write_bytes(self.files[url])
         return len(self.files[url])
 
+    # -- the DataStore -------------------------------------------------------------
+
+    def datastore_loader(self) -> str | None:
+        return self.loader
+
+    def load_status(self, resource_id: str) -> LoadStatus | None:
+        self.calls.append(("load_status", resource_id))
+        return self.load_statuses.get(resource_id)
+
+    def submit_load(self, resource_id: str) -> bool:
+        with self._lock:
+            self.calls.append(("submit_load", resource_id))
+            self.submitted.append(resource_id)
+            self._queue_load(self._find(resource_id)[1])
+            return True
+
+    def datastore_total(self, resource_id: str) -> int | None:
+        return self.tables.get(resource_id)
+
+    def end_load(self, resource_id: str, error: str = "") -> None:
+        """Finish a held load: complete (the file's rows), or failed with `error`."""
+        with self._lock:
+            queued = self.load_statuses[resource_id]
+            resource = self._find(resource_id)[1]
+            stamp = self._stamp()
+            if error:
+                self.load_statuses[resource_id] = LoadStatus(
+                    "error", queued.job_id, queued.submitted, stamp, error
+                )
+                return
+            content = self.files.get(resource.get("url", ""), b"")
+            self.tables[resource_id] = max(content.count(b"\n") - 1, 0)
+            resource["datastore_active"] = True
+            self.load_statuses[resource_id] = LoadStatus(
+                "complete", queued.job_id, queued.submitted, stamp
+            )
+
+    def _queue_load(self, resource: dict[str, Any]) -> None:
+        if self.loader is None or str(resource.get("format", "")).lower() not in LOADABLE_FORMATS:
+            return
+        resource_id = resource["id"]
+        stamp = self._stamp()
+        job = f"job-{next(self._ids)}"
+        self.load_statuses[resource_id] = LoadStatus("pending", job, stamp, stamp)
+        if not self.hold_loads:
+            self.end_load(resource_id, self.load_failures.get(resource.get("name", ""), ""))
+
     def _stamp(self) -> str:
-        return f"2026-01-01T00:{next(self._clock):05d}"
+        return f"2026-01-01T00:{next(self._clock):05d}"  # ordered, and read as no date
 
     def _call(self, action: str, name: str, resource: dict[str, Any]) -> None:
         self.calls.append((action, name or resource.get("id", "")))

@@ -17,7 +17,9 @@ a `marker`, the request's body holds it: a way to fault one row's call):
   wait `seconds` before answering (past the client's read timeout);
 - `go_away()`: stop listening, so that new connections are refused (the
   catalogue is gone); `come_back()` listens again on the same port;
-- `delay`: seconds to wait before passing each request on (to stop a run midway).
+- `delay`: seconds to wait before passing each request on (to stop a run midway);
+- `before(action, call)`: call `call()` before passing the next request of that
+  action on (to let something happen in the catalogue between two requests).
 
 Test infrastructure only; it listens on the loopback address.
 """
@@ -31,6 +33,7 @@ import struct
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -60,6 +63,7 @@ class FaultProxy:
         self.seen: list[str] = []  # actions in the order they arrived
         self.requests: list[tuple[str, bytes]] = []  # (action, body), in the order they arrived
         self.delay = 0.0
+        self.hooks: dict[str, deque[Callable[[], object]]] = defaultdict(deque)
         self._lock = threading.Lock()
         # requests on their way to the catalogue: one cut off by go_away still arrives
         self._forwarding = 0
@@ -99,6 +103,9 @@ class FaultProxy:
 
     def hang(self, action: str, seconds: float, marker: bytes | None = None) -> None:
         self.faults[action].append(Fault("hang", forward=True, seconds=seconds, marker=marker))
+
+    def before(self, action: str, call: Callable[[], object]) -> None:
+        self.hooks[action].append(call)
 
     def sent(self, action: str, marker: bytes) -> int:
         """How many requests of `action` whose body holds `marker` arrived."""
@@ -176,6 +183,11 @@ class FaultProxy:
             self._forwarding += 1
         try:
             time.sleep(self.delay)
+            with self._lock:
+                hooks = self.hooks.get(action)
+                hook = hooks.popleft() if hooks else None
+            if hook is not None:
+                hook()
             status, headers, data = self._forward(handler, body)
         finally:
             with self._forwarded:

@@ -81,13 +81,13 @@ def test_the_report_is_a_batch_that_validates_once_an_upload_is_filled_in(catalo
 
     ws = openpyxl.load_workbook(path)["Batch"]
     header = [c.value for c in ws[1]]
-    assert header[-3:] == ["last_updated", "due_date", "days_overdue"]
+    assert header[-4:] == ["last_updated", "due_date", "days_overdue", "datastore"]
     ws.cell(row=2, column=header.index("upload") + 1).value = "new.csv"
     ws.parent.save(path)
 
     batch = read_batch(path)
     assert batch.rows[0].values["op"] == "patch"
-    assert "due_date" not in batch.columns
+    assert "due_date" not in batch.columns and "datastore" not in batch.columns
     assert check_batch(path).exit_code == 0
 
 

@@ -83,6 +83,7 @@ def test_results_repeat_the_editors_columns_with_resource_id_then_the_outcome(wo
         "resource_url",
         "error",
         "code",
+        "datastore",
     ]
     assert [c.value for c in ws[2]][:8] == [
         "patch",

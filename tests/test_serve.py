@@ -496,6 +496,27 @@ def test_stop_after_the_end_changes_nothing():
     assert job.state == "finished" and not job.stop.is_set()
 
 
+def test_a_datastore_load_that_ends_shows_its_row_again_and_is_counted():
+    job = Job("run", "b", rows=[2, 3], sizes={2: 10}, state="running")
+    job.begin(2)
+    loading = RowOutcome(2, "done", "created resource 'A'", "", None, datastore="loading",
+                         load="still loading", loading=True)  # fmt: skip
+    job.heard_bytes(10)
+    job.finished_row(loading)
+    job.finished_row(RowOutcome(3, "done", "created resource 'B'", "", None))
+    first = job.snapshot()
+    assert "waiting for the catalogue to load 1 file into its DataStore" in first["summary"]
+
+    job.load_changed(RowOutcome(2, "done", "created resource 'A'", "", None,
+                                datastore="loaded 7 rows", load="loaded"))  # fmt: skip
+    again = job.snapshot(since=first["next"])
+    job.end("finished")
+
+    assert [(r["row"], r["datastore"]) for r in again["rows"]] == [(2, "loaded 7 rows")]
+    assert again["finished"] == 2 and job.bytes_done == 10  # counted once
+    assert job.snapshot()["summary"].endswith(": 2 done; DataStore: 1 loaded.")
+
+
 class _SlowUploads(FakeCatalogue):
     """Files stream in two halves, the second once `gate` opens, with the form around them."""
 

@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +23,7 @@ from loader.cli.options import (
     CheckChoices,
     check_options,
     ckan_option,
+    datastore_wait_option,
     output_option,
     reading,
     run_options,
@@ -31,9 +32,13 @@ from loader.cli.options import (
 )
 from loader.cli.terminal import progress, say, stopping
 from loader.errors import EXIT_UNEXPECTED, LoaderError
+from loader.model import UNLOADED
 from loader.options import RunOptions, UndoOptions
 from loader.spreadsheet import output_path
 from loader.text import plural, stamped_name
+
+if TYPE_CHECKING:
+    from loader.pipeline.result import RunResult
 
 
 class LoaderGroup(click.Group):
@@ -139,6 +144,7 @@ def validate(
 @check_options
 @output_option("Also write the result workbook (.xlsx) here.")
 @run_options
+@datastore_wait_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary line.")
 def run(
     batch_path: Path,
@@ -146,20 +152,26 @@ def run(
     check: CheckChoices,
     output: Path | None,
     run: RunOptions,
+    datastore_wait: int,
     quiet: bool,
 ) -> None:
     """Validate a batch, then run its rows against the catalogue.
 
     Nothing is written if any row is invalid (unless --skip-invalid). The
     result workbook (-o, or BATCH-results-TIME.xlsx beside the batch) says
-    what happened to every row. Exits 0 when every row is done, 1 when any
-    row failed or did not run, 2 when the batch is invalid or the run could
-    not start, 70 on an unexpected failure (a fault in the loader).
+    what happened to every row, and to each file sent in the catalogue's
+    DataStore. Exits 0 when every row is done and every file sent is loaded,
+    1 when any row failed or did not run, 2 when the batch is invalid or the
+    run could not start, 4 when every row is done but a file's DataStore load
+    failed or had not finished when the wait ended, 70 on an unexpected
+    failure (a fault in the loader).
     """
     from loader.run import default_result_path, last_result_path, run_batch
 
     catalogue = access.catalogue(dry_run=run.dry_run)
-    options = dataclasses.replace(run, check=check.options_for(catalogue.url))
+    options = dataclasses.replace(
+        run, check=check.options_for(catalogue.url), datastore_wait=datastore_wait
+    )
     result_path = output or (
         last_result_path(batch_path) if run.resume else default_result_path(batch_path)
     )
@@ -173,10 +185,12 @@ def run(
         for outcome in result.outcomes:
             if outcome.status == "failed":
                 say(f"Row {outcome.row}: {outcome.error}", err=True)
+            elif outcome.load in UNLOADED:
+                say(f"Row {outcome.row}: DataStore: {outcome.datastore}", err=True)
     what = "Dry run" if result.summary.dry_run else "Run"
     say(
         f"{what} of {batch_path.name} on {catalogue.url}: {plural(len(result.outcomes), 'row')} "
-        f"({_counts(result.counts())}) in {result.summary.duration:.1f} s. "
+        f"({_outcome_counts(result)}) in {result.summary.duration:.1f} s. "
         f"Results: {result.result_path}"
     )
     sys.exit(result.exit_code)
@@ -190,8 +204,14 @@ def run(
 @click.option(
     "--force", is_flag=True, help="Undo resources changed after the run too (their changes go)."
 )
+@datastore_wait_option
 def undo(
-    result_path: Path, access: Writing, output: Path | None, dry_run: bool, force: bool
+    result_path: Path,
+    access: Writing,
+    output: Path | None,
+    dry_run: bool,
+    force: bool,
+    datastore_wait: int,
 ) -> None:
     """Undo a run, from the journal beside its result workbook RESULT.
 
@@ -201,15 +221,17 @@ def undo(
     Resources the run created are deleted, those it changed get back what they
     held before it (their file too, if the run had --keep-replaced), those it
     deleted are created again (under a new id), its last row first. A resource
-    changed after the run is left alone unless --force. Exits 0 when every row
-    is undone, 1 when any is not, 2 when the undo cannot start, 70 on an
-    unexpected failure (a fault in the loader).
+    changed after the run is left alone unless --force (what the catalogue's
+    DataStore loader writes into a resource after loading its file is no such
+    change). Exits 0 when every row is undone, 1 when any is not, 2 when the
+    undo cannot start, 4 when every row is undone but a file put back did not
+    load into the DataStore, 70 on an unexpected failure (a fault in the loader).
     """
     from loader.undo import default_undo_path, undo_run
 
     catalogue = access.catalogue(dry_run=dry_run)
     undo_path = output or (None if dry_run else default_undo_path(result_path))
-    options = UndoOptions(dry_run=dry_run, force=force)
+    options = UndoOptions(dry_run=dry_run, force=force, datastore_wait=datastore_wait)
     with catalogue, stopping(undo_path) as stop:
         result = undo_run(result_path, catalogue, options, undo_path=undo_path, stop=stop)
     for outcome in result.outcomes:
@@ -219,7 +241,7 @@ def undo(
     where = f" Results: {result.result_path}" if result.result_path else ""
     say(
         f"{what} of {result_path.name} on {catalogue.url}: "
-        f"{plural(len(result.outcomes), 'row')} ({_counts(result.counts()) or 'nothing'}) "
+        f"{plural(len(result.outcomes), 'row')} ({_outcome_counts(result) or 'nothing'}) "
         f"in {result.summary.duration:.1f} s." + where
     )
     sys.exit(result.exit_code)
@@ -228,6 +250,12 @@ def undo(
 def _counts(counts: dict[str, int]) -> str:
     """'3 done, 1 failed'."""
     return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def _outcome_counts(result: RunResult) -> str:
+    """'3 done, 1 failed; DataStore: 2 loaded, 1 load failed'."""
+    loads = _counts(result.load_counts())
+    return _counts(result.counts()) + (f"; DataStore: {loads}" if loads else "")
 
 
 @main.command()
@@ -326,11 +354,12 @@ def due_command(access: Reading, output: Path | None) -> None:
     with catalogue:
         due = due_report(catalogue, organizations=access.organizations, packages=access.packages)
     if due:
-        say(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource")
+        say(f"{'days':>5}  {'due':10}  {'cycle':11}  {'dataset':30}  resource  [DataStore]")
     for d in due:
         say(
             f"{d.days_overdue:>5}  {d.due_date.isoformat():10}  {d.cycle:11}  "
             f"{d.package:30}  {d.name} ({d.resource_id})"
+            + (f"  [{d.datastore}]" if d.datastore else "")
         )
     say(f"{plural(len(due), 'resource')} overdue." if due else "Nothing is due.")
     if output is not None:

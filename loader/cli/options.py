@@ -7,7 +7,8 @@ takes a few typed values rather than a long list of flags:
 
 - `check_options`: --sheet, --files-from, --schema, --max-file-size, --trust-file, which
   become a `loader.options.CheckOptions` once the catalogue is known;
-- `run_options`: what `run` does with the rows, as a `loader.options.RunOptions`;
+- `run_options`: what `run` does with the rows, as a `loader.options.RunOptions`
+  (which `--datastore-wait`, declared beside it, completes);
 - `writing` and `reading`: how a command reaches the catalogue (`access`).
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 import click
 
 from loader.cli.access import Reading, Writing, resolve_schema
-from loader.options import TARGETS_LIMIT, CheckOptions, MaxFileSize, RunOptions
+from loader.options import DATASTORE_WAIT, TARGETS_LIMIT, CheckOptions, MaxFileSize, RunOptions
 
 # What a click option makes of a command (and what a group of them makes).
 Decorator = Callable[[Any], Any]
@@ -234,6 +235,18 @@ run_options: Decorator = packed(
         help="Before a row replaces or deletes an uploaded file, download it into DIR "
         "(DIR/RESOURCE_ID/N/NAME), so that undo can put it back.",
     ),
+)
+
+# --datastore-wait: `run`'s own, beside the group (which holds as many flags as a function may)
+datastore_wait_option = click.option(
+    "--datastore-wait",
+    type=click.IntRange(min=0),
+    default=DATASTORE_WAIT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the catalogue may take to load each file sent into its DataStore, "
+    "counted from its upload, before the run stops waiting (0: do not wait, only say "
+    "how each load stands).",
 )
 
 

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -87,7 +88,8 @@ class _Stopper:
 
 class _Progress:
     """A progress bar that appears once the number of rows to run is known, and
-    counts the bytes of uploads as they go (a long upload is not a frozen bar).
+    counts the bytes of uploads as they go (a long upload is not a frozen bar),
+    then the DataStore loads of the files sent (the run waits for them at the end).
 
     Safe from worker threads. When disabled, or before `start`, it does nothing.
     """
@@ -101,6 +103,7 @@ class _Progress:
         self._lock = threading.Lock()
         self._bytes = 0
         self._drawn = 0.0
+        self._loads: dict[int, str] = {}  # row -> its file's DataStore state
 
     def start(self, total: int) -> None:
         if self._enabled and total:
@@ -109,10 +112,19 @@ class _Progress:
             )
             self._bar = self._stack.enter_context(bar)
 
-    def advance(self, _outcome: Outcome) -> None:
+    def advance(self, outcome: Outcome) -> None:
         with self._lock:
+            if outcome.load is not None:
+                self._loads[outcome.row] = str(outcome.load)
             if self._bar is not None:
                 self._bar.update(1)
+
+    def load_changed(self, outcome: Outcome) -> None:
+        with self._lock:
+            if outcome.load is not None:
+                self._loads[outcome.row] = str(outcome.load)
+            if self._bar is not None:
+                self._bar.render_progress()
 
     def sent(self, count: int) -> None:
         with self._lock:
@@ -123,7 +135,11 @@ class _Progress:
                 self._bar.render_progress()
 
     def _uploaded(self, _item: object) -> str | None:
-        return f"{show_size(self._bytes)} uploaded" if self._bytes else None
+        said = [f"{show_size(self._bytes)} uploaded"] if self._bytes else []
+        if self._loads:
+            states = Counter(self._loads.values())
+            said.append("DataStore: " + ", ".join(f"{n} {s}" for s, n in states.items()))
+        return "; ".join(said) or None
 
 
 @contextlib.contextmanager
@@ -134,4 +150,4 @@ def progress(enabled: bool) -> Iterator[Listeners]:
 
     with contextlib.ExitStack() as stack:
         bar = _Progress(stack, enabled and sys.stderr.isatty())
-        yield Listeners(bar.start, bar.advance, bar.sent)
+        yield Listeners(bar.start, bar.advance, bar.sent, bar.load_changed)

@@ -6,6 +6,8 @@
                shape is classified into them
     transport  one request: a session per thread, uploads streamed from disk, the
                answer classified where it is seen, retries, the token kept out of errors
+    loads      the DataStore loader a catalogue runs, and a resource's last load read
+               into a `LoadStatus` (never the answer as it comes: it holds a token)
     api        `Catalogue`, the actions the loader calls, and `CatalogueAPI`, the
                contract the tests' fake meets too
 
@@ -42,9 +44,11 @@ from loader.client.hosts import (
     secure_for_token,
     upload_limit,
 )
+from loader.client.loads import DATAPUSHER, XLOADER, LoadStatus
 from loader.client.transport import BytesListener
 
 __all__ = [
+    "DATAPUSHER",
     "HOSTS",
     "PRODUCTION_HOST",
     "SEARCH_PAGE",
@@ -57,6 +61,7 @@ __all__ = [
     "CatalogueError",
     "FileAltered",
     "Invalid",
+    "LoadStatus",
     "NotAuthorized",
     "NotFound",
     "Permissions",
@@ -64,6 +69,7 @@ __all__ = [
     "Unreachable",
     "UnknownAction",
     "UploadFailed",
+    "XLOADER",
     "address",
     "bytes_heard_by",
     "catalogue_url",

@@ -2,8 +2,9 @@
 
 `Catalogue` is a CKAN catalogue reached with one API token: reads (a
 dataset, a resource, an organization's datasets, the user, its write
-permissions), writes (resource create, update, patch, delete, refresh of
-`last_modified`, `package_revise`) and downloads. `CatalogueAPI` is what the
+permissions, the DataStore loader it runs and how a resource's last load went),
+writes (resource create, update, patch, delete, refresh of `last_modified`,
+`package_revise`, a load submitted again) and downloads. `CatalogueAPI` is what the
 rest of the loader asks of a catalogue; the tests' in-memory fake meets the
 same contract.
 """
@@ -19,8 +20,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from loader.client.errors import CatalogueError, UnknownAction, UploadFailed
+from loader.client.errors import CatalogueError, NotFound, UnknownAction, UploadFailed
 from loader.client.hosts import address, secure_for_token
+from loader.client.loads import LoadStatus, load_status, loader_of
 from loader.client.transport import BytesListener, Transport
 from loader.errors import UnsafeTarget
 from loader.pinned import PinnedFile, pin
@@ -69,6 +71,10 @@ class CatalogueAPI(Protocol):
     def version(self) -> str: ...
     def revise_package(self, data: dict[str, Any]) -> dict[str, Any]: ...
     def download(self, url: str, path: Path) -> int: ...
+    def datastore_loader(self) -> str | None: ...
+    def load_status(self, resource_id: str) -> LoadStatus | None: ...
+    def submit_load(self, resource_id: str) -> bool: ...
+    def datastore_total(self, resource_id: str) -> int | None: ...
 
 
 @contextlib.contextmanager
@@ -114,6 +120,7 @@ class Catalogue:
         self._transport = Transport(self.url, api_key, sleep=sleep, on_bytes=self._sent)
         self._has_refresh_action: bool | None = None  # unknown until tried
         self._user: dict[str, Any] | None = None
+        self._status: dict[str, Any] | None = None
         self.on_bytes: BytesListener | None = None
 
     def __repr__(self) -> str:  # never shows the token
@@ -209,9 +216,53 @@ class Catalogue:
     def organization(self, name_or_id: str) -> dict[str, Any]:
         return self.read("organization_show", {"id": name_or_id, "include_datasets": False})
 
+    def _status_show(self) -> dict[str, Any]:
+        """status_show, asked once: the release and plugins do not change during a run."""
+        if self._status is None:
+            self._status = self.read("status_show")
+        return self._status
+
     def version(self) -> str:
         """The CKAN release the catalogue runs (status_show), e.g. "2.10.11"."""
-        return str(self.read("status_show").get("ckan_version", ""))
+        return str(self._status_show().get("ckan_version", ""))
+
+    # --- the DataStore ---------------------------------------------------------
+
+    def datastore_loader(self) -> str | None:
+        """ "xloader" or "datapusher": what loads uploaded tables into the catalogue's
+        DataStore, read from its plugins; None when it runs neither."""
+        return loader_of(str(p) for p in self._status_show().get("extensions") or [])
+
+    def load_status(self, resource_id: str) -> LoadStatus | None:
+        """How the resource's last DataStore load went; None when none was ever queued
+        (or the catalogue has no loader). Needs edit rights on the resource."""
+        loader = self.datastore_loader()
+        if loader is None:
+            return None
+        try:
+            answer = self.read(f"{loader}_status", {"resource_id": resource_id})
+        except NotFound:
+            return None
+        return load_status(answer)
+
+    def submit_load(self, resource_id: str) -> bool:
+        """Queue the resource's file for loading into the DataStore again, even if its
+        hash says it is loaded already. False when a load is already queued (or there
+        is no loader to ask)."""
+        loader = self.datastore_loader()
+        if loader is None:
+            return False
+        data = {"resource_id": resource_id, "ignore_hash": True}
+        return bool(self.call(f"{loader}_submit", data))
+
+    def datastore_total(self, resource_id: str) -> int | None:
+        """How many rows the resource's DataStore table holds; None when it has none."""
+        try:
+            answer = self.read("datastore_search", {"resource_id": resource_id, "limit": 0})
+        except NotFound:
+            return None
+        total = answer.get("total")
+        return int(total) if isinstance(total, int) else None
 
     def dataset_schema(self, dataset_type: str = "bcdc_dataset") -> dict[str, Any]:
         return self.read("scheming_dataset_schema_show", {"type": dataset_type})

@@ -6,6 +6,7 @@
     plan/       CheckedRows -> Operations (names resolved to ids, lanes by dataset)
     calls       Operations -> Calls (the requests that carry them out)
     execute     Calls -> Outcomes, recorded as they happen
+    follow      the DataStore load of each file sent, followed while the run goes on
     record      the one Recorder holding every row's outcome
     report      Outcomes -> result workbook
     result      the frame of a check, run or undo: records closed, result written

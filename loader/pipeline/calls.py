@@ -31,6 +31,7 @@ API_ACTIONS = {
     Action.PATCH: "resource_patch",
     Action.DELETE: "resource_delete",
     Action.TOUCH: "update_resource_refresh_timestamp",
+    Action.RELOAD: "xloader_submit",  # or datapusher_submit: the client asks the catalogue's
     Action.NOOP: "",
 }
 _FOLDABLE = (Action.CREATE, Action.UPDATE, Action.PATCH, Action.DELETE)
@@ -44,6 +45,8 @@ class Answer:
     resources: dict[int, dict[str, Any]] = field(default_factory=dict)
     # the dataset's metadata_modified after the call, when the answer says it
     package_modified: str | None = None
+    # the dataset as the call left it, when the answer holds it (a folded call's)
+    package: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class Call:
         if op.action == Action.TOUCH:
             stamp = str(op.fields["last_modified"])
             return Answer({op.row: catalogue.touch_resource(resource_id, stamp)})
+        if op.action == Action.RELOAD:
+            catalogue.submit_load(resource_id)  # False: a load is queued already, as good
+            return Answer({op.row: {"id": resource_id}})
         data = {"id": resource_id, **op.fields}
         return Answer({op.row: catalogue.write_resource(self.action, data, op.upload)})
 
@@ -128,7 +134,7 @@ def _spread(
     # extended resources are appended in order, after the ones kept
     new = resources[len(resources) - len(created) :] if created else []
     made = {op.row: r for op, r in zip(created, new, strict=True)}
-    answer = Answer(package_modified=package.get("metadata_modified"))
+    answer = Answer(package_modified=package.get("metadata_modified"), package=package)
     for op in operations:
         if op.action == Action.DELETE:
             answer.resources[op.row] = {}

@@ -5,12 +5,22 @@ with `jobs` > 1 different lanes run at the same time. Every operation ends in
 exactly one Outcome, recorded the moment it is known. Setting `stop` lets
 calls already sent finish and marks the rest `not run`; a hard interrupt
 (KeyboardInterrupt) marks the calls under way as possibly saved.
+
+A folded call refused because the dataset changed since the lane saw it is
+looked at again before its rows are failed: the dataset now is compared
+with the dataset as the lane saw it, and when the only changes are the
+DataStore loader's own bookkeeping on resources this lane set loading (a
+load that finished meanwhile writes the file's MD5 and the table's state,
+moving the dataset's metadata_modified), the call is sent once more against
+the dataset as it is now. (Timestamps cannot tell this: CKAN 2.10 stamps a
+resource after its dataset in the same write.)
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,8 +36,11 @@ from loader.client import (
     Unreachable,
     UploadFailed,
 )
+from loader.datastore import loader_wrote
 from loader.model import Outcome, Status
 from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
+from loader.pipeline.diff import same
+from loader.pipeline.follow import Follower
 from loader.pipeline.keep import keep_file, replaces_file
 from loader.pipeline.operations import Action, Operation, Plan
 from loader.pipeline.record import Recorder
@@ -61,6 +74,7 @@ def execute(
     stop: threading.Event | None = None,
     fold: bool = True,
     keep_replaced: Path | None = None,
+    loads: Follower | None = None,
 ) -> list[Outcome]:
     """Run the plan's operations into `recorder`; returns their outcomes, in sheet order.
 
@@ -68,11 +82,12 @@ def execute(
     package_revise call (see calls.py). With `keep_replaced`, each uploaded
     file a row replaces or deletes is first downloaded into that folder (see
     keep.py); a row whose file cannot be kept fails, and nothing of it is sent.
+    With `loads`, the DataStore load of each file sent is followed (follow.py).
     """
     recorder = recorder or Recorder(op.row for op in plan.operations)
     health = _Health(stop or threading.Event())
     lanes = [
-        _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced)
+        _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced, loads)
         for lane in plan.lanes()
     ]
     try:
@@ -123,16 +138,21 @@ class _Lane:
         health: _Health,
         calls: list[Call],
         keep_replaced: Path | None = None,
+        loads: Follower | None = None,
     ):
         self.catalogue = catalogue
         self.keep_replaced = keep_replaced
+        self.loads = loads
         self.recorder = recorder
         self.health = health
         self.calls = calls
         self.created: dict[int, str] = {}  # row number -> id of the resource it created
+        # resources whose DataStore load this lane set going (or found under way)
+        self.loading: set[str] = set()
         # the dataset's metadata_modified as this lane last saw it (None: look again)
         ops = [op for call in calls for op in call.operations]
         self.guard: str | None = ops[0].package_modified if ops else None
+        self.seen: dict[str, Any] | None = None  # the dataset the guard was read from
 
     def run(self) -> None:
         for call in self.calls:
@@ -147,7 +167,8 @@ class _Lane:
                 continue
             self.run_call(call)
 
-    def run_call(self, call: Call) -> None:
+    def run_call(self, call: Call, again: bool = False) -> None:
+        """Send one call and record its rows' outcomes (`again`: a fold sent once more)."""
         ids, skipped = _resolve(call, self.created)
         if not skipped and self.keep_replaced is not None:
             call, skipped = self._keep_files(call, self.keep_replaced)
@@ -155,8 +176,14 @@ class _Lane:
             self._run_without(call, skipped)
             return
         self.recorder.sending(call.operations)
-        outcomes, answer, error = _perform(call, ids, self.catalogue, self._guard(call))
+        began = time.monotonic()
+        guard = self._guard(call)
+        outcomes, answer, error = _perform(call, ids, self.catalogue, guard)
+        took = time.monotonic() - began
         self.health.answered(error)
+        if not again and _changed_meanwhile_refusal(call, error) and self._loads_only(ids):
+            self.run_call(call, again=True)
+            return
         if isinstance(error, Unreachable) and call.writes:
             outcomes = self._after_silence(call, ids, error, outcomes)
         if call.folded and isinstance(error, Invalid) and "match" not in error.field_errors:
@@ -168,11 +195,53 @@ class _Lane:
             return
         if call.writes:
             self.guard = answer.package_modified if answer else None
+            self.seen = answer.package if answer else None
+        self._record(call, outcomes, took)
+
+    def _record(self, call: Call, outcomes: list[Outcome], took: float) -> None:
+        """Record the call's outcomes (with the DataStore load of each file sent)."""
         for outcome in outcomes:
             op = next(o for o in call.operations if o.row == outcome.row)
             if op.action == Action.CREATE and outcome.status == Status.DONE and outcome.resource_id:
                 self.created[op.row] = outcome.resource_id
-            self.recorder.record(outcome)
+            self._note_load(op, outcome)
+            if self.loads is not None:
+                self.loads.record(op, outcome, took)
+            else:
+                self.recorder.record(outcome)
+
+    def _note_load(self, op: Operation, outcome: Outcome) -> None:
+        """Remember a resource whose DataStore load this row set going: a file sent, a
+        load resubmitted, or one found under way."""
+        loads = op.upload is not None or op.action == Action.RELOAD or op.last_load is not None
+        if loads and outcome.resource_id and outcome.status == Status.DONE:
+            self.loading.add(outcome.resource_id)
+
+    def _loads_only(self, ids: dict[int, str | None]) -> bool:
+        """Whether the dataset changed since the lane saw it only by the DataStore
+        loader's own bookkeeping on resources this lane set loading (none added, none
+        gone); if so the lane's guard becomes the dataset's now. The dataset's own
+        fields are not compared: a folded call changes resources only, and sends
+        nothing of the dataset's."""
+        then = {str(r.get("id")): r for r in (self.seen or {}).get("resources") or []}
+        if self.seen is None:
+            return False  # the guard came from planning: nothing to compare with
+        try:
+            package = self.catalogue.package(self.calls[0].operations[0].package_id)
+        except CatalogueError:
+            return False
+        now = {str(r.get("id")): r for r in package.get("resources") or []}
+        if now.keys() != then.keys() or any(i is not None and i not in now for i in ids.values()):
+            return False
+        for resource_id, resource in now.items():
+            before, ours = then[resource_id], resource_id in self.loading
+            for key in before.keys() | resource.keys():
+                old, new = before.get(key), resource.get(key)
+                if not same(old, new) and not (ours and loader_wrote(key, old, new)):
+                    return False
+        self.guard = str(package.get("metadata_modified") or "")
+        self.seen = package
+        return True
 
     def _run_without(self, call: Call, skipped: list[Outcome]) -> None:
         """Record the rows that cannot go, and send the call's other rows."""
@@ -228,9 +297,14 @@ class _Lane:
     def _guard(self, call: Call) -> str | None:
         """What a folded call must find as the dataset's metadata_modified."""
         if call.folded and self.guard is None:
-            package_id = call.operations[0].package_id
-            self.guard = str(self.catalogue.package(package_id).get("metadata_modified", ""))
+            self.seen = self.catalogue.package(call.operations[0].package_id)
+            self.guard = str(self.seen.get("metadata_modified", ""))
         return self.guard
+
+
+def _changed_meanwhile_refusal(call: Call, error: CatalogueError | None) -> bool:
+    """Whether a folded call was refused because the dataset changed since it was read."""
+    return call.folded and isinstance(error, Invalid) and "match" in error.field_errors
 
 
 def _resolve(call: Call, created: dict[int, str]) -> tuple[dict[int, str | None], list[Outcome]]:

@@ -8,7 +8,9 @@ each flushed and synced before the loader goes on:
 - `sent`: a request is about to leave, with the rows it covers, what each
   does and, for each row that changes or deletes a resource, the resource as
   it was before (with `_kept_file`, where `run --keep-replaced` kept its file);
-- `outcome`: a row's outcome (and the resource as the catalogue saved it);
+- `outcome`: a row's outcome (and the resource as the catalogue saved it); a
+  row whose file the DataStore then loads (or fails to) gets a later `outcome`
+  saying so, which replaces the first;
 - `end`: the run ended, with its counts.
 
 A kill leaves at most a `sent` without its outcomes: those rows are in doubt,
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loader.errors import CannotStart
-from loader.model import Batch, Outcome, Row, Status
+from loader.model import Batch, LoadState, Outcome, Row, Status
 
 if TYPE_CHECKING:
     from loader.pipeline.operations import Operation
@@ -195,7 +197,10 @@ def _apply_sent(earlier: Earlier, record: dict[str, Any]) -> None:
 
 def _apply_outcome(earlier: Earlier, record: dict[str, Any]) -> None:
     values = {k: v for k, v in record.items() if k in _OUTCOME_FIELDS}
-    outcome = Outcome(**{**values, "row": _row(values["row"]), "status": Status(values["status"])})
+    load = LoadState(values["load"]) if values.get("load") else None
+    outcome = Outcome(
+        **{**values, "row": _row(values["row"]), "status": Status(values["status"]), "load": load}
+    )
     if outcome.saved is not None:
         _mapping(outcome.saved)
     earlier.outcomes[outcome.row] = outcome
@@ -205,7 +210,7 @@ def _apply_outcome(earlier: Earlier, record: dict[str, Any]) -> None:
 
 
 # what a `sent` record may say a row does (the planner's actions, by their values)
-_ACTIONS = frozenset({"create", "update", "patch", "delete", "touch", "noop"})
+_ACTIONS = frozenset({"create", "update", "patch", "delete", "touch", "reload", "noop"})
 
 
 def _row(value: object) -> int:

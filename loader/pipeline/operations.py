@@ -16,7 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from loader import problems
-from loader.client import CatalogueError, NotAuthorized, NotFound
+from loader.client import CatalogueError, LoadStatus, NotAuthorized, NotFound
+from loader.datastore import when
 from loader.model import Outcome, Status
 from loader.pinned import PinnedFile
 from loader.pipeline.diff import Change
@@ -32,6 +33,7 @@ class Action(StrEnum):
     PATCH = "patch"
     DELETE = "delete"
     TOUCH = "touch"  # only last_modified: the file is unchanged, the refresh is recorded
+    RELOAD = "reload"  # the file is unchanged and its last DataStore load failed: load again
     NOOP = "noop"  # nothing to send: the row asks for what is already there
 
 
@@ -67,6 +69,8 @@ class Operation:
     note: str = ""  # said after what the operation does (e.g. what a resume found)
     # other resources of the dataset that break today's rules (see DatasetState.failing)
     blocked_by: tuple[str, ...] = ()
+    # the resource's last DataStore load, when planning read it (an unchanged file's)
+    last_load: LoadStatus | None = field(default=None, repr=False, compare=False)
 
     def describe(self, tense: str = "would") -> str:
         """What the operation does, in words: tense is "would", "did" or "tried"."""
@@ -74,6 +78,10 @@ class Operation:
         unchanged += f" ({self.note})" if self.note else ""
         if self.action == Action.NOOP:
             return "no change" + unchanged
+        if self.action == Action.RELOAD:
+            verb = {"would": "would resubmit", "did": "resubmitted"}.get(tense, "tried to resubmit")
+            failed = when(self.last_load.updated) if self.last_load else ""
+            return f"no change{unchanged}; its last DataStore load failed ({failed}): {verb} it"
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
         # a name of 10,000 characters is cut, as values are: the action stays readable
         words = f"{verb} resource '{quote(self.resource_name or '')}'"

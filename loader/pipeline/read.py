@@ -29,6 +29,7 @@ from loader.model import (
     MAKING_OPS,
     RESULT_COLUMNS,
     RESULT_MARKS,
+    STATE_COLUMNS,
     Batch,
     Problem,
     Row,
@@ -502,10 +503,13 @@ def _batch_from_grid(
 
 def loader_columns(cells: list[str]) -> tuple[frozenset[str], bool]:
     """The headings of columns the loader wrote beside a batch (a result's outcome
-    columns, a due report's dates), to be ignored; and whether the sheet is a result.
+    columns, a due report's dates, the DataStore state), to be ignored; and whether
+    the sheet is a result.
 
     A set counts only when every heading of it is there: a lone 'status'
-    column is the editor's, and is refused as unknown like any other.
+    column is the editor's, and is refused as unknown like any other. The
+    `datastore` column is the exception: no field has that name, and export
+    writes it alone.
     """
     present = {text.strip().lower() for text in cells if text}
     ignored: set[str] = set()
@@ -514,6 +518,7 @@ def loader_columns(cells: list[str]) -> tuple[frozenset[str], bool]:
         ignored.update(RESULT_COLUMNS)
     if set(DUE_COLUMNS) <= present:
         ignored.update(DUE_COLUMNS)
+    ignored.update(present & set(STATE_COLUMNS))
     return frozenset(ignored), from_result
 
 

@@ -9,13 +9,14 @@ listener (a progress bar, a journal) are views of its records.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from loader import problems
-from loader.model import CheckedRow, Outcome, Problem, Status, blocking
+from loader.model import CheckedRow, LoadState, Outcome, Problem, Status, blocking
 
 if TYPE_CHECKING:
     from loader.pipeline.journal import Journal
@@ -33,12 +34,18 @@ class Recorder:
         self._outcomes: dict[int, Outcome] = {}
         self._in_flight: dict[int, Operation] = {}
         self._listeners: list[Listener] = []
+        self._load_listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._closed = False
 
     def listen(self, listener: Listener) -> None:
         """Call `listener` with every outcome recorded from now on."""
         self._listeners.append(listener)
+
+    def listen_loads(self, listener: Listener) -> None:
+        """Call `listener` with each outcome whose DataStore state changes from now on
+        (after the row's own outcome was heard)."""
+        self._load_listeners.append(listener)
 
     def record(self, outcome: Outcome) -> None:
         """Record (or replace) a row's outcome; the row's request, if any, is answered.
@@ -55,6 +62,24 @@ class Recorder:
             self._in_flight.pop(outcome.row, None)
         for listener in self._listeners:
             listener(outcome)
+
+    def record_load(self, row: int, load: LoadState, words: str, detail: str = "") -> None:
+        """The DataStore state of the file a row sent: its outcome gets the words (and
+        the loader's own text, `detail`, in its error); nothing else of it changes.
+        The journal has it first; once the records are closed, only the journal."""
+        with self._lock:
+            outcome = self._outcomes.get(row)
+            if outcome is None:
+                return
+            error = "\n".join(filter(None, [outcome.error, detail]))
+            outcome = dataclasses.replace(outcome, datastore=words, load=load, error=error)
+            if not self._closed:
+                self._outcomes[row] = outcome
+        if self.journal is not None:
+            self.journal.outcome(outcome)
+        if not self._closed:
+            for listener in self._load_listeners:
+                listener(outcome)
 
     def record_problems(self, found: Iterable[Problem]) -> None:
         """Rows with problems are invalid, each with all its messages (a row with

@@ -3,11 +3,15 @@
 Sheet "Results" repeats the batch's own columns and values, with the
 `resource_id` of every row that resolved or created a resource filled in
 (a `resource_id` column is added among the batch's columns when it had
-none), then status, action, package_id, resource_url, error and code. So the
-Results sheet is itself a batch: the reader recognises the result columns
+none), then status, action, package_id, resource_url, error, code and
+datastore (what became of the file a row sent in the catalogue's DataStore:
+"loaded 12,345 rows", "load failed: ...", "still loading after 600 s", "not
+loaded (format pdf)"; blank where no file was sent). So the Results sheet is
+itself a batch: the reader recognises the result columns
 and ignores them, and the next run acts on the same resources by id. Cells
 with a problem are highlighted and carry the message as a comment. Sheet
-"Summary" counts rows by status and says when, where and by whom.
+"Summary" counts rows by status (and, for a run, files by DataStore state) and
+says when, where and by whom.
 
 Nothing from the batch or the catalogue is ever written as a formula, and
 the file is replaced in one step, so an interrupted run never leaves half
@@ -25,7 +29,17 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from loader.model import RESULT_COLUMNS, Batch, Outcome, Row, RunSummary, Status
+from loader.model import (
+    DATASTORE_COLUMN,
+    RESULT_COLUMNS,
+    UNLOADED,
+    Batch,
+    LoadState,
+    Outcome,
+    Row,
+    RunSummary,
+    Status,
+)
 from loader.spreadsheet import (
     BOLD,
     CellValue,
@@ -117,8 +131,9 @@ def _result_row(
     ws: WriteOnlyWorksheet, columns: list[str], width: int, values: dict[str, str], outcome: Outcome
 ) -> list[object]:
     """One Results row: the batch cells (problems marked), then the outcome."""
-    status_at, error_at, link_at = (
-        width + RESULT_COLUMNS.index(name) for name in ("status", "error", "resource_url")
+    status_at, error_at, link_at, datastore_at = (
+        width + RESULT_COLUMNS.index(name)
+        for name in ("status", "error", "resource_url", DATASTORE_COLUMN)
     )
     position = {column: i for i, column in enumerate(columns)}
     cells: list[object] = [None] * (width + len(RESULT_COLUMNS))
@@ -131,6 +146,8 @@ def _result_row(
         cells[status_at] = text_cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
     if outcome.status in (Status.FAILED, Status.INVALID) and outcome.error:
         cells[error_at] = text_cell(ws, outcome.error, fill=PROBLEM_FILL)
+    if outcome.load in UNLOADED:
+        cells[datastore_at] = text_cell(ws, outcome.datastore, fill=PROBLEM_FILL)
     url = outcome.resource_url
     if url and url.lower().startswith(("https://", "http://")):
         cells[link_at] = text_cell(ws, url, hyperlink=url, font=LINK)
@@ -147,6 +164,12 @@ def _result_row(
 def _result_values(outcome: Outcome) -> tuple[CellValue, ...]:
     """The values of RESULT_COLUMNS for one row, in that order."""
     return tuple(getattr(outcome, name) for name in RESULT_COLUMNS)
+
+
+def load_counts(outcomes: list[Outcome]) -> dict[str, int]:
+    """How many rows' files ended in each DataStore state, in LoadState's order."""
+    found = Counter(str(o.load) for o in outcomes if o.load is not None)
+    return {str(state): found[str(state)] for state in LoadState if found[str(state)]}
 
 
 def _summary_sheet(
@@ -167,6 +190,9 @@ def _summary_sheet(
         ("Rows", len(batch.rows)),
     ]
     lines += [(f"Rows {status}", counts.get(status, 0)) for status in Status]
+    if summary.mode == "run" and not summary.dry_run:
+        loads = load_counts(outcomes)
+        lines += [(f"DataStore: {state}", loads.get(str(state), 0)) for state in LoadState]
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 60
     ws.append([text_cell(ws, "Item", font=BOLD), text_cell(ws, "Value", font=BOLD)])

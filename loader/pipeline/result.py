@@ -21,16 +21,27 @@ from typing import TYPE_CHECKING
 from loader import __version__
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
-from loader.model import RESULT_COLUMNS, Batch, Outcome, Problem, RunSummary, Status
+from loader.model import (
+    RESULT_COLUMNS,
+    UNLOADED,
+    Batch,
+    Outcome,
+    Problem,
+    RunSummary,
+    Status,
+)
 from loader.options import Listeners
 from loader.pipeline.journal import Journal, journal_path
 from loader.pipeline.record import Recorder
-from loader.pipeline.report import result_columns, result_values, write_results
+from loader.pipeline.report import load_counts, result_columns, result_values, write_results
 
 if TYPE_CHECKING:
     import pandas
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# every row done, but a file sent is not (yet) data: its DataStore load failed or was
+# still under way when the run stopped waiting
+EXIT_NOT_LOADED = 4
 
 
 @dataclass
@@ -47,13 +58,17 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         """0 when every row is done (or in a dry run would be), 1 when any row
-        failed or did not run, 2 when the batch was refused as invalid."""
+        failed or did not run, 2 when the batch was refused as invalid, 4 when
+        every row is done but a file sent did not load into the DataStore (its
+        load failed, or was still under way when the run stopped waiting)."""
         if self.refused:
             return EXIT_INVALID
         unfinished = {Status.FAILED, Status.SKIPPED, Status.INVALID}
         if self.summary.mode in ("run", "undo") and not self.summary.dry_run:
             unfinished.add(Status.NOT_RUN)
-        return EXIT_FAILED if any(o.status in unfinished for o in self.outcomes) else EXIT_OK
+        if any(o.status in unfinished for o in self.outcomes):
+            return EXIT_FAILED
+        return EXIT_NOT_LOADED if any(o.load in UNLOADED for o in self.outcomes) else EXIT_OK
 
     def counts(self) -> dict[str, int]:
         """How many rows have each status, in the order statuses first occur."""
@@ -61,6 +76,10 @@ class RunResult:
         for outcome in self.outcomes:
             counts[str(outcome.status)] = counts.get(str(outcome.status), 0) + 1
         return counts
+
+    def load_counts(self) -> dict[str, int]:
+        """How many files sent ended in each DataStore state (only states that occur)."""
+        return load_counts(self.outcomes)
 
     def to_frame(self) -> pandas.DataFrame:
         """The rows and their outcomes as a pandas DataFrame, one row per batch row.
@@ -98,6 +117,8 @@ class Recording:
             listeners.on_start(total)
         if listeners.on_outcome:
             self.recorder.listen(listeners.on_outcome)
+        if listeners.on_load:
+            self.recorder.listen_loads(listeners.on_load)
 
     def prove_token(self, catalogue: CatalogueAPI) -> None:
         """Ask whose the token is: the first call, so it also proves the way in. The

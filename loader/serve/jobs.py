@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
 from loader.serve.library import RowOutcome
-from loader.text import show_size
+from loader.text import plural, show_size
 
 
 class RowSnapshot(TypedDict):
@@ -26,6 +27,7 @@ class RowSnapshot(TypedDict):
     action: str
     error: str
     link: str | None  # the resource's page, only when it is an http(s) address
+    datastore: str  # the file it sent, in the catalogue's DataStore
 
 
 class JobSnapshot(TypedDict):
@@ -139,6 +141,13 @@ class Job:
                 self.bytes_unsent += size
             self.bytes_streaming = 0
 
+    def load_changed(self, outcome: RowOutcome) -> None:
+        """A row's file finished loading into the DataStore (or failed to): the row is
+        shown again at the next poll."""
+        with self.lock:
+            self.outcomes[outcome.row] = outcome
+            self.order.append(outcome.row)
+
     def shown_status(self, outcome: RowOutcome) -> str:
         """A row's status in the page's words: a previewed row that would run is "ready"."""
         if self.kind == "preview" and outcome.status == "not run" and not outcome.error:
@@ -182,6 +191,7 @@ class Job:
                     "action": o.action.replace(" -> ", " \u2192 "),
                     "error": o.error,
                     "link": o.resource_url if _is_web_address(o.resource_url) else None,
+                    "datastore": o.datastore,
                 }
                 for o in (outcomes[r] for r in shown if r in outcomes)
             ],
@@ -204,11 +214,20 @@ class Job:
         if self.state == "starting":
             return f"{what}: looking up the datasets and resources the batch names..."
         if self.state == "running":
+            loading = sum(o.loading for o in self.outcomes.values())
+            if finished >= total and loading:
+                return (
+                    f"{what} under way: every row finished; waiting for the catalogue to load "
+                    f"{plural(loading, 'file')} into its DataStore."
+                )
             return f"{what} under way: {finished} of {total} rows finished."
         if self.state == "stopping":
             return "Stopping: calls under way finish; the rows after them will not run."
         if self.state == "finished":
             told = ", ".join(f"{n} {status}" for status, n in counts.items())
+            loads = Counter(o.load for o in self.outcomes.values() if o.load)
+            if loads:
+                told += "; DataStore: " + ", ".join(f"{n} {s}" for s, n in loads.items())
             return f"{what} finished in {self.seconds or 0:.1f} s: {told}."
         return f"The {what.lower()} could not start: {self.message}"
 

@@ -17,8 +17,9 @@ from loader.client import Catalogue, CatalogueAPI, CatalogueError, is_production
 from loader.due import due_report, write_due
 from loader.errors import LoaderError, UnsafeTarget
 from loader.export import export_batch
-from loader.model import CLEAR, Outcome, blocking
+from loader.model import CLEAR, LoadState, Outcome, blocking
 from loader.options import CheckOptions, Listeners, RunOptions
+from loader.pipeline.follow import LOADING
 from loader.pipeline.read import BATCH_SUFFIXES
 from loader.run import check_batch, run_batch
 
@@ -68,6 +69,9 @@ class RowOutcome:
     error: str
     resource_url: str | None
     field_errors: dict[str, str] = field(default_factory=dict)
+    datastore: str = ""  # the file it sent, in the catalogue's DataStore, in words
+    load: str = ""  # that load's state: loaded, load failed, still loading... ("": none)
+    loading: bool = False  # that load is still being followed
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class JobListener(Protocol):
     def begin(self, total: int) -> None: ...
     def finished_row(self, outcome: RowOutcome) -> None: ...
     def heard_bytes(self, count: int) -> None: ...
+    def load_changed(self, outcome: RowOutcome) -> None: ...
 
 
 def run(
@@ -156,12 +161,16 @@ def run(
     """Preview (a dry run) or run a batch; returns every row's outcome, the counts, the
     exit code.
 
-    The job hears the rows as they finish and the bytes of uploads as they stream
-    (the file and the form around it). Raises LoaderError when the batch cannot be
-    read or the run cannot start.
+    The job hears the rows as they finish, the bytes of uploads as they stream
+    (the file and the form around it) and the DataStore loads of the files sent as
+    they end. Raises LoaderError when the batch cannot be read or the run cannot
+    start.
     """
     listeners = Listeners(
-        job.begin, lambda outcome: job.finished_row(_outcome(outcome)), job.heard_bytes
+        job.begin,
+        lambda outcome: job.finished_row(_outcome(outcome)),
+        job.heard_bytes,
+        lambda outcome: job.load_changed(_outcome(outcome)),
     )
     result = run_batch(
         path, catalogue, options, result_path=result_path, listeners=listeners, stop=job.stop
@@ -233,6 +242,9 @@ def _outcome(outcome: Outcome) -> RowOutcome:
         error=outcome.error,
         resource_url=outcome.resource_url,
         field_errors=dict(outcome.field_errors),
+        datastore=outcome.datastore,
+        load=_text(outcome.load) if outcome.load is not None else "",
+        loading=outcome.load == LoadState.LOADING and outcome.datastore == LOADING,
     )
 
 

@@ -110,6 +110,14 @@ def statuses(driver: WebDriver, table: str) -> list[str]:
     return [c.text for c in cells]
 
 
+def datastore_cells(driver: WebDriver) -> list[str]:
+    return [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#run-table td.datastore")]
+
+
+def state(driver: WebDriver) -> str:
+    return driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
+
+
 def wait(driver: WebDriver) -> WebDriverWait:
     """Wait for a condition; a page that is being replaced meanwhile is not a failure."""
     return WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException])
@@ -229,13 +237,21 @@ def test_drop_fix_preview_run_and_download(
     assert resources_of(catalogue, package["id"]) == []
     steps.shot("preview")
 
-    # 4. Run: every row reaches its status, with a link to its resource
-    click_and_load(driver, By.ID, "run-button")
-    steps.shot("run-under-way")
-    wait(driver).until(lambda d: statuses(d, "run-table") == ["done"] * 3)
+    # 4. Run: every row reaches its status, with a link to its resource; the DataStore
+    # column follows the uploaded table's load live (held in the queue, then let go)
+    with catalogue.worker_paused():
+        click_and_load(driver, By.ID, "run-button")
+        steps.shot("run-under-way")
+        wait(driver).until(lambda d: statuses(d, "run-table") == ["done"] * 3)
+        wait(driver).until(lambda d: "waiting for the catalogue to load 1 file" in state(d))
+        assert datastore_cells(driver) == ["loading", "", ""]
+        steps.shot("run-waiting-for-the-datastore")
+    wait(driver).until(lambda d: datastore_cells(d)[0] == "loaded 20,000 rows")
     wait(driver).until(lambda d: d.find_element(By.ID, "run-download").is_displayed())
     summary = driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
-    assert re.fullmatch(r"Run finished in [\d.]+ s: 3 done\.", summary), summary
+    assert re.fullmatch(r"Run finished in [\d.]+ s: 3 done; DataStore: 1 loaded\.", summary), (
+        summary
+    )
     assert driver.find_element(By.CSS_SELECTOR, "#run-job .rows-text").text == "3 of 3 rows"
     uploaded = driver.find_element(By.CSS_SELECTOR, "#run-job .bytes-text").text
     assert re.fullmatch(r"(15\d\.\d KB) of \1 uploaded", uploaded), uploaded  # all of ~160 kB
@@ -258,6 +274,7 @@ def test_drop_fix_preview_run_and_download(
     result = next(downloads.glob("refresh-results-*.xlsx"))
     read = sheet_rows(result)
     assert [r["status"] for r in read] == ["done", "done", "done"]
+    assert [r["datastore"] for r in read] == ["loaded 20,000 rows", None, None]
     assert [r["resource_id"] for r in read] == [
         stored[name]["id"] for name in ("Readings", "Portal", "Sites <b>map</b>")
     ]

@@ -1,20 +1,31 @@
 """`bcdc-loader undo` on the local catalogue: a run that creates, patches, updates
-(with --keep-replaced) and deletes, then undone from its journal."""
+(with --keep-replaced) and deletes, then undone from its journal, with the
+DataStore loader at work on every file."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 import requests
 from click.testing import CliRunner
 
-from integration.helpers import REQUIRED, editor, resources_of, sheet_rows, write_batch
+from integration.helpers import (
+    REQUIRED,
+    editor,
+    finished_load,
+    resources_of,
+    sheet_rows,
+    write_batch,
+)
 from loader.cli import main
 
 pytestmark = pytest.mark.catalogue
 
-# What the catalogue changes by itself on any write, and what a re-created
-# resource cannot have as it was (a new id, a place at the end of the dataset).
-_STAMPED = ("metadata_modified",)
+# What the catalogue changes by itself on any write (and its DataStore loader after
+# each load: when its job was queued), and what a re-created resource cannot have as it
+# was (a new id, a place at the end of the dataset).
+_STAMPED = ("metadata_modified", "task_created")
 _NEW_WITH_A_NEW_ID = ("id", "created", "position")
 
 
@@ -29,8 +40,15 @@ def shown(catalogue, resource_id: str, new_id: bool = False) -> dict:
     resource = catalogue.client("admin").action.resource_show(id=resource_id)
     dropped = _STAMPED + (_NEW_WITH_A_NEW_ID if new_id else ())
     resource = {k: v for k, v in resource.items() if k not in dropped}
-    resource["url"] = resource["url"].replace(resource_id, "RESOURCE_ID")
-    return resource
+    # the id in the URL, and in the DataStore loader's details of its last load
+    return {
+        k: v.replace(resource_id, "RESOURCE_ID") if isinstance(v, str) else v
+        for k, v in resource.items()
+    }
+
+
+def md5(content: bytes) -> str:
+    return hashlib.md5(content).hexdigest()
 
 
 def download(catalogue, url: str) -> bytes:
@@ -40,42 +58,45 @@ def download(catalogue, url: str) -> bytes:
 
 @pytest.fixture
 def dataset(catalogue, make_package, tmp_path):
-    """A dataset holding a link and two uploaded files, as the run will find it."""
+    """A dataset holding a link and two uploaded tables, as the run will find them: the
+    tables loaded into the DataStore (which wrote into them), the link not a table."""
     package = make_package()
     client = editor(catalogue)
     link = client.write_resource(
         "resource_create",
         {"package_id": package["id"], "name": "Link", "url": "https://example.com/link",
-         "description": "as it was", **REQUIRED},
+         "description": "as it was", **REQUIRED, "format": "html"},
     )  # fmt: skip
     files = {}
     for name in ("File", "Gone"):
         path = tmp_path / f"{name.lower()}-old.csv"
-        path.write_bytes(f"{name}: the old file\n".encode())
+        path.write_bytes(f"site,value\n{name} old,1\n".encode())
         files[name] = client.write_resource(
             "resource_create",
             {"package_id": package["id"], "name": name, "description": "old", **REQUIRED},
             path,
         )
+        finished_load(catalogue.client("admin"), files[name]["id"])
     return package, {"Link": link, **files}
 
 
+def loaded_sites(catalogue, resource_id: str) -> list[str]:
+    """The `site` column of the resource's DataStore table."""
+    found = catalogue.client("admin").action.datastore_search(resource_id=resource_id)
+    return [record["site"] for record in found["records"]]
+
+
 def test_undo_leaves_every_touched_resource_as_it_was(catalogue, dataset, tmp_path):
-    # The DataStore loader is held for this test: after each upload it writes the
-    # file's MD5 into `hash` and sets `datastore_active`, which undo, comparing each
-    # resource with how the run left it, does not yet allow for.
-    with catalogue.worker_paused():
-        _undo_every_kind_of_change(catalogue, dataset, tmp_path)
-
-
-def _undo_every_kind_of_change(catalogue, dataset, tmp_path):
+    """With the DataStore loading every file: after the run's upload loads, the file's
+    MD5 and the load's details in the resource are no change made after the run, and
+    the file put back is loaded again (its old rows back in the DataStore)."""
     package, made = dataset
     before = {name: shown(catalogue, r["id"]) for name, r in made.items()}
-    (tmp_path / "new.csv").write_bytes(b"File: the new file, longer than the old one\n")
+    (tmp_path / "new.csv").write_bytes(b"site,value\nFile new,1\nFile new,2\n")
     batch = write_batch(
         tmp_path,
         {"op": "create", "package": package["name"], "name": "Made",
-         "url": "https://example.com/made", **REQUIRED},
+         "url": "https://example.com/made", **REQUIRED, "format": "html"},
         {"op": "patch", "package": package["name"], "name": "Link", "description": "patched"},
         {"op": "update", "package": package["name"], "name": "File", "upload": "new.csv",
          **REQUIRED, "description": "new"},
@@ -84,16 +105,21 @@ def _undo_every_kind_of_change(catalogue, dataset, tmp_path):
     results = tmp_path / "results.xlsx"
 
     run = invoke(catalogue, "run", str(batch), "-o", str(results), "--keep-replaced",
-                 str(tmp_path / "kept"))  # fmt: skip
+                 str(tmp_path / "kept"), "--datastore-wait", "90")  # fmt: skip
     assert run.exit_code == 0, run.output
-    assert shown(catalogue, made["File"]["id"]) != before["File"]
+    assert sheet_rows(results)[2]["datastore"] == "loaded 2 rows"
+    assert loaded_sites(catalogue, made["File"]["id"]) == ["File new", "File new"]
+    assert shown(catalogue, made["File"]["id"])["hash"] == md5(
+        b"site,value\nFile new,1\nFile new,2\n"
+    )
 
     undo = invoke(catalogue, "undo", str(results), "-o", str(tmp_path / "undo.xlsx"))
 
     assert undo.exit_code == 0, undo.output
-    assert "4 rows (4 done)" in undo.output
+    assert "4 rows (4 done; DataStore: 2 loaded)" in undo.output
     undone = {row["run row"]: row for row in sheet_rows(tmp_path / "undo.xlsx")}
     assert list(undone) == ["5", "4", "3", "2"]
+    assert undone["4"]["datastore"] == "loaded 1 row" and undone["5"]["datastore"] == "loaded 1 row"
     again = undone["5"]["resource_id"]
     assert again != made["Gone"]["id"] and f"it was {made['Gone']['id']}" in undone["5"]["action"]
     assert shown(catalogue, made["Link"]["id"]) == before["Link"]
@@ -103,8 +129,11 @@ def _undo_every_kind_of_change(catalogue, dataset, tmp_path):
     }
     stored = {r["name"]: r for r in resources_of(catalogue, package["id"])}
     assert sorted(stored) == ["File", "Gone", "Link"]
-    assert download(catalogue, stored["File"]["url"]) == b"File: the old file\n"
-    assert download(catalogue, stored["Gone"]["url"]) == b"Gone: the old file\n"
+    assert download(catalogue, stored["File"]["url"]) == b"site,value\nFile old,1\n"
+    assert download(catalogue, stored["Gone"]["url"]) == b"site,value\nGone old,1\n"
+    # the DataStore holds the files put back, not the ones the run sent
+    assert loaded_sites(catalogue, made["File"]["id"]) == ["File old"]
+    assert loaded_sites(catalogue, again) == ["Gone old"]
 
 
 def test_undo_refuses_a_resource_changed_after_the_run_unless_forced(catalogue, dataset, tmp_path):

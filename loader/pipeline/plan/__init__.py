@@ -9,6 +9,7 @@ nothing. The planner goes through the rows in sheet order; beside it:
     changes  what a create, update or patch sends, and what that changes
     rules    what the catalogue would refuse, found before anything is sent
     resume   rows an earlier run sent without an answer: did they land?
+    reload   unchanged files whose last DataStore load failed: loaded again
 
 `loader.pipeline.diff` says what each operation changes, and
 `loader.pipeline.operations` holds what planning hands on. A row that cannot
@@ -30,6 +31,7 @@ from loader.pipeline.operations import Action, Operation, Plan, RowFailure, RowS
 from loader.pipeline.plan import rules
 from loader.pipeline.plan.changes import Changes
 from loader.pipeline.plan.lookup import Lookups
+from loader.pipeline.plan.reload import with_reloads
 from loader.pipeline.plan.resume import found_saved
 from loader.pipeline.plan.state import Datasets, DatasetState, ResourceState
 from loader.schema import Schema
@@ -95,7 +97,7 @@ class Planner:
                         code=failure.code,
                     )
                 )
-        return Plan(operations, failures)
+        return Plan(with_reloads(operations, self.catalogue), failures)
 
     def _plan_row(self, row: CheckedRow) -> Operation:
         """One row's operation, once the catalogue's rules allow it."""

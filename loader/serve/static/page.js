@@ -27,6 +27,8 @@
       status.dataset.status = row.status;
       tr.querySelector(".action").textContent = row.action;
       tr.querySelector(".error").textContent = row.error;
+      const datastore = tr.querySelector(".datastore");
+      if (datastore) datastore.textContent = row.datastore;
       const link = tr.querySelector(".link");
       if (row.link && !link.querySelector("a")) {
         const a = document.createElement("a");
