@@ -28,7 +28,6 @@ loader recorded, so the two cannot share resources), and the files in
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
 from collections.abc import Callable
@@ -104,9 +103,9 @@ def prepare(site: wire.Site, shape: Shape) -> Fixture:
         for name in resource_names(shape):
             relative = f"files/d{n:03d}/{name}.csv"
             local = folder / relative
-            if not local.exists() or local.stat().st_size != shape.file_size:
+            if not _is_table(local, shape.file_size):
                 local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_bytes(os.urandom(shape.file_size))
+                local.write_bytes(wire.table_bytes(shape.file_size))
             fixture.files[(n, name)] = relative
     loaders = wire.ensure_datasets(site, fixture.loader_org, dataset_names("wl" + shape.tag, shape))
     seeds = wire.ensure_datasets(site, fixture.seed_org, dataset_names("ws" + shape.tag, shape))
@@ -135,6 +134,15 @@ def prepare(site: wire.Site, shape: Shape) -> Fixture:
     ]
     assert len(fixture.loader_ids) == len(fixture.seed) == shape.files, "fixture incomplete"
     return fixture
+
+
+def _is_table(path: Path, size: int) -> bool:
+    """Whether a fixture file is there, of its size, and a table (not the random
+    bytes earlier fixtures held)."""
+    if not path.exists() or path.stat().st_size != size:
+        return False
+    with path.open("rb") as stream:
+        return stream.read(len(wire.HEADING)) == wire.HEADING
 
 
 def _load(fixture: Fixture, batch_name: str, rows: list[tuple[str, str]]) -> None:
@@ -167,7 +175,7 @@ def change_files(fixture: Fixture, rng: random.Random) -> int:
         sorted(fixture.files.values()), round(fixture.shape.files * fixture.shape.changed)
     )
     for relative in chosen:
-        fixture.path(relative).write_bytes(os.urandom(fixture.shape.file_size))
+        fixture.path(relative).write_bytes(wire.table_bytes(fixture.shape.file_size))
     return len(chosen)
 
 

@@ -73,6 +73,30 @@ class Site:
         return count
 
 
+HEADING = b"n,reading,checksum\n"
+
+
+def table_bytes(size: int) -> bytes:
+    """A CSV table of exactly `size` bytes, new contents each call: a heading row and
+    rows of three cells, as a file an editor refreshes holds. The loader looks
+    inside each file it uploads (a binary file named .csv is refused), so the
+    fixtures must be real tables."""
+    out = bytearray(HEADING)
+    n = 0
+    while len(out) < size:
+        left = size - len(out)
+        value = os.urandom(8).hex()
+        start = f"{n},{value},".encode()
+        if left < 2 * 48:  # the last row: its last cell takes up what is left
+            tail = os.urandom(left).hex()[: max(1, left - len(start) - 1)]
+            out += start + tail.encode() + b"\n"
+            break
+        out += start + os.urandom(12).hex().encode() + b"\n"
+        n += 1
+    assert len(out) == size, (len(out), size)
+    return bytes(out)
+
+
 def header(site: Site, what: str) -> None:
     print(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
