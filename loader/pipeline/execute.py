@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -61,25 +62,61 @@ def execute(
     keep.py); a row whose file cannot be kept fails, and nothing of it is sent.
     """
     recorder = recorder or Recorder(op.row for op in plan.operations)
+    execute_lanes(
+        plan.lanes(), catalogue, recorder, jobs=jobs, stop=stop, fold=fold,
+        keep_replaced=keep_replaced,
+    )  # fmt: skip
+    rows = {op.row for op in plan.operations}
+    return [o for o in recorder.outcomes() if o.row in rows]
+
+
+def execute_lanes(
+    lanes: Iterable[list[Operation]],
+    catalogue: CatalogueAPI,
+    recorder: Recorder,
+    *,
+    jobs: int = 1,
+    stop: threading.Event | None = None,
+    fold: bool = True,
+    keep_replaced: Path | None = None,
+) -> None:
+    """Run each lane (one dataset's operations, in sheet order) as it comes.
+
+    The lanes may still be being planned: each starts as soon as it is handed
+    over (and a worker is free), so that one dataset's calls go while others
+    are read. Once the run stops (asked to, or the catalogue stopped
+    answering), no more lanes are taken, and the rows no lane brought are
+    recorded not run, with the reason.
+    """
     health = _Health(stop or threading.Event())
-    lanes = [
-        _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced)
-        for lane in plan.lanes()
-    ]
     try:
-        if jobs <= 1 or len(lanes) <= 1:
-            for lane in lanes:
-                lane.run()
+        if jobs <= 1:
+            for lane in _until_stopped(lanes, health):
+                _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced).run()
         else:
             with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lane") as pool:
-                for future in [pool.submit(lane.run) for lane in lanes]:
+                running = [
+                    pool.submit(
+                        _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced).run
+                    )
+                    for lane in _until_stopped(lanes, health)
+                ]
+                for future in running:
                     future.result()
     except BaseException:
         health.stop.set()
         recorder.interrupt()
         raise
-    rows = {op.row for op in plan.operations}
-    return [o for o in recorder.outcomes() if o.row in rows]
+    if health.stop.is_set():
+        recorder.close_unreached(problems.NOT_REACHED.message(reason=health.reason))
+
+
+def _until_stopped(lanes: Iterable[list[Operation]], health: _Health) -> Iterator[list[Operation]]:
+    """The lanes, until the run stops."""
+    for lane in lanes:
+        if health.stop.is_set():
+            return
+        yield lane
 
 
 class _Health:
