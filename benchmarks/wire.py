@@ -171,12 +171,14 @@ def ensure_datasets(
 
 @dataclass(frozen=True)
 class Ran:
-    """A finished process: wall time, peak resident memory, exit code, output."""
+    """A finished process: wall time, peak resident memory, exit code, output, and the
+    CPU time it used (user and system)."""
 
     seconds: float
     peak_mib: float
     code: int
     out: str
+    cpu: float = 0.0
 
 
 def bcdc_loader(
@@ -203,9 +205,10 @@ def bcdc_loader(
     peak = _Peak(child.pid)
     assert child.stdout is not None
     out = child.stdout.read()
-    _, status, _ = os.wait4(child.pid, 0)
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    return Ran(seconds, peak.stop() / 1024, os.waitstatus_to_exitcode(status), out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Ran(seconds, peak.stop() / 1024, os.waitstatus_to_exitcode(status), out, cpu)
 
 
 class _Peak:

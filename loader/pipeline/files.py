@@ -78,6 +78,14 @@ class FileBook:
                 if facts is not None:
                     self._facts[path] = facts
 
+    def read_one(self, path: Path) -> None:
+        """Hash one file ahead (from any thread); one that cannot be read now is left
+        for `facts` to say why."""
+        if path not in self._facts:
+            facts = _facts_or_none(path)
+            if facts is not None:
+                self._facts[path] = facts
+
     def facts(self, path: Path) -> FileFacts:
         """A file's facts; raises OSError when it cannot be read."""
         if path not in self._facts:

@@ -102,13 +102,12 @@ class Planner:
             yield self.plan(rows, unmade)
             return
         self._unmade = dict(unmade or {})
-        self.changes.files.read_ahead(row.upload for row in rows if row.upload is not None)
         groups: dict[str, list[CheckedRow]] = {}
         for row in rows:
             groups.setdefault(str(row.package), []).append(row)
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="look-up")
         try:
-            reads = {pool.submit(self.lookups.fetch, name): name for name in groups}
+            reads = {pool.submit(self._read_ahead, group): name for name, group in groups.items()}
             for read in as_completed(reads):
                 name = reads[read]
                 if name not in groups:
@@ -122,6 +121,14 @@ class Planner:
                 yield self._plan_rows([same[number] for number in sorted(same)])
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_ahead(self, rows: list[CheckedRow]) -> dict[str, Any] | None:
+        """The dataset these rows name, read, and the files they upload, hashed (in a
+        worker: each dataset is ready to plan when its read is back)."""
+        for row in rows:
+            if row.upload is not None:
+                self.changes.files.read_one(row.upload)
+        return self.lookups.fetch(str(rows[0].package))
 
     def _plan_rows(self, rows: list[CheckedRow]) -> Plan:
         """Plan these rows in their order; a row that cannot be planned fails alone."""
