@@ -107,7 +107,10 @@ class Planner:
             groups.setdefault(str(row.package), []).append(row)
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="look-up")
         try:
+            # what every dataset's planning asks once, asked beside the first reads
+            once = pool.submit(self.lookups.read_once)
             reads = {pool.submit(self._read_ahead, group): name for name, group in groups.items()}
+            once.result()
             for read in as_completed(reads):
                 name = reads[read]
                 if name not in groups:

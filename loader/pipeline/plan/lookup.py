@@ -63,6 +63,12 @@ class Lookups:
         """A dataset read ahead (`fetch`), kept until a row asks for it by `name`."""
         self._fetched[name] = package
 
+    def read_once(self) -> None:
+        """Ask now what planning asks once whatever the rows (where the token may
+        write, how the catalogue spells its choices), e.g. beside the first reads."""
+        self.permissions()
+        self.spell({})
+
     def package(self, name_or_id: str) -> dict[str, Any]:
         """The dataset a row names, by name or id, as first read."""
         package = self._packages.get(name_or_id)
