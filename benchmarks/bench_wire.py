@@ -38,7 +38,6 @@ loader recorded, so the two cannot share resources), and the files in
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import time
@@ -51,7 +50,6 @@ import openpyxl
 import wire
 
 TARGETS = {"loopback": 12.0, "proxy": 20.0}
-HEADING = b"site,sample_date,value,note\n"
 
 
 @dataclass
@@ -89,21 +87,6 @@ class Fixture:
         return self.folder / relative
 
 
-def table_bytes(size: int) -> bytes:
-    """A CSV table of exactly `size` bytes with random values, which the catalogue's
-    DataStore loads (and the loader's look inside files passes)."""
-    rng = random.Random(os.urandom(8))
-    out = bytearray(HEADING)
-    while len(out) < size - 64:
-        line = (
-            f"S{rng.randrange(10**6)},2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d},"
-            f"{rng.random() * 100:.3f},x\n"
-        )
-        out += line.encode()
-    last = b"P,2024-01-01,0,"
-    return bytes(out + last + b"x" * (size - len(out) - len(last) - 1) + b"\n")
-
-
 def dataset_names(prefix: str, shape: Shape) -> list[str]:
     return [f"{prefix}-{n:03d}" for n in range(shape.datasets)]
 
@@ -132,9 +115,9 @@ def prepare(site: wire.Site, shape: Shape) -> Fixture:
         for name in resource_names(shape):
             relative = f"files/d{n:03d}/{name}.csv"
             local = folder / relative
-            if not local.exists() or local.stat().st_size != shape.file_size:
+            if not _is_table(local, shape.file_size):
                 local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_bytes(table_bytes(shape.file_size))
+                local.write_bytes(wire.table_bytes(shape.file_size))
             fixture.files[(n, name)] = relative
     loaders = wire.ensure_datasets(site, fixture.loader_org, dataset_names("wl" + shape.tag, shape))
     seeds = wire.ensure_datasets(site, fixture.seed_org, dataset_names("ws" + shape.tag, shape))
@@ -163,6 +146,15 @@ def prepare(site: wire.Site, shape: Shape) -> Fixture:
     ]
     assert len(fixture.loader_ids) == len(fixture.seed) == shape.files, "fixture incomplete"
     return fixture
+
+
+def _is_table(path: Path, size: int) -> bool:
+    """Whether a fixture file is there, of its size, and a table (not the random
+    bytes earlier fixtures held)."""
+    if not path.exists() or path.stat().st_size != size:
+        return False
+    with path.open("rb") as stream:
+        return stream.read(len(wire.HEADING)) == wire.HEADING
 
 
 def _load(fixture: Fixture, batch_name: str, rows: list[tuple[str, str]]) -> None:
@@ -199,7 +191,7 @@ def change_files(fixture: Fixture, rng: random.Random) -> int:
         sorted(fixture.files.values()), round(fixture.shape.files * fixture.shape.changed)
     )
     for relative in chosen:
-        fixture.path(relative).write_bytes(table_bytes(fixture.shape.file_size))
+        fixture.path(relative).write_bytes(wire.table_bytes(fixture.shape.file_size))
     return len(chosen)
 
 

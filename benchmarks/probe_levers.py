@@ -13,8 +13,8 @@ Measures, on loopback and through benchmarks/netproxy.py:
   fixture's 200 datasets; the export's package_search pages one at a time
   and 4 at once (what reads in parallel would give export, due and planning);
 - hashing: SHA-256 of the refresh fixture's files, one and two threads;
-- journal: the refresh run and the folding run with every fsync counted, then
-  with os.fsync made a no-op in the loader's process (what one sync per call
+- journal: the refresh run and the folding run with every fsync (or
+  fdatasync) counted, then with both made no-ops in the loader's process (what one sync per call
   instead of one per line could save at most).
 
 It drives the loader only through its command line (the fsync variants run the
@@ -46,16 +46,20 @@ NETWORKS = [wire.Network("loopback"), wire.Network("proxy", 40.0, 50.0)]
 
 COUNT_FSYNC = """
 import atexit, os, sys, threading, time
-_fsync, _count, _lock = os.fsync, [0, 0.0], threading.Lock()
-def _counted(fd):
-    started = time.perf_counter()
-    try:
-        return _fsync(fd)
-    finally:
-        with _lock:
-            _count[0] += 1
-            _count[1] += time.perf_counter() - started
-os.fsync = _counted
+_count, _lock = [0, 0.0], threading.Lock()
+def _counting(sync):
+    def _counted(fd):
+        started = time.perf_counter()
+        try:
+            return sync(fd)
+        finally:
+            with _lock:
+                _count[0] += 1
+                _count[1] += time.perf_counter() - started
+    return _counted
+os.fsync = _counting(os.fsync)
+if hasattr(os, "fdatasync"):
+    os.fdatasync = _counting(os.fdatasync)
 atexit.register(
     lambda: print(f"fsync calls: {_count[0]} taking {_count[1]:.2f} s", file=sys.stderr)
 )
@@ -65,7 +69,7 @@ import atexit, os, sys
 _count = [0]
 def _skipped(fd):
     _count[0] += 1
-os.fsync = _skipped
+os.fsync = os.fdatasync = _skipped
 atexit.register(lambda: print(f"fsync calls (skipped): {_count[0]}", file=sys.stderr))
 """
 

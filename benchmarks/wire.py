@@ -74,6 +74,30 @@ class Site:
         return count
 
 
+HEADING = b"n,reading,checksum\n"
+
+
+def table_bytes(size: int) -> bytes:
+    """A CSV table of exactly `size` bytes, new contents each call: a heading row and
+    rows of three cells, as a file an editor refreshes holds. The loader looks
+    inside each file it uploads (a binary file named .csv is refused), so the
+    fixtures must be real tables."""
+    out = bytearray(HEADING)
+    n = 0
+    while len(out) < size:
+        left = size - len(out)
+        value = os.urandom(8).hex()
+        start = f"{n},{value},".encode()
+        if left < 2 * 48:  # the last row: its last cell takes up what is left
+            tail = os.urandom(left).hex()[: max(1, left - len(start) - 1)]
+            out += start + tail.encode() + b"\n"
+            break
+        out += start + os.urandom(12).hex().encode() + b"\n"
+        n += 1
+    assert len(out) == size, (len(out), size)
+    return bytes(out)
+
+
 def header(site: Site, what: str) -> None:
     print(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
@@ -148,12 +172,14 @@ def ensure_datasets(
 
 @dataclass(frozen=True)
 class Ran:
-    """A finished process: wall time, peak resident memory, exit code, output."""
+    """A finished process: wall time, peak resident memory, exit code, output, and the
+    CPU time it used (user and system)."""
 
     seconds: float
     peak_mib: float
     code: int
     out: str
+    cpu: float = 0.0
 
 
 def bcdc_loader(
@@ -180,9 +206,10 @@ def bcdc_loader(
     peak = _Peak(child.pid)
     assert child.stdout is not None
     out = child.stdout.read()
-    _, status, _ = os.wait4(child.pid, 0)
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    return Ran(seconds, peak.stop() / 1024, os.waitstatus_to_exitcode(status), out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Ran(seconds, peak.stop() / 1024, os.waitstatus_to_exitcode(status), out, cpu)
 
 
 class _Peak:

@@ -11,22 +11,24 @@ stopped or interrupted (`loader.pipeline.result`).
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from loader.client import CatalogueAPI, bytes_heard_by
 from loader.errors import CannotStart
 from loader.model import Batch, CheckedRow, Problem, blocking
 from loader.options import CheckOptions, Listeners, RunOptions
-from loader.pipeline.execute import dry_run, execute
+from loader.pipeline.execute import dry_run, execute_lanes
 from loader.pipeline.follow import following
 from loader.pipeline.journal import SUFFIX as JOURNAL_SUFFIX
 from loader.pipeline.journal import Earlier, journal_path, read_journal
-from loader.pipeline.operations import Plan
+from loader.pipeline.operations import Operation, Plan
 from loader.pipeline.plan import Planner, unmade_resources
 from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
-from loader.pipeline.result import Recording, RunResult, recording, starting, token_user
+from loader.pipeline.result import RunResult, recording, starting, token_user
 from loader.pipeline.validate import validate_batch
 from loader.schema import Schema, load_schema
 from loader.text import stamped_name
@@ -112,32 +114,48 @@ def run_batch(
                 in_doubt=in_doubt,
             )  # fmt: skip
             run.prove_token(catalogue)
-            plan = _plan(planner, batch, problems, checked, run.recorder)
-            _carry_out(plan, catalogue, run, options, listeners, stop)
+            unmade = unmade_resources(batch.rows, _invalid_rows(problems))
+            if options.dry_run:
+                plan = _plan(planner, checked, unmade, run.recorder)
+                run.begin(len(plan.operations), listeners)
+                dry_run(plan, catalogue, run.recorder)
+            else:
+                run.begin(len(checked), listeners)
+                _carry_out(planner, checked, unmade, catalogue, run.recorder, options, stop)
     assert run.result is not None
     return run.result
 
 
 def _carry_out(
-    plan: Plan,
+    planner: Planner,
+    checked: list[CheckedRow],
+    unmade: dict[tuple[str, str], int],
     catalogue: CatalogueAPI,
-    run: Recording,
+    recorder: Recorder,
     options: RunOptions,
-    listeners: Listeners,
     stop: threading.Event | None,
 ) -> None:
-    """Run the plan's operations (or say what they would do), heard by `listeners`;
-    then wait for the DataStore loads of the files sent (at most options.datastore_wait
-    seconds after each upload)."""
-    run.begin(len(plan.operations), listeners)
-    if options.dry_run:
-        dry_run(plan, catalogue, run.recorder)
-        return
-    with following(catalogue, run.recorder, options.datastore_wait, stop) as loads:
-        execute(
-            plan, catalogue, run.recorder, jobs=options.jobs, stop=stop, fold=options.fold,
-            keep_replaced=options.keep_replaced, loads=loads,
+    """Plan and run the rows, each dataset's calls starting as soon as it is planned
+    (its read back) while the other datasets are still being read; then wait for the
+    DataStore loads of the files sent (at most options.datastore_wait seconds after
+    each upload)."""
+    with (
+        following(catalogue, recorder, options.datastore_wait, stop) as loads,
+        contextlib.closing(planner.by_dataset(checked, unmade)) as plans,
+    ):
+        execute_lanes(
+            _lanes(plans, recorder), catalogue, recorder, jobs=options.jobs, stop=stop,
+            fold=options.fold, keep_replaced=options.keep_replaced, loads=loads,
         )  # fmt: skip
+
+
+def _lanes(plans: Iterable[Plan], recorder: Recorder) -> Iterator[list[Operation]]:
+    """Each planned dataset's operations; rows that cannot be planned are recorded as
+    they fail."""
+    for plan in plans:
+        for failure in plan.failures:
+            recorder.record(failure)
+        yield from plan.lanes()
 
 
 def _resumed(
@@ -181,16 +199,18 @@ def _earlier_run(batch: Batch, result_file: Path | None, catalogue: CatalogueAPI
     return earlier
 
 
+def _invalid_rows(problems: list[Problem]) -> set[int]:
+    return {p.row for p in blocking(problems) if p.row is not None}
+
+
 def _plan(
     planner: Planner,
-    batch: Batch,
-    problems: list[Problem],
     checked: list[CheckedRow],
+    unmade: dict[tuple[str, str], int],
     recorder: Recorder,
 ) -> Plan:
-    """Plan the valid rows; rows that cannot be planned are recorded as they fail."""
-    invalid = {p.row for p in blocking(problems) if p.row is not None}
-    plan = planner.plan(checked, unmade=unmade_resources(batch.rows, invalid))
+    """Plan the valid rows whole; rows that cannot be planned are recorded as they fail."""
+    plan = planner.plan(checked, unmade=unmade)
     for failure in plan.failures:
         recorder.record(failure)
     return plan

@@ -68,8 +68,8 @@ def test_organization_packages_pages_through_the_search(monkeypatch):
     asked = []
 
     def read(self, action, data):
-        asked.append((action, data["fq"], data["include_private"], data["start"], data["rows"]))
-        page = datasets[data["start"] : data["start"] + data["rows"]]
+        asked.append((action, data["fq"], data["include_private"], data.get("start"), data["rows"]))
+        page = datasets[data.get("start", 0) : data.get("start", 0) + data["rows"]]
         return {"count": len(datasets), "results": page}
 
     monkeypatch.setattr(Catalogue, "read", read)
@@ -77,8 +77,25 @@ def test_organization_packages_pages_through_the_search(monkeypatch):
     found = Catalogue("http://localhost:1").organization_packages("org-1")
 
     assert found == datasets
-    assert [a[3] for a in asked] == [0, 2, 4]
-    assert asked[0][:3] == ("package_search", "owner_org:org-1", True)
+    assert asked[0] == ("package_search", "owner_org:org-1", True, None, 0)  # the count
+    assert sorted(a[3] for a in asked[1:]) == [0, 2, 4]  # then the pages, several at once
+    assert {a[:3] for a in asked} == {("package_search", "owner_org:org-1", True)}
+
+
+def test_organization_packages_reads_on_when_datasets_are_added_meanwhile(monkeypatch):
+    from loader.client import api
+
+    monkeypatch.setattr(api, "SEARCH_PAGE", 2)
+    datasets = [{"id": f"p{i}", "name": f"d{i}"} for i in range(4)]
+
+    def read(self, action, data):
+        if data["rows"] == 0:
+            return {"count": 3, "results": []}  # one more dataset is added after this
+        return {"count": 4, "results": datasets[data["start"] : data["start"] + data["rows"]]}
+
+    monkeypatch.setattr(Catalogue, "read", read)
+
+    assert Catalogue("http://localhost:1").organization_packages("org-1") == datasets
 
 
 def test_upload_limits_of_the_bcdc_hosts():

@@ -480,3 +480,60 @@ def test_validate_prints_each_message_and_counts_warnings_apart(tmp_path):
     assert trusting.output.splitlines()[-1] == (
         "batch.csv: 3 rows, 3 ready, 0 with problems (0 problems); 1 warning."
     )
+
+
+def _table(rng, rows: int) -> bytes:
+    """A table of 3 columns with, here and there past the heading's sample, what a
+    reader reads its own way: ragged and blank lines, quotes (some spanning lines,
+    one perhaps never closed), carriage returns, a separator inside quotes."""
+    end = rng.choice(["\n", "\r\n"])
+    lines = ["site,name,value"]
+    for n in range(rows):
+        kind = rng.random()
+        if kind < 0.01:
+            lines.append(f"{n},short")
+        elif kind < 0.02:
+            lines.append(f"{n},too,many,cells")
+        elif kind < 0.03:
+            lines.append(rng.choice(["", " ", ",,", "\r"]))
+        elif kind < 0.035:
+            lines.append(f'{n},"quoted, with a comma",x')
+        elif kind < 0.04:
+            lines.append(f'{n},"runs on{end}to the next line",x')
+        elif kind < 0.042:
+            lines.append(f"{n},a\rb,x")
+        elif kind < 0.043:
+            lines.append(f'{n},"never closed,x')
+        else:
+            lines.append(f"{n},Café {rng.randrange(10**6)},{rng.random():.6f}")
+    return (end.join(lines) + rng.choice([end, ""])).encode()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_plain_chunks_checked_without_the_reader_say_what_the_reader_says(
+    tmp_path, monkeypatch, seed
+):
+    import random
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(contents, "CHUNK", rng.choice([512, 4096, 1 << 20]))
+    path = tmp_path / "table.csv"
+    path.write_bytes(_table(rng, rng.choice([150, 600, 3000])))
+    quick = contents.table_findings(path)
+    monkeypatch.setattr(contents, "_plain", lambda joined, lines: False)  # the reader only
+
+    assert quick == contents.table_findings(path)
+
+
+def test_a_long_plain_table_names_each_ragged_line_past_the_sample(tmp_path):
+    rows = [f"{n},x,y" for n in range(300)]
+    rows[150], rows[250] = "150,x", "250,x,y,z"
+    path = tmp_path / "long.csv"
+    path.write_text("a,b,c\n" + "\n".join(rows) + "\n")
+
+    (found,) = contents.table_findings(path)
+
+    assert found.values["detail"] == (
+        "line 152 has 2 cells, fewer than the 3 columns of the heading row (line 1). So "
+        "do 1 other line (lines 252)"
+    )

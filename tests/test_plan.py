@@ -185,3 +185,73 @@ def test_a_patch_must_leave_the_resource_whole():
         "iso_topic_category; give them in the same row"
     )
     assert [o.row for o in result.operations] == [3]
+
+
+# -- a dataset at a time, as its read comes back ------------------------------------
+
+
+def test_planned_by_dataset_the_plans_together_are_the_whole_plan():
+    catalogue = stub_catalogue()
+    rows = [
+        row(2, "patch", name="Gauges", description="new"),
+        row(3, "create", package="lakes", name="Shore", url="https://e.org/s"),
+        row(4, "patch", package="pkg-rivers", name="Gauges", description="newer"),
+        row(5, "patch", package="nowhere", name="X", description="d"),
+        row(6, "patch", package="lakes", name="Shore", description="d"),
+    ]
+    whole = Planner(stub_catalogue(), SCHEMA).plan(rows)
+
+    plans = list(Planner(catalogue, SCHEMA).by_dataset(rows))
+
+    # rivers, named by name and by id, is one dataset: planned once, rows in sheet order
+    lanes = [[op.row for op in lane] for plan in plans for lane in plan.lanes()]
+    assert sorted(lanes) == [[2, 4], [3, 6]]
+    by_row = {op.row: op for plan in plans for op in plan.operations}
+    assert by_row[4].changes == whole.operations[2].changes  # "newer" after row 2's "new"
+    assert [(o.row, o.action) for o in sorted(by_row.values(), key=lambda o: o.row)] == [
+        (o.row, o.action) for o in whole.operations
+    ]
+    failures = [f for plan in plans for f in plan.failures]
+    assert [(f.row, f.error) for f in failures] == [(f.row, f.error) for f in whole.failures]
+
+
+def test_a_row_naming_no_dataset_has_the_batch_planned_whole():
+    catalogue = stub_catalogue()
+    gauges = catalogue.packages["pkg-rivers"]["resources"][0]["id"]
+    rows = [
+        row(2, "patch", package="lakes", name="Nothing", description="d"),
+        row(3, "patch", package=None, resource_id=gauges, description="d"),
+    ]
+
+    (plan,) = Planner(catalogue, SCHEMA).by_dataset(rows)
+
+    assert [o.row for o in plan.operations] == [3]
+    assert [f.row for f in plan.failures] == [2]
+
+
+def test_each_dataset_is_handed_on_before_the_next_reads_are_back():
+    """The first dataset planned goes on while a later dataset's read is still held."""
+    import threading
+
+    catalogue = stub_catalogue()
+    released = threading.Event()
+    read = catalogue.package
+
+    def slow_lakes(name_or_id):
+        if name_or_id == "lakes":
+            assert released.wait(5), "the rivers plan was not handed on while lakes was read"
+        return read(name_or_id)
+
+    catalogue.package = slow_lakes
+    rows = [
+        row(2, "create", package="lakes", name="Shore", url="https://e.org/s"),
+        row(3, "patch", name="Gauges", description="new"),
+    ]
+    planned = Planner(catalogue, SCHEMA).by_dataset(rows)
+
+    first = next(planned)
+    released.set()
+    rest = list(planned)
+
+    assert [op.row for op in first.operations] == [3]
+    assert [op.row for plan in rest for op in plan.operations] == [2]

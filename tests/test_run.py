@@ -49,3 +49,83 @@ def test_run_batch_reports_upload_bytes_and_leaves_the_catalogue_as_it_was(tmp_p
     assert result.exit_code == 0 and sum(heard) == 5000
     assert catalogue.on_bytes is None
     assert refused.exit_code == 2 and refused.outcomes[0].code == "upload-too-large"
+
+
+def _two_datasets():
+    from fake_catalogue import FakeCatalogue
+
+    catalogue = FakeCatalogue()
+    catalogue.add_package("rivers")
+    catalogue.add_package("lakes")
+    return catalogue
+
+
+def test_a_datasets_calls_start_while_another_dataset_is_still_being_read(tmp_path):
+    import threading
+
+    from loader.run import run_batch
+
+    catalogue = _two_datasets()
+    wrote = threading.Event()
+    read, write = catalogue.package, catalogue.write_resource
+
+    def package(name_or_id):
+        if name_or_id == "lakes":  # held until the rivers row has been written
+            assert wrote.wait(5), "no call went out while a dataset was still being read"
+        return read(name_or_id)
+
+    def write_resource(action, data, upload=None):
+        saved = write(action, data, upload)
+        wrote.set()
+        return saved
+
+    catalogue.package, catalogue.write_resource = package, write_resource
+    path = write_batch(
+        tmp_path,
+        {**DOCUMENT, "package": "lakes", "name": "Shore"},
+        {**DOCUMENT, "package": "rivers", "name": "Gauges"},
+    )
+
+    result = run_batch(path, catalogue, RunOptions(jobs=2))
+
+    assert [(o.row, o.status) for o in result.outcomes] == [(2, "done"), (3, "done")]
+
+
+def test_a_stop_while_datasets_are_read_leaves_the_rows_not_yet_planned_not_run(tmp_path):
+    import threading
+
+    from loader.run import run_batch
+
+    catalogue = _two_datasets()
+    stop = threading.Event()
+    read, write = catalogue.package, catalogue.write_resource
+
+    def package(name_or_id):
+        if name_or_id == "lakes":
+            assert stop.wait(5)
+        return read(name_or_id)
+
+    def write_resource(action, data, upload=None):
+        saved = write(action, data, upload)
+        stop.set()  # Stop pressed while the first call was under way
+        return saved
+
+    catalogue.package, catalogue.write_resource = package, write_resource
+    path = write_batch(
+        tmp_path,
+        {**DOCUMENT, "package": "rivers", "name": "Gauges"},
+        {**DOCUMENT, "package": "lakes", "name": "Shore"},
+    )
+    heard: list[int] = []
+
+    result = run_batch(
+        path, catalogue, RunOptions(jobs=2), listeners=Listeners(on_start=heard.append), stop=stop
+    )
+
+    assert heard == [2]
+    assert [(o.row, o.status, o.code) for o in result.outcomes] == [
+        (2, "done", ""),
+        (3, "not run", "not-reached"),
+    ]
+    assert result.outcomes[1].error == "the run was stopped before this row"
+    assert catalogue.calls == [("resource_create", "Gauges")]

@@ -162,13 +162,13 @@ def test_a_file_rewritten_between_the_check_and_the_plan_fails_its_row_unsent(
     catalogue = FakeCatalogue()
     catalogue.add_package(DOCUMENT["package"])
     path = write_batch(batch_folder, upload_row("mine.csv"))
-    plan = Planner.plan
+    plan = Planner.by_dataset  # how a run plans: a dataset at a time
 
     def rewritten_then_planned(self, *args, **kwargs):
         (batch_folder / "mine.csv").write_text("a,b\n1,2\n3,4\n")
         return plan(self, *args, **kwargs)
 
-    monkeypatch.setattr(Planner, "plan", rewritten_then_planned)
+    monkeypatch.setattr(Planner, "by_dataset", rewritten_then_planned)
 
     (outcome,) = run_batch(path, catalogue).outcomes
 

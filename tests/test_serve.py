@@ -6,6 +6,7 @@ Chromium against the local catalogue; these check each rule on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 import time
@@ -394,9 +395,43 @@ def test_a_long_batch_draws_a_page_of_rows_not_all_of_them(page):
     write_batch(workspace.folder, *rows)
     entry = workspace.folder_batches()[0]
     body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
-    assert body.count('<tr data-row="') == 501  # the first 500, and the one with a problem
-    assert '<tr data-row="652" class="has-problem">' in body
-    assert "199 more rows are not shown here" in body
+    assert body.count('<tr data-row="') == 200  # one page
+    assert "Showing rows 1 to 200 of 700 (page 1 of 4)." in body
+    last = client.get(f"/batch/{entry.id}?page=4").get_data(as_text=True)
+    assert last.count('<tr data-row="') == 100
+    assert '<tr data-row="652" class="has-problem">' in last
+    assert '<tr data-row="701" class="">' in last
+    beyond = client.get(f"/batch/{entry.id}?page=99").get_data(as_text=True)
+    assert "Showing rows 601 to 700 of 700 (page 4 of 4)." in beyond  # the nearest page
+    bad = client.get(f"/batch/{entry.id}?only=problems").get_data(as_text=True)
+    assert bad.count('<tr data-row="') == 1 and '<tr data-row="652"' in bad
+    assert "Showing 1 row." in bad
+
+
+def test_a_long_run_draws_and_polls_one_page_of_its_rows(page, monkeypatch):
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
+    gate = threading.Event()
+    fake, _ = _fake_run(gate)
+    monkeypatch.setattr(library, "run", fake)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+    client.post(f"/batch/{entry.id}/run", headers=ORIGIN)
+    job = workspace.job(entry.id, "run")
+    gate.set()
+    _wait(job)
+    done = next(iter(job.outcomes.values()))  # as if the batch held 450 rows, all done
+    job.rows = list(range(2, 452))
+    job.outcomes = {n: dataclasses.replace(done, row=n) for n in job.rows}
+
+    body = client.get(f"/batch/{entry.id}?page=2").get_data(as_text=True)
+    window = client.get(f"/batch/{entry.id}/run.json?since=0&first=202&last=401").get_json()
+
+    drawn = body.split('id="run-table"')[1]
+    assert drawn.count('<tr data-row="') == 200
+    assert '<tr data-row="202">' in drawn and '<tr data-row="401">' in drawn
+    assert 'data-first="202" data-last="401"' in body
+    assert [r["row"] for r in window["rows"]] == list(range(202, 402))
+    assert drawn.count('data-status="done"') == 200
 
 
 def test_a_poll_gets_only_the_rows_finished_since_the_last(page, monkeypatch):

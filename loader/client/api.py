@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from loader.errors import UnsafeTarget
 from loader.pinned import PinnedFile, pin
 
 SEARCH_PAGE = 100  # datasets per package_search call (CKAN allows up to 1000)
+PAGES_AT_ONCE = 4  # package_search pages asked for at once
 
 
 @dataclass(frozen=True)
@@ -197,21 +199,27 @@ class Catalogue:
 
     def organization_packages(self, organization_id: str) -> list[dict[str, Any]]:
         """Every dataset of an organization the token may see, private ones included
-        (package_search by owner_org, paged, in name order so pages do not shift)."""
-        found: list[dict[str, Any]] = []
-        while True:
-            query = {
-                "fq": f"owner_org:{organization_id}",
-                "include_private": True,
-                "rows": SEARCH_PAGE,
-                "start": len(found),
-                "sort": "name asc",
-            }
-            page = self.read("package_search", query)
-            results = list(page.get("results") or [])
-            found.extend(results)
-            if not results or len(found) >= int(page.get("count") or 0):
-                return found
+        (package_search by owner_org, in name order so pages do not shift).
+
+        The count comes first (a search of no rows), then the pages, several at
+        once: the catalogue builds each page's datasets, which is most of an
+        export's wait. Should datasets be added meanwhile, the pages go on one at
+        a time until one comes back short."""
+        query = {"fq": f"owner_org:{organization_id}", "include_private": True, "sort": "name asc"}
+
+        def page(start: int) -> list[dict[str, Any]]:
+            found = self.read("package_search", {**query, "rows": SEARCH_PAGE, "start": start})
+            return list(found.get("results") or [])
+
+        count = int(self.read("package_search", {**query, "rows": 0}).get("count") or 0)
+        starts = range(0, max(count, 1), SEARCH_PAGE)
+        with ThreadPoolExecutor(max_workers=PAGES_AT_ONCE, thread_name_prefix="search") as pool:
+            pages = list(pool.map(page, starts))
+        found = [package for results in pages for package in results]
+        while len(pages[-1]) == SEARCH_PAGE:
+            pages.append(page(len(found)))
+            found.extend(pages[-1])
+        return found
 
     def organization(self, name_or_id: str) -> dict[str, Any]:
         return self.read("organization_show", {"id": name_or_id, "include_datasets": False})

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -85,25 +86,61 @@ def execute(
     With `loads`, the DataStore load of each file sent is followed (follow.py).
     """
     recorder = recorder or Recorder(op.row for op in plan.operations)
+    execute_lanes(
+        plan.lanes(), catalogue, recorder, jobs=jobs, stop=stop, fold=fold,
+        keep_replaced=keep_replaced, loads=loads,
+    )  # fmt: skip
+    rows = {op.row for op in plan.operations}
+    return [o for o in recorder.outcomes() if o.row in rows]
+
+
+def execute_lanes(
+    lanes: Iterable[list[Operation]],
+    catalogue: CatalogueAPI,
+    recorder: Recorder,
+    *,
+    jobs: int = 1,
+    stop: threading.Event | None = None,
+    fold: bool = True,
+    keep_replaced: Path | None = None,
+    loads: Follower | None = None,
+) -> None:
+    """Run each lane (one dataset's operations, in sheet order) as it comes.
+
+    The lanes may still be being planned: each starts as soon as it is handed
+    over (and a worker is free), so that one dataset's calls go while others
+    are read. Once the run stops (asked to, or the catalogue stopped
+    answering), no more lanes are taken, and the rows no lane brought are
+    recorded not run, with the reason.
+    """
     health = _Health(stop or threading.Event())
-    lanes = [
-        _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced, loads)
-        for lane in plan.lanes()
-    ]
+
+    def runner(lane: list[Operation]) -> _Lane:
+        return _Lane(catalogue, recorder, health, calls_for(lane, fold), keep_replaced, loads)
+
     try:
-        if jobs <= 1 or len(lanes) <= 1:
-            for lane in lanes:
-                lane.run()
+        if jobs <= 1:
+            for lane in _until_stopped(lanes, health):
+                runner(lane).run()
         else:
             with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lane") as pool:
-                for future in [pool.submit(lane.run) for lane in lanes]:
+                running = [pool.submit(runner(lane).run) for lane in _until_stopped(lanes, health)]
+                for future in running:
                     future.result()
     except BaseException:
         health.stop.set()
         recorder.interrupt()
         raise
-    rows = {op.row for op in plan.operations}
-    return [o for o in recorder.outcomes() if o.row in rows]
+    if health.stop.is_set():
+        recorder.close_unreached(problems.NOT_REACHED.message(reason=health.reason))
+
+
+def _until_stopped(lanes: Iterable[list[Operation]], health: _Health) -> Iterator[list[Operation]]:
+    """The lanes, until the run stops."""
+    for lane in lanes:
+        if health.stop.is_set():
+            return
+        yield lane
 
 
 class _Health:
@@ -175,7 +212,8 @@ class _Lane:
         if skipped:
             self._run_without(call, skipped)
             return
-        self.recorder.sending(call.operations)
+        if call.writes:  # a row that sends nothing has no request to account for
+            self.recorder.sending(call.operations)
         began = time.monotonic()
         guard = self._guard(call)
         outcomes, answer, error = _perform(call, ids, self.catalogue, guard)

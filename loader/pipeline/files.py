@@ -106,6 +106,14 @@ class FileBook:
                 if facts is not None:
                     self._facts[file.path] = facts
 
+    def read_one(self, file: PinnedFile) -> None:
+        """Hash one file ahead (from any thread); one that cannot be read now, or is
+        not the one checked, is left for `facts` to say why."""
+        if file.path not in self._facts:
+            facts = _facts_or_none(file)
+            if facts is not None:
+                self._facts[file.path] = facts
+
     def facts(self, file: PinnedFile) -> FileFacts:
         """A file's facts; raises OSError when it cannot be read, Altered when it is not
         the file checked."""

@@ -1,7 +1,8 @@
 """The journal: every row's outcome on disk the moment it is known.
 
 A run writes JSON lines beside its result workbook (`RESULT.journal.jsonl`),
-each flushed and synced before the loader goes on:
+each handed to the operating system (written and flushed) before the loader
+goes on:
 
 - `run`: what was run (the batch, a digest of each row, the catalogue);
 - `user`: whose token the run writes with, once the catalogue has said;
@@ -16,6 +17,21 @@ each flushed and synced before the loader goes on:
 A kill leaves at most a `sent` without its outcomes: those rows are in doubt,
 and `--resume` looks them up in the catalogue before sending anything. The
 token is never written: nothing here holds it.
+
+What survives what. A line the loader has written is in the kernel once the
+write returns, so killing the loader (kill -9, a crash) loses none of it. A
+power cut or an operating system crash loses what the kernel had not yet put
+on the disk, so the one record that must be on the disk is synced before the
+loader goes on: a `sent` record, before its request leaves (else a resume
+after a power cut could send again a create that landed, and make the
+resource twice). Outcomes are not synced one by one: the next `sent` record's
+sync, or the end of the run, carries them to the disk. A power cut can thus
+lose the outcomes of the last requests, whose `sent` records are on the disk:
+a resume finds those rows in doubt and looks them up before sending anything.
+A row that sends nothing writes no `sent` record; if its outcome is lost, a
+resume plans it again and again finds nothing to send. Several lanes share
+one sync: a sync covers every line written before it began, so a lane whose
+line an earlier sync already covered does not sync again.
 """
 
 from __future__ import annotations
@@ -51,6 +67,11 @@ def row_digest(row: Row) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+# Syncs a file's contents to the disk; fdatasync skips the times the file's
+# metadata holds, which a reader of the journal does not need (not on every system).
+_sync_to_disk = getattr(os, "fdatasync", os.fsync)
+
+
 class Journal:
     """An append-only journal file; safe to write from several threads."""
 
@@ -58,18 +79,41 @@ class Journal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one line at a time, whole
+        self._sync_lock = threading.Lock()  # one sync at a time
+        self._written = 0  # lines handed to the operating system
+        self._synced = 0  # lines known to be on the disk
         self.bytes = 0
+        self.syncs = 0
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], *, durable: bool = False) -> None:
+        """Append one line, in the kernel when this returns (safe against a kill);
+        `durable` also waits until it is on the disk (safe against a power cut)."""
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
         with self._lock:
             if self._file.closed:
                 return
             self._file.write(line)
             self._file.flush()
-            os.fsync(self._file.fileno())
+            self._written += 1
+            mine = self._written
             self.bytes += len(line.encode("utf-8"))
+        if durable:
+            self._sync(mine)
+
+    def _sync(self, line: int) -> None:
+        """Put every line up to `line` on the disk, unless a sync already did."""
+        with self._sync_lock:
+            if self._synced >= line:
+                return
+            with self._lock:
+                if self._file.closed:
+                    return
+                upto = self._written  # lines written meanwhile ride along
+                descriptor = self._file.fileno()
+            _sync_to_disk(descriptor)
+            self._synced = upto
+            self.syncs += 1
 
     def start(self, batch: Batch, target: str, resumed: bool) -> None:
         self.write(
@@ -81,7 +125,8 @@ class Journal:
                 "target": target,
                 "resumed": resumed,
                 "rows": {str(row.number): row_digest(row) for row in batch.rows},
-            }
+            },
+            durable=True,
         )
 
     def user(self, name: str) -> None:
@@ -89,6 +134,7 @@ class Journal:
         self.write({"kind": "user", "at": _now(), "name": name})
 
     def sent(self, operations: Iterable[Operation]) -> None:
+        """A request covering these operations is about to leave: on the disk first."""
         ops = list(operations)
         self.write(
             {
@@ -102,7 +148,8 @@ class Journal:
                     for op in ops
                     if op.before is not None and op.action != "noop"
                 },
-            }
+            },
+            durable=True,
         )
 
     def outcome(self, outcome: Outcome) -> None:
@@ -111,10 +158,10 @@ class Journal:
         self.write({"kind": "outcome", "at": _now(), **record})
 
     def end(self, counts: dict[str, int]) -> None:
-        self.write({"kind": "end", "at": _now(), "counts": counts})
+        self.write({"kind": "end", "at": _now(), "counts": counts}, durable=True)
 
     def close(self) -> None:
-        with self._lock:
+        with self._sync_lock, self._lock:
             self._file.close()
 
 

@@ -147,17 +147,20 @@ class Recorder:
         """End the records: requests under way are in doubt, rows never reached did
         not run (for `reason`). Returns one outcome per row, in sheet order."""
         self.interrupt()
-        for row in self.rows:
-            if not self.has(row):
-                error = problems.NOT_REACHED.message(reason=reason) if reason else ""
-                code = problems.NOT_REACHED.code if reason else ""
-                self.record(Outcome(row, Status.NOT_RUN, error=error, code=code))
+        self.close_unreached(problems.NOT_REACHED.message(reason=reason) if reason else "")
         outcomes = self.outcomes()
         with self._lock:
             self._closed = True
         if self.journal is not None:
             self.journal.end(dict(Counter(str(o.status) for o in outcomes)))
         return outcomes
+
+    def close_unreached(self, error: str) -> None:
+        """Rows with no outcome yet (none under way) did not run, for the reason `error`."""
+        code = problems.NOT_REACHED.code if error else ""
+        for row in self.rows:
+            if not self.has(row):
+                self.record(Outcome(row, Status.NOT_RUN, error=error, code=code))
 
     def outcomes(self) -> list[Outcome]:
         """The outcomes recorded so far, in sheet order."""

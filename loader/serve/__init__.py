@@ -9,5 +9,6 @@ results; export and the due report on a page of their own.
     workspace  what the server remembers: batches, the catalogue access, jobs, due reports
     access     the catalogue, the editor's token (held nowhere else), a client a token
     jobs       a preview or run under way: its rows, its bytes, its state in words
+    paging     a batch's rows a page at a time, as each table draws them
     library    the one module that calls the loader library
 """

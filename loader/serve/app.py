@@ -32,9 +32,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from loader.serve import guard, library
 from loader.serve.jobs import Job
 from loader.serve.library import CellProblem, CheckedBatch
+from loader.serve.paging import JobView, Paging
 from loader.serve.workspace import BatchEntry, DueReport, Workspace
 
-TABLE_ROWS = 500  # rows drawn in the check table (and as many more with problems)
 WORKSPACE = "bcdc_workspace"  # the app's extension holding its Workspace
 
 # The views; their endpoints are "page.<view>", as the templates name them.
@@ -137,6 +137,8 @@ def due_page(report_id: str) -> str:
 
 @page.get("/batch/<batch_id>")
 def batch_page(batch_id: str) -> str:
+    """The batch's page; `page` picks which rows its tables draw, `only=problems`
+    keeps the check table to the rows with problems."""
     ws = _ws()
     entry = _batch_or_404(batch_id)
     if entry.checked is None and not entry.unreadable:
@@ -194,7 +196,8 @@ def stop(batch_id: str, kind: str) -> BaseResponse:
 @page.get("/batch/<batch_id>/<kind>.json")
 def job_status(batch_id: str, kind: str) -> Response:
     job = _job_or_404(batch_id, kind)
-    return jsonify(job.snapshot(since=request.args.get("since", 0, type=int)))
+    since, first = request.args.get("since", 0, type=int), request.args.get("first", 0, type=int)
+    return jsonify(job.snapshot(since, first, request.args.get("last", None, type=int)))
 
 
 @page.get("/batch/<batch_id>/<kind>.xlsx")
@@ -266,13 +269,16 @@ def _why_not_read(ws: Workspace, names: list[str]) -> str:
 
 def _batch_page(entry: BatchEntry, refusal: str = "") -> str:
     ws = _ws()
+    page_asked = request.args.get("page", 1, type=int)
+    only_problems = request.args.get("only") == "problems"
+    jobs = {kind: ws.job(entry.id, kind) for kind in ("preview", "run")}
     return render_template(
         "batch.html",
         ws=ws,
         entry=entry,
-        view=CheckView.of(entry.checked) if entry.checked else None,
-        preview=ws.job(entry.id, "preview"),
-        run=ws.job(entry.id, "run"),
+        view=CheckView.of(entry.checked, page_asked, only_problems) if entry.checked else None,
+        preview=jobs["preview"] and JobView.of(jobs["preview"], page_asked),
+        run=jobs["run"] and JobView.of(jobs["run"], page_asked),
         busy=ws.busy(),
         refusal=refusal,
     )
@@ -295,20 +301,22 @@ def _why_not(ws: Workspace, entry: BatchEntry, kind: str) -> str:
 
 @dataclass
 class CheckView:
-    """A checked batch laid out for the page: each problem on its cell, its row or the file."""
+    """A checked batch laid out for the page: each problem on its cell, its row or the
+    file, and one page of its rows (all of them, or those with problems)."""
 
     total: int
     ready: int
     bad: int
     bad_rows: set[int]
-    rows: list[tuple[int, dict[str, str]]]  # the rows drawn: the first ones, then bad ones
-    hidden: int  # rows without problems left out of the table
+    rows: list[tuple[int, dict[str, str]]]  # the rows drawn: one page
+    paging: Paging
+    only_problems: bool
     file_problems: list[CellProblem]
     row_problems: dict[int, list[CellProblem]]
     cell_problems: dict[tuple[int, str], list[CellProblem]]
 
     @classmethod
-    def of(cls, checked: CheckedBatch, limit: int = TABLE_ROWS) -> CheckView:
+    def of(cls, checked: CheckedBatch, page: int = 1, only_problems: bool = False) -> CheckView:
         columns = set(checked.columns)
         file_problems: list[CellProblem] = []
         row_problems: dict[int, list[CellProblem]] = {}
@@ -321,21 +329,16 @@ class CheckView:
             else:  # the whole row, or a column the batch lacks
                 row_problems.setdefault(p.row, []).append(p)
         bad_rows = {p.row for p in checked.problems if p.row is not None}
-        # The first `limit` rows, and up to `limit` more with problems: a page, not 50,000 rows.
-        shown: list[tuple[int, dict[str, str]]] = []
-        bad_shown = 0
-        for i, row in enumerate(checked.rows):
-            bad = row[0] in bad_rows
-            if i < limit or (bad and bad_shown < limit):
-                shown.append(row)
-                bad_shown += bad
+        listed = [r for r in checked.rows if r[0] in bad_rows] if only_problems else checked.rows
+        paging = Paging.of(len(listed), page)
         return cls(
             total=len(checked.rows),
             ready=len(checked.rows) - len(bad_rows),
             bad=len(bad_rows),
             bad_rows=bad_rows,
-            rows=shown,
-            hidden=len(checked.rows) - len(shown),
+            rows=paging.window(listed),
+            paging=paging,
+            only_problems=only_problems,
             file_problems=file_problems,
             row_problems=row_problems,
             cell_problems=cell_problems,

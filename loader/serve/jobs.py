@@ -154,18 +154,21 @@ class Job:
             return "ready"
         return outcome.status
 
-    def snapshot(self, since: int = 0) -> JobSnapshot:
+    def snapshot(self, since: int = 0, first: int = 0, last: int | None = None) -> JobSnapshot:
         """The job as the page shows it, and as its script reads it (text only).
 
         While it runs, `rows` holds only the rows finished after the first
         `since` (the script asks for what is new, so a long batch costs each
         poll little); `next` is the `since` of the next poll. Once finished,
-        every row is there.
+        every row is there. Either way, only rows numbered `first` to `last`
+        (the page of rows drawn), when given.
         """
         running = self.running
         outcomes = dict(self.outcomes)
         order = list(self.order)
         shown = order[since:] if running else self.rows
+        if first or last is not None:
+            shown = [r for r in shown if first <= r and (last is None or r <= last)]
         total = self.total if self.total is not None and running else len(self.rows)
         finished = len(outcomes) if running else len(self.rows)
         counts: dict[str, int] = {}

@@ -539,3 +539,94 @@ def test_the_due_report_shows_an_overdue_resource(
     packages = [c.text for c in driver.find_elements(By.CSS_SELECTOR, 'td[data-column="package"]')]
     assert package["name"] in packages
     steps.shot("opened-as-a-batch")
+
+
+LONG_BATCH = 5_000
+
+
+def first_paint(driver: WebDriver) -> str:
+    """When the page shown was first painted, and when its document was loaded (ms)."""
+    timing = driver.execute_script(
+        "const paint = performance.getEntriesByName('first-contentful-paint')[0];"
+        "const load = performance.getEntriesByType('navigation')[0];"
+        "return [paint ? paint.startTime : null, load.domContentLoadedEventEnd];"
+    )
+    painted = f"{timing[0]:.0f} ms" if timing[0] is not None else "not reported"
+    rows = drawn_rows(driver)
+    return f"first contentful paint {painted}, document loaded {timing[1]:.0f} ms, {rows} rows"
+
+
+def drawn_rows(driver: WebDriver) -> int:
+    """Table rows in the page's DOM, heads included."""
+    return int(driver.execute_script("return document.querySelectorAll('tr').length"))
+
+
+@pytest.mark.catalogue
+def test_a_5000_row_batch_draws_a_page_of_rows_and_its_run_fills_them_in(
+    catalogue, make_package, chrome, serve, tmp_path, capsys
+):
+    """The check, then a run of 5,000 rows: each table draws 200 rows, whatever the
+    batch's length, the statuses of those fill in as the run goes, and the other
+    pages are a link away. Times to first paint are printed."""
+    driver, steps = chrome, Steps(chrome, "long")
+    package = make_package()
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    # five rows that create a resource, and rows patching resources the dataset does
+    # not hold: each of those fails on its own once the dataset is read
+    lines = [",".join(["op", "package", "name", "url", "description", *REQUIRED])]
+    for n in range(LONG_BATCH):
+        op, name = ("create", f"Made {n}") if n % 1000 == 0 else ("patch", f"Missing {n}")
+        url = f"https://example.com/{n}" if op == "create" else ""
+        lines.append(",".join([op, package["name"], name, url, f"row {n}", *REQUIRED.values()]))
+    batch = desk / "long.csv"
+    batch.write_text("\n".join(lines) + "\n")
+    url, _ = serve(catalogue.url)
+    driver.get(url)
+
+    drop(driver, batch)
+    timed = {"check": first_paint(driver)}
+    assert (
+        f"{LONG_BATCH} rows: {LONG_BATCH} ready" in driver.find_element(By.ID, "check-counts").text
+    )
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#batch-table tbody tr")) == 200
+    assert (
+        "Showing rows 1 to 200 of 5,000 (page 1 of 25)."
+        in driver.find_element(By.ID, "check-pages").text
+    )
+    steps.shot("check")
+
+    enter_token(driver, catalogue.editor_token)
+    click_and_load(driver, By.ID, "run-button")
+    timed["run under way"] = first_paint(driver)
+    steps.shot("run-under-way")
+    # the rows drawn get their statuses from the page's polls, not from a reload
+    wait(driver).until(lambda d: "waiting" not in statuses(d, "run-table"))
+    shown = statuses(driver, "run-table")
+    assert len(shown) == 200
+    assert shown[0] == "done" and set(shown[1:]) == {"failed"}
+    wait(driver).until(
+        lambda d: "Run finished" in d.find_element(By.CSS_SELECTOR, "#run-job .state").text
+    )
+    summary = driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
+    assert "5 done, 4995 failed" in summary, summary
+    assert drawn_rows(driver) <= 2 * 200 + 2  # two tables of 200 rows and their heads
+    steps.shot("run-finished")
+
+    # the last page: another 200 rows at most, row 5,001 with its status
+    click_and_load(driver, By.CSS_SELECTOR, "#run-pages .page-last")
+    timed["last page"] = first_paint(driver)
+    assert (
+        "Showing rows 4,801 to 5,000 of 5,000 (page 25 of 25)."
+        in driver.find_element(By.ID, "run-pages").text
+    )
+    last = driver.find_element(By.CSS_SELECTOR, '#run-table tr[data-row="5001"] td.status')
+    assert last.text == "failed"
+    assert drawn_rows(driver) <= 2 * 200 + 2
+    steps.shot("last-page")
+    stored = [r["name"] for r in resources_of(catalogue, package["id"])]
+    assert sorted(stored) == [f"Made {n}" for n in range(0, LONG_BATCH, 1000)]
+
+    with capsys.disabled():
+        for step, figures in timed.items():
+            print(f"\n{LONG_BATCH:,}-row batch, the page at '{step}': {figures}")

@@ -20,7 +20,8 @@ on its own; rows of other datasets go on.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Generator, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from loader.model import MAKING_OPS, TARGETING_OPS, CheckedRow, Op, Outcome, Row
 from loader.pipeline.operations import Action, Operation, Plan, RowFailure, RowSkipped
 from loader.pipeline.plan import rules
 from loader.pipeline.plan.changes import Changes
-from loader.pipeline.plan.lookup import Lookups
+from loader.pipeline.plan.lookup import READS_AT_ONCE, Lookups
 from loader.pipeline.plan.reload import with_reloads
 from loader.pipeline.plan.resume import found_saved
 from loader.pipeline.plan.state import Datasets, DatasetState, ResourceState
@@ -80,6 +81,62 @@ class Planner:
         rows = list(rows)
         self.lookups.prefetch(row.package for row in rows if row.package)
         self.changes.files.read_ahead(row.upload for row in rows if row.upload is not None)
+        return self._plan_rows(rows)
+
+    def by_dataset(
+        self,
+        rows: Iterable[CheckedRow],
+        unmade: Mapping[tuple[str, str], int] | None = None,
+        threads: int = READS_AT_ONCE,
+    ) -> Generator[Plan, None, None]:
+        """Plan the rows a dataset at a time, each dataset as soon as its read is
+        back, so that its calls can start while other datasets are still being read.
+
+        Each dataset's rows are planned in sheet order, as `plan` plans them, and
+        no row of one dataset depends on a row of another: the Plans together are
+        `plan`'s. A dataset named by its name in some rows and by its id in others
+        is one dataset, planned once. A row that names no dataset (only a resource
+        id) might belong to any of them: a batch holding one is planned whole, as
+        one Plan. Closing the iterator early stops the reads not yet made.
+        """
+        rows = list(rows)
+        if any(not row.package for row in rows):
+            yield self.plan(rows, unmade)
+            return
+        self._unmade = dict(unmade or {})
+        groups: dict[str, list[CheckedRow]] = {}
+        for row in rows:
+            groups.setdefault(str(row.package), []).append(row)
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="look-up")
+        try:
+            # what every dataset's planning asks once, asked beside the first reads
+            once = pool.submit(self.lookups.read_once)
+            reads = {pool.submit(self._read_ahead, group): name for name, group in groups.items()}
+            once.result()
+            for read in as_completed(reads):
+                name = reads[read]
+                if name not in groups:
+                    continue  # planned already, under another name of its dataset
+                names = [name]
+                package = read.result()
+                if package is not None:
+                    self.lookups.fetched(name, package)
+                    names += [n for n in (package["name"], package["id"]) if n in groups]
+                same = {row.number: row for n in dict.fromkeys(names) for row in groups.pop(n)}
+                yield self._plan_rows([same[number] for number in sorted(same)])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_ahead(self, rows: list[CheckedRow]) -> dict[str, Any] | None:
+        """The dataset these rows name, read, and the files they upload, hashed (in a
+        worker: each dataset is ready to plan when its read is back)."""
+        for row in rows:
+            if row.upload is not None:
+                self.changes.files.read_one(row.upload)
+        return self.lookups.fetch(str(rows[0].package))
+
+    def _plan_rows(self, rows: list[CheckedRow]) -> Plan:
+        """Plan these rows in their order; a row that cannot be planned fails alone."""
         operations: list[Operation] = []
         failures: list[Outcome] = []
         for row in rows:

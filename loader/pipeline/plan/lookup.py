@@ -20,6 +20,11 @@ from loader.errors import SchemaError
 from loader.pipeline.operations import look_up
 from loader.schema import Schema, choice_key, schema_from_scheming
 
+# Datasets read at once while planning. The reads of a whole batch are mostly
+# waiting (on the network, or on the catalogue's workers): four keep a remote
+# catalogue busy without queueing at a local one, whose few workers are the limit.
+READS_AT_ONCE = 4
+
 
 class Lookups:
     """What the planner reads of one catalogue, each thing read once."""
@@ -34,23 +39,35 @@ class Lookups:
         self._old_ckan: bool | None = None
         self._spellings: dict[str, dict[str, str]] | None = None
 
-    def prefetch(self, names: Iterable[str], threads: int = 4) -> None:
+    def prefetch(self, names: Iterable[str], threads: int = READS_AT_ONCE) -> None:
         """Look several datasets up at once (reads only, so lanes do not matter);
         a name that cannot be looked up is left for its row to fail on."""
         wanted = [n for n in dict.fromkeys(names) if n not in self._packages]
         if len(wanted) < 2:
             return
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="look-up") as pool:
-            found = list(pool.map(self._fetch, wanted))
+            found = list(pool.map(self.fetch, wanted))
         for name, package in zip(wanted, found, strict=True):
             if package is not None:
-                self._fetched[name] = package
+                self.fetched(name, package)
 
-    def _fetch(self, name: str) -> dict[str, Any] | None:
+    def fetch(self, name: str) -> dict[str, Any] | None:
+        """A dataset read ahead of its rows (from any thread); None when it cannot be
+        read, which its rows then say, in their own words, when they are planned."""
         try:
             return self.catalogue.package(name)
         except CatalogueError:
             return None
+
+    def fetched(self, name: str, package: dict[str, Any]) -> None:
+        """A dataset read ahead (`fetch`), kept until a row asks for it by `name`."""
+        self._fetched[name] = package
+
+    def read_once(self) -> None:
+        """Ask now what planning asks once whatever the rows (where the token may
+        write, how the catalogue spells its choices), e.g. beside the first reads."""
+        self.permissions()
+        self.spell({})
 
     def package(self, name_or_id: str) -> dict[str, Any]:
         """The dataset a row names, by name or id, as first read."""

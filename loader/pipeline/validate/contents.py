@@ -488,7 +488,7 @@ def _delimiter(lines: list[str]) -> str:
 
 
 def _blank(cells: list[str]) -> bool:
-    return not any(c.strip() for c in cells)
+    return not any(map(str.strip, cells))
 
 
 @dataclass
@@ -536,7 +536,7 @@ Sampled = list[tuple[int, int, list[str]]]  # (start line, end line, cells) of r
 def heading_index(sample: Sampled) -> int:
     """The heading row among the first rows: the first holding about as many values
     as most rows do (so that a title line above the table is passed over)."""
-    counts = [sum(1 for c in cells if c.strip()) for _, _, cells in sample]
+    counts = [sum(map(bool, map(str.strip, cells))) for _, _, cells in sample]
     modal = Counter(counts).most_common(1)[0][0]
     return next(i for i, n in enumerate(counts) if n >= modal - 1)
 
@@ -587,13 +587,10 @@ def _columns(letters: list[str]) -> str:
 def table_findings(path: Path, on_chunk: Callable[[bytes], object] | None = None) -> list[Finding]:
     """What would break the DataStore load of a delimited text file, read once, streamed."""
     decoded = _Decoded(path, on_chunk)
-    chunks = decoded.lines()
+    feed = _Feed(decoded.lines())
     try:
-        first = next(chunks, [])
-        delimiter = _delimiter(first)
-        lines = chain(first, chain.from_iterable(chunks), [_END])
-        reader = csv.reader(lines, delimiter=delimiter)
-        found = _rows(reader, _DELIMITERS[delimiter])
+        delimiter = _delimiter(feed.peek())
+        found = _rows(feed, delimiter)
     except LineTooLong as long:
         detail = (
             f"line {long.line} runs on for more than {MAX_LINE:,} characters without a "
@@ -608,6 +605,43 @@ def table_findings(path: Path, on_chunk: Callable[[bytes], object] | None = None
 _END = "\ue000end of file\ue000"
 
 
+class _Feed:
+    """A file's lines, a line at a time for a CSV reader (the heading's sample), or
+    a chunk at a time for the rest (`chunks`), which mostly needs no reader."""
+
+    def __init__(self, chunks: Iterator[list[str]]):
+        self._chunks = chunks
+        self._chunk: list[str] = []
+        self._at = 0
+        self.ended = False  # every line was read (so a reader reading it is at its end)
+
+    def peek(self) -> list[str]:
+        """The lines of the first chunk, without reading them."""
+        if not self._chunk:
+            self._chunk = next(self._chunks, [])
+        return self._chunk
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        while self._at >= len(self._chunk):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self.ended = True
+                raise StopIteration
+            self._chunk, self._at = chunk, 0
+        self._at += 1
+        return self._chunk[self._at - 1]
+
+    def chunks(self) -> Iterator[list[str]]:
+        """The lines not read yet, a chunk at a time."""
+        rest, self._chunk, self._at = self._chunk[self._at :], [], 0
+        if rest:
+            yield rest
+        yield from self._chunks
+
+
 @dataclass
 class _ReaderAt:
     """Where a CSV reader is: the line before the row just read, the line before the
@@ -618,8 +652,9 @@ class _ReaderAt:
     cells: list[str] = field(default_factory=list)
 
 
-def _rows(reader: Any, separator: str) -> list[Finding]:
+def _rows(feed: _Feed, delimiter: str) -> list[Finding]:
     """Find the heading row, then compare every row with it."""
+    reader = csv.reader(chain(feed, [_END]), delimiter=delimiter)
     place = _ReaderAt()
     try:
         sample = _first_rows_of(reader, place)
@@ -627,11 +662,13 @@ def _rows(reader: Any, separator: str) -> list[Finding]:
             return [
                 Finding(problems.UPLOAD_EMPTY, {"detail": "it holds no text, or blank lines only"})
             ]
-        found, ragged = _heading(sample, separator)
+        found, ragged = _heading(sample, _DELIMITERS[delimiter])
         place.last, place.before = sample[-1][0] - 1, reader.line_num
-        _rest(reader, place, ragged)
+        end: int = reader.line_num
+        if place.cells != [_END] and not feed.ended:
+            end = _rest(feed, delimiter, place, ragged)
         if place.cells != [_END]:
-            found.append(_unclosed(place.last + 1, reader.line_num - 1))
+            found.append(_unclosed(place.last + 1, end - 1))
     except csv.Error:  # the one the reader raises here: a cell past its size limit
         detail = (
             f"line {place.before + 1} holds a cell of more than {csv.field_size_limit():,} "
@@ -670,18 +707,74 @@ def _heading(sample: Sampled, separator: str) -> tuple[list[Finding], _Ragged]:
     return found, ragged
 
 
-def _rest(reader: Any, place: _ReaderAt, ragged: _Ragged) -> None:
-    """Every row after the sample, held to the heading's width (local names: the
-    loop runs once a line of a file that may hold millions)."""
+def _rest(feed: _Feed, delimiter: str, place: _ReaderAt, ragged: _Ragged) -> int:
+    """Every row after the sample, held to the heading's width; returns the number of
+    the last line read (the end-of-file marker's, as a reader counts it).
+
+    A chunk of plain lines (no quote, so each line is one row, and nothing a CSV
+    reader reads differently from a split at the separator) is checked without
+    the reader, a chunk at a time (most files are only that). From the first
+    chunk that is not plain on, a reader reads the rest, row by row.
+    """
+    line = place.before  # lines read so far
+    chunks = feed.chunks()
+    for chunk in chunks:
+        joined = "\n".join(chunk)
+        if not _plain(joined, chunk):
+            place.last, place.before = line - 1, line
+            reader = csv.reader(
+                chain(chunk, chain.from_iterable(chunks), [_END]), delimiter=delimiter
+            )
+            return _read_rest(reader, line, place, ragged)
+        if not _all_as_wide(joined, len(chunk), delimiter, ragged.width):
+            for number, text in enumerate(chunk, start=line + 1):
+                cells = text.count(delimiter) + 1
+                if cells != ragged.width and text.replace(delimiter, "").strip():
+                    ragged.note(number, number, cells)
+        line += len(chunk)
+    place.cells = [_END]
+    return line + 1
+
+
+def _plain(joined: str, lines: list[str]) -> bool:
+    """Whether a CSV reader would read each of these lines as one row, split at the
+    separator: no quote, no NUL, a carriage return only at a line's end, and no
+    line longer than the reader's cell limit."""
+    if '"' in joined or "\x00" in joined:
+        return False
+    if "\r" in joined and joined.count("\r") != joined.count("\r\n") + joined.endswith("\r"):
+        return False
+    limit = csv.field_size_limit()
+    return len(joined) <= limit or max(map(len, lines), default=0) <= limit
+
+
+# Every byte but the separator's and the line break's, for bytes.translate to drop.
+_ALL_BUT = {d: bytes(b for b in range(256) if b not in (ord(d), ord("\n"))) for d in _DELIMITERS}
+
+
+def _all_as_wide(joined: str, count: int, delimiter: str, width: int) -> bool:
+    """Whether each of `count` plain lines holds exactly `width` cells: with all but
+    separators and line breaks dropped (a C loop over the bytes), the lines must
+    read as `width - 1` separators each."""
+    kept = joined.encode("utf-8", "replace").translate(None, _ALL_BUT[delimiter])
+    one = delimiter.encode() * (width - 1)
+    return kept == (one + b"\n") * (count - 1) + one
+
+
+def _read_rest(reader: Any, offset: int, place: _ReaderAt, ragged: _Ragged) -> int:
+    """The rows left, read by a reader that starts after line `offset`; returns the
+    number of the last line it read (local names: the loop runs once a line of a
+    file that may hold millions)."""
     width = ragged.width
     before, last, cells = place.before, place.last, place.cells
     try:
         for cells in reader:
             if len(cells) != width and not _blank(cells) and cells != [_END]:
-                ragged.note(before + 1, reader.line_num, len(cells))
-            last, before = before, reader.line_num
+                ragged.note(before + 1, offset + reader.line_num, len(cells))
+            last, before = before, offset + reader.line_num
     finally:
         place.before, place.last, place.cells = before, last, cells
+    return offset + int(reader.line_num)
 
 
 def _unclosed(line: int, last: int) -> Finding:

@@ -45,7 +45,9 @@
 
   function poll(box) {
     const tick = function () {
-      const url = box.dataset.poll + "?since=" + Number(box.dataset.since || 0);
+      // only the rows drawn (one page of them), and only those finished since the last poll
+      const url = box.dataset.poll + "?since=" + Number(box.dataset.since || 0) +
+        "&first=" + Number(box.dataset.first || 0) + "&last=" + Number(box.dataset.last || -1);
       fetch(url, { credentials: "same-origin", cache: "no-store" })
         .then(function (response) {
           if (!response.ok) throw new Error("HTTP " + response.status);
