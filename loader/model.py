@@ -48,9 +48,15 @@ CLEAR = "<clear>"
 
 # Columns the loader writes beside a batch's own: the result workbook's outcome
 # columns, and the due report's dates. A sheet carrying every heading of one
-# set is still a batch: the reader ignores those columns, so a result or a
-# due report can be run as the next batch.
-RESULT_COLUMNS = ("status", "action", "package_id", "resource_url", "error", "code")
+# set is still a batch: the reader ignores those columns wherever they stand,
+# so a result or a due report can be run as the next batch.
+#
+# On the Results sheet the outcome leads (what became of the row, what was
+# done, what went wrong: read first, without scrolling past the batch), and
+# the catalogue's addresses for the row close it.
+RESULT_LEADING = ("status", "action", "error", "code")
+RESULT_TRAILING = ("resource_url", "package_id")
+RESULT_COLUMNS = RESULT_LEADING + RESULT_TRAILING
 DUE_COLUMNS = ("last_updated", "due_date", "days_overdue")
 # The headings that mark a sheet as a result (`code` came later; it is ignored too).
 RESULT_MARKS = frozenset(RESULT_COLUMNS) - {"code"}

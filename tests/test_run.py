@@ -28,7 +28,9 @@ def test_check_batch_gives_every_row_one_outcome_and_a_data_frame(tmp_path):
     assert list(frame["format"]) == ["CSV", "csv"]
     assert frame.loc[0, "code"] == "invalid-choice"
     assert "did you mean 'csv'?" in frame.loc[0, "error"]
-    assert list(frame.columns[:3]) == ["row", *list(DOCUMENT)[:2]]
+    # the Results sheet's columns, in its order: the outcome first
+    assert list(frame.columns[:7]) == ["row", "status", "action", "error", "code", "op", "package"]
+    assert list(frame.columns[-2:]) == ["resource_url", "package_id"]
 
 
 def test_run_batch_reports_upload_bytes_and_leaves_the_catalogue_as_it_was(tmp_path):

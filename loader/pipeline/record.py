@@ -67,7 +67,7 @@ class Recorder:
             if all(p.warning for p in row_problems):
                 continue
             field_errors: dict[str, str] = {}
-            for p in row_problems:
+            for p in blocking(row_problems):  # warnings are marked as such, apart
                 if p.column is not None:
                     field_errors[p.column] = "\n".join(
                         filter(None, [field_errors.get(p.column), p.message])
