@@ -7,6 +7,8 @@ batch file --read--> Batch(rows) --validate--> Problems + CheckedRows
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -149,9 +151,39 @@ class Outcome:
     error: str = ""
     field_errors: dict[str, str] = field(default_factory=dict)  # column -> message
     code: str = ""  # a code of loader.problems when the row did not get done
+    # what the row's operation does (an Action: "create", "patch", "noop"...), once planned
+    operation: str = ""
     # the resource as the catalogue saved it ({} once deleted), for the journal: undo
     # compares it with the resource now to tell whether someone changed it since
     saved: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+# How a dry run counts the rows that would run: by what they would do.
+WOULD = {
+    "noop": "would change nothing",
+    "create": "would be created",
+    "update": "would be updated",
+    "patch": "would be patched",
+    "delete": "would be deleted",
+    "touch": "would be marked refreshed",
+}
+
+
+def tally_key(status: str, operation: str, dry_run: bool) -> str:
+    """What a summary counts a row as: its status, or (in a dry run, for a row that
+    would run) what it would do: "would change nothing", "would be patched"..."""
+    if dry_run and status == Status.NOT_RUN and operation in WOULD:
+        return WOULD[operation]
+    return str(status)
+
+
+def tally(outcomes: Iterable[Outcome], dry_run: bool) -> dict[str, int]:
+    """How many rows each `tally_key` counts, what rows would do first (in WOULD's
+    order), then the statuses (in Status's order): "397 would change nothing, 3
+    would be patched, 1 failed"."""
+    counts = Counter(tally_key(o.status, o.operation, dry_run) for o in outcomes)
+    order = [*WOULD.values(), *(str(s) for s in Status)]
+    return {key: counts[key] for key in order if counts[key]}
 
 
 @dataclass(frozen=True)

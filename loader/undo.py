@@ -370,7 +370,11 @@ def _record_covered(recorder: Recorder, touched: list[Touched], dry_run: bool) -
 
 
 def _covered(number: int, entry: Touched, carrier: Outcome, dry_run: bool) -> Outcome:
-    common: dict[str, Any] = {"resource_id": carrier.resource_id, "package_id": carrier.package_id}
+    common: dict[str, Any] = {
+        "resource_id": carrier.resource_id,
+        "package_id": carrier.package_id,
+        "operation": carrier.operation,  # the carrier's operation undoes this row too
+    }
     if carrier.status == Status.DONE or (dry_run and carrier.status == Status.NOT_RUN):
         verb = "would be put back" if dry_run else "put back"
         action = f"{verb} with row {entry.last}"

@@ -162,7 +162,7 @@ def run(
     what = "Dry run" if result.summary.dry_run else "Run"
     say(
         f"{what} of {batch_path.name} on {catalogue.url}: {plural(len(result.outcomes), 'row')} "
-        f"({_counts(result.counts())}) in {result.summary.duration:.1f} s. "
+        f"({_counts(result.tally())}) in {result.summary.duration:.1f} s. "
         f"Results: {result.result_path}"
     )
     sys.exit(result.exit_code)
@@ -204,7 +204,7 @@ def undo(
     where = f" Results: {result.result_path}" if result.result_path else ""
     say(
         f"{what} of {result_path.name} on {catalogue.url}: "
-        f"{plural(len(result.outcomes), 'row')} ({_counts(result.counts()) or 'nothing'}) "
+        f"{plural(len(result.outcomes), 'row')} ({_counts(result.tally()) or 'nothing'}) "
         f"in {result.summary.duration:.1f} s." + where
     )
     sys.exit(result.exit_code)

@@ -39,6 +39,7 @@ def dry_run(plan: Plan, catalogue: CatalogueAPI, recorder: Recorder) -> None:
                 resource_id=op.resource_id,
                 package_id=op.package_id,
                 resource_url=_page(catalogue, op, op.resource_id),
+                operation=op.action,
             )
         )
 
@@ -289,6 +290,7 @@ def _unsent(op: Operation, status: Status, error: str, code: str) -> Outcome:
         package_id=op.package_id,
         error=error,
         code=code,
+        operation=op.action,
     )
 
 
@@ -320,6 +322,7 @@ def _done(
         op.package_id,
         _page(catalogue, op, resource_id_out),
         saved=saved,
+        operation=op.action,
     )
 
 
@@ -353,6 +356,7 @@ def _failed(
         field_errors=error.field_errors,
         code=problem.code,
         saved=partial,
+        operation=op.action,
     )
 
 

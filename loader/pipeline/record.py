@@ -115,6 +115,7 @@ class Recorder:
                     package_id=op.package_id,
                     error=problems.INTERRUPTED.message(),
                     code=problems.INTERRUPTED.code,
+                    operation=op.action,
                 )
             )
 

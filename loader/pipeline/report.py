@@ -36,12 +36,14 @@ from loader.model import (
     RESULT_COLUMNS,
     RESULT_LEADING,
     RESULT_TRAILING,
+    WOULD,
     Batch,
     Outcome,
     Problem,
     Row,
     RunSummary,
     Status,
+    tally,
 )
 from loader.spreadsheet import (
     BOLD,
@@ -223,6 +225,9 @@ def _summary_sheet(
         ("Rows", len(batch.rows)),
     ]
     lines += [(f"Rows {status}", counts.get(status, 0)) for status in Status]
+    if summary.dry_run:  # what the rows would do, after what became of them
+        would = tally(outcomes, dry_run=True)
+        lines += [(f"Rows that {key}", n) for key, n in would.items() if key in WOULD.values()]
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 60
     ws.append([text_cell(ws, "Item", font=BOLD), text_cell(ws, "Value", font=BOLD)])

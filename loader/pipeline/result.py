@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from loader import __version__
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
-from loader.model import Batch, Outcome, Problem, RunSummary, Status
+from loader.model import Batch, Outcome, Problem, RunSummary, Status, tally
 from loader.options import Listeners
 from loader.pipeline.journal import Journal, journal_path
 from loader.pipeline.record import Recorder
@@ -61,6 +61,11 @@ class RunResult:
         for outcome in self.outcomes:
             counts[str(outcome.status)] = counts.get(str(outcome.status), 0) + 1
         return counts
+
+    def tally(self) -> dict[str, int]:
+        """How many rows have each status; in a dry run, the rows that would run are
+        counted by what they would do ("397 would change nothing, 3 would be patched")."""
+        return tally(self.outcomes, self.summary.dry_run)
 
     def to_frame(self) -> pandas.DataFrame:
         """The rows and their outcomes as a pandas DataFrame, one row per batch row.
