@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backends import fail
+
+# Never the machine's keychain: keyring's failing backend ("no keychain") for this process
+# and every process a test starts, until a test sets a keychain of its own (keychains.py).
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "dev" / "ckan_stack.py"
@@ -100,3 +106,22 @@ def make_package(catalogue: Catalogue) -> Iterator[Callable[..., dict]]:
     yield make
     for package_id in made:
         admin.action.dataset_purge(id=package_id)
+
+
+@pytest.fixture(autouse=True)
+def no_keychain() -> Iterator[None]:
+    """Every test starts with no keychain, and leaves keyring as it found it."""
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
+
+
+@pytest.fixture
+def keychain():
+    """A keychain for this test: an in-memory one, as the system's would keep tokens."""
+    from keychains import MemoryKeychain
+
+    memory = MemoryKeychain()
+    keyring.set_keyring(memory)
+    return memory

@@ -169,7 +169,7 @@ def test_a_refused_token_from_the_environment_is_dropped_and_the_page_asks(page,
     monkeypatch.setattr(library, "who", refuse)
     client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
     body = client.get("/").get_data(as_text=True)
-    assert "The token from CKAN_API_KEY was not accepted" in body
+    assert "The token from $CKAN_API_KEY was not accepted" in body
     assert 'type="password" id="api_key"' in body
     assert not workspace.access.has_token
 

@@ -246,7 +246,10 @@ def writing(ckan_help: str) -> Decorator:
         "access",
         Writing,
         ckan_option(ckan_help),
-        api_key_file_option("A file holding the API token (otherwise $CKAN_API_KEY, or a prompt)."),
+        api_key_file_option(
+            "A file holding the API token (otherwise $CKAN_API_KEY, the keychain (see login), "
+            "or a prompt)."
+        ),
         click.option(
             "--yes", is_flag=True, help="Do not ask before writing to the production catalogue."
         ),
@@ -263,7 +266,8 @@ reading: Decorator = packed(
     Reading,
     ckan_option("The catalogue to read: a URL, or test / prod (default: $CKAN_URL)."),
     api_key_file_option(
-        "A file holding the API token (otherwise $CKAN_API_KEY); needed only for private datasets."
+        "A file holding the API token (otherwise $CKAN_API_KEY, or the keychain (see login)); "
+        "needed only for private datasets."
     ),
     click.option(
         "--organization",

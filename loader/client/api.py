@@ -35,6 +35,7 @@ class Permissions:
     anywhere: bool = False  # a sysadmin
     organizations: frozenset[str] = frozenset()  # ids of organizations it edits
     datasets: frozenset[str] = frozenset()  # ids of datasets it edits as a collaborator
+    organization_names: tuple[str, ...] = ()  # the organizations it edits, by name (for people)
 
     def may_write(self, package: dict[str, Any]) -> bool:
         """Whether the user may change this dataset's resources."""
@@ -175,6 +176,7 @@ class Catalogue:
             name,
             organizations=frozenset(o["id"] for o in organizations),
             datasets=frozenset(c["package_id"] for c in shared),
+            organization_names=tuple(sorted(str(o.get("name") or o["id"]) for o in organizations)),
         )
 
     def package(self, name_or_id: str) -> dict[str, Any]:

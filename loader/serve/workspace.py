@@ -63,9 +63,15 @@ class DueReport:
 class Workspace:
     """The batches, catalogue access and jobs of one server."""
 
-    def __init__(self, folder: Path, catalogue_url: str | None, api_key: str | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        catalogue_url: str | None,
+        api_key: str | None = None,
+        token_source: str = "$CKAN_API_KEY",
+    ):
         self.folder = folder.resolve()
-        self.access = CatalogueAccess(catalogue_url, api_key)
+        self.access = CatalogueAccess(catalogue_url, api_key, token_source)
         # how batches are checked, and previewed and run: the target's limits, built once
         self.options = library.check_options(catalogue_url)
         self.scratch = Path(tempfile.mkdtemp(prefix="bcdc-loader-serve-"))
