@@ -351,6 +351,15 @@ UPLOAD_OUTSIDE = _register(
     "folder: move the file there, or name its folder with --files-from",
     "validate",
 )
+UPLOAD_WINDOWS_PATH = _register(
+    "upload-windows-path",
+    "Path on another computer",
+    "the file to upload is given by a Windows drive letter (`C:\\...`) or network path "
+    "(`\\\\server\\...`), which a computer that is not Windows cannot reach",
+    "'{text}' is a path on a Windows computer ({where}); this computer runs another system "
+    "and cannot reach it. Write the file's path from the batch's folder instead{hint}",
+    "validate",
+)
 UPLOAD_UNREADABLE = _register(
     "upload-unreadable",
     "File unreadable",

@@ -20,6 +20,7 @@ from loader.export import export_batch
 from loader.model import CLEAR, Outcome, blocking
 from loader.options import CheckOptions, Listeners, RunOptions
 from loader.pipeline.read import BATCH_SUFFIXES
+from loader.pipeline.validate.batch import upload_path
 from loader.run import check_batch, run_batch
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "export",
     "is_production",
     "run",
+    "upload_path",
     "upload_sizes",
     "who",
 ]
@@ -210,7 +212,8 @@ def due(catalogue: CatalogueAPI, path: Path, *, organizations: list[str]) -> lis
 def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
     """Bytes of the file each row names, by row number: the bytes bar's whole.
 
-    Paths resolve as on the command line: relative to the batch's folder.
+    Paths resolve as on the command line: relative to the batch's folder, a
+    path written on Windows (`files\\a.csv`) as the check reads it.
     """
     base = batch_path.resolve().parent
     sizes: dict[int, int] = {}
@@ -218,7 +221,7 @@ def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
         upload = values.get("upload")
         if not upload or upload == CLEAR:
             continue
-        path = base / Path(upload).expanduser()
+        path = upload_path(base, upload)
         if path.is_file():
             sizes[number] = path.stat().st_size
     return sizes

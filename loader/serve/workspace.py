@@ -151,8 +151,8 @@ class Workspace:
             named = values.get("upload", "")
             if not named or named == library.CLEAR:
                 continue
-            target = (self.dropped_folder / named).resolve()
-            source = self.dropped_folder / Path(named).name
+            target = library.upload_path(self.dropped_folder, named).resolve()
+            source = self.dropped_folder / target.name
             if (
                 target != source
                 and not target.exists()
