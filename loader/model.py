@@ -24,6 +24,7 @@ class Op(StrEnum):
     PATCH = "patch"
     DELETE = "delete"
     UPSERT = "upsert"
+    REORDER = "reorder"  # put a dataset's resources in the order the batch's rows name them
 
 
 # Rows that give the whole resource: every required field, and an update
@@ -166,6 +167,7 @@ WOULD = {
     "patch": "would be patched",
     "delete": "would be deleted",
     "touch": "would be marked refreshed",
+    "reorder": "would put a dataset's resources in order",
 }
 
 

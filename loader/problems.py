@@ -296,6 +296,14 @@ DUPLICATE_CREATE = _register(
     "row {other} already creates {target}; a dataset should hold one resource of a name",
     "validate",
 )
+DUPLICATE_REORDER = _register(
+    "duplicate-reorder",
+    "Dataset reordered twice",
+    "two reorder rows name one dataset; one says its order",
+    "row {other} already puts the resources of dataset '{package}' in order; keep one "
+    "reorder row a dataset",
+    "validate",
+)
 UPLOAD_MISSING = _register(
     "upload-missing",
     "File missing",
@@ -655,6 +663,15 @@ CHANGED_AFTER_RUN = _register(
     "the resource is no longer as the run left it (someone changed it since), so undo "
     "leaves it alone unless --force",
     "resource '{name}' ({resource_id}) {detail}; undo leaves it alone (--force undoes it anyway)",
+    "undo",
+)
+ORDER_CHANGED_AFTER_RUN = _register(
+    "order-changed-after-run",
+    "Order changed after the run",
+    "the dataset's resources are no longer in the order the run left them (someone moved, "
+    "added or deleted one since), so undo leaves the order alone unless --force",
+    "the resources of dataset '{package}' are no longer in the order the run left them; "
+    "undo leaves their order alone (--force puts back the order they had before the run)",
     "undo",
 )
 GONE_AFTER_RUN = _register(

@@ -108,7 +108,7 @@ def run_batch(
             checked, in_doubt = _resumed(run.recorder, checked, earlier)
             planner = Planner(
                 catalogue, schema, force_upload=options.force_upload, touch=options.touch,
-                in_doubt=in_doubt,
+                in_doubt=in_doubt, done=earlier.named() if earlier else None,
             )  # fmt: skip
             run.prove_token(catalogue)
             plan = _plan(planner, batch, problems, checked, run.recorder)

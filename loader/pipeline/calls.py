@@ -31,6 +31,7 @@ API_ACTIONS = {
     Action.PATCH: "resource_patch",
     Action.DELETE: "resource_delete",
     Action.TOUCH: "update_resource_refresh_timestamp",
+    Action.REORDER: "package_resource_reorder",
     Action.NOOP: "",
 }
 _FOLDABLE = (Action.CREATE, Action.UPDATE, Action.PATCH, Action.DELETE)
@@ -79,6 +80,11 @@ class Call:
         if op.action == Action.CREATE:
             data = {"package_id": op.package_id, **op.fields}
             return Answer({op.row: catalogue.write_resource(self.action, data, op.upload)})
+        if op.action == Action.REORDER:  # the order's ids, as the lane knows them now
+            saved = catalogue.reorder_resources(
+                op.package_id, [str(p.resource_id) for p in op.order]
+            )
+            return Answer({op.row: {"order": saved}})
         assert resource_id is not None, "a call on an existing resource needs its id"
         if op.action == Action.DELETE:
             catalogue.delete_resource(resource_id)
@@ -158,7 +164,9 @@ def calls_for(lane: Sequence[Operation], fold: bool = True) -> list[Call]:
 
     for op in lane:
         if op.action == Action.NOOP:
-            calls.append(single(op))  # sends nothing: it need not end a fold
+            if _depends(op, pending):  # it names what the fold creates: after the fold
+                flush()
+            calls.append(single(op))  # sends nothing: otherwise it need not end a fold
         elif fold and op.action in _FOLDABLE and op.upload is None:
             if _depends(op, pending):
                 flush()

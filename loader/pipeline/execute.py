@@ -9,6 +9,7 @@ calls already sent finish and marks the rest `not run`; a hard interrupt
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +19,9 @@ from typing import Any
 from loader import problems
 from loader.client import CatalogueAPI, CatalogueError, Invalid, NotAuthorized, Unreachable
 from loader.model import Outcome, Status
-from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
+from loader.pipeline.calls import API_ACTIONS, REVISE, Answer, Call, calls_for, single
 from loader.pipeline.keep import keep_file, replaces_file
-from loader.pipeline.operations import Action, Operation, Plan
+from loader.pipeline.operations import Action, Operation, Plan, placed_ids
 from loader.pipeline.record import Recorder
 from loader.pipeline.settle import settle
 from loader.pipeline.verify import landed
@@ -140,6 +141,9 @@ class _Lane:
             self.run_call(call)
 
     def run_call(self, call: Call) -> None:
+        if call.action == API_ACTIONS[Action.REORDER]:  # with the ids of what the lane created
+            (op,) = call.operations
+            call = single(dataclasses.replace(op, order=placed_ids(op.order, self.created)))
         ids, skipped = _resolve(call, self.created)
         if not skipped and self.keep_replaced is not None:
             call, skipped = self._keep_files(call, self.keep_replaced)

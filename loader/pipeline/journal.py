@@ -125,6 +125,15 @@ class Earlier:
         """Rows the earlier runs finished: they are not run again."""
         return {n: o for n, o in self.outcomes.items() if o.status == Status.DONE}
 
+    def named(self) -> dict[int, str]:
+        """The resources the finished rows name, by row (a delete names none): where a
+        reorder row, run on a resume, finds their places."""
+        return {
+            n: o.resource_id
+            for n, o in self.done().items()
+            if o.resource_id and self.actions.get(n) not in ("delete", "reorder")
+        }
+
 
 _OUTCOME_FIELDS = {f.name for f in dataclasses.fields(Outcome)}
 # outcomes that leave a row in doubt: its request may or may not have been saved

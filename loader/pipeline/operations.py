@@ -10,7 +10,7 @@ makes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 from loader import problems
 from loader.client import CatalogueError, NotAuthorized, NotFound
 from loader.model import Outcome, Status
-from loader.pipeline.diff import Change
+from loader.pipeline.diff import Change, show
 from loader.problems import ProblemType
 
 
@@ -31,6 +31,7 @@ class Action(StrEnum):
     PATCH = "patch"
     DELETE = "delete"
     TOUCH = "touch"  # only last_modified: the file is unchanged, the refresh is recorded
+    REORDER = "reorder"  # the dataset's resources put in an order (one call a dataset)
     NOOP = "noop"  # nothing to send: the row asks for what is already there
 
 
@@ -41,6 +42,16 @@ _PAST = {
     Action.DELETE: "deleted",
     Action.TOUCH: "touched",
 }
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One resource in the order a reorder asks for: by id, or (not made yet) by the row
+    of this batch that creates it."""
+
+    resource_id: str | None
+    name: str
+    made_by_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,8 @@ class Operation:
     note: str = ""  # said after what the operation does (e.g. what a resume found)
     # other resources of the dataset that break today's rules (see DatasetState.failing)
     blocked_by: tuple[str, ...] = ()
+    # a reorder: every resource of the dataset, in the order asked for
+    order: tuple[Placed, ...] = ()
 
     def describe(self, tense: str = "would") -> str:
         """What the operation does, in words: tense is "would", "did" or "tried"."""
@@ -72,6 +85,11 @@ class Operation:
         unchanged += f" ({self.note})" if self.note else ""
         if self.action == Action.NOOP:
             return "no change" + unchanged
+        if self.action == Action.REORDER:
+            verb = "put" if tense == "did" else f"{tense} put"
+            words = f"{verb} the resources of dataset '{self.package_name}' in order"
+            moves = [_names(c.old) + " -> " + _names(c.new) for c in self.changes]
+            return words + "".join(f": {m}" for m in moves) + unchanged
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
         words = f"{verb} resource '{self.resource_name}'"
         # the file's full path: the editor sees exactly which file would be published
@@ -84,6 +102,25 @@ class Operation:
             if parts:
                 words += ": " + "; ".join(parts)
         return words + unchanged
+
+
+def placed_ids(order: tuple[Placed, ...], created: Mapping[int, str]) -> tuple[Placed, ...]:
+    """A reorder's order with the ids of the resources its batch created (`created`: by
+    the row that created each); a resource whose row did not create it is left out,
+    since it is not there."""
+    out = []
+    for placed in order:
+        resource_id = placed.resource_id
+        if resource_id is None and placed.made_by_row is not None:
+            resource_id = created.get(placed.made_by_row)
+        if resource_id is not None:
+            out.append(Placed(resource_id, placed.name, placed.made_by_row))
+    return tuple(out)
+
+
+def _names(names: list[str]) -> str:
+    """Resource names as an order shows them: 'Data', 'Docs', 'Old'."""
+    return ", ".join(show(name) for name in names)
 
 
 @dataclass

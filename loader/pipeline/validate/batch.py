@@ -185,15 +185,24 @@ def collisions(rows: Mapping[int, tuple[Op, Instance]]) -> dict[int, list[Found]
     """Rows that cannot all work, given that rows of one resource run in sheet order.
 
     A later row may act on what an earlier row creates or changes; what cannot
-    work is creating one name twice, or acting on a resource an earlier row
-    deleted (unless a row in between creates it again).
+    work is creating one name twice, acting on a resource an earlier row
+    deleted (unless a row in between creates it again), or two reorder rows
+    for one dataset.
     """
     by_target: dict[Target, list[int]] = defaultdict(list)
-    for number, (_, instance) in rows.items():
+    out: dict[int, list[Found]] = defaultdict(list)
+    reordered: dict[str, int] = {}  # dataset as written -> its reorder row
+    for number, (op, instance) in sorted(rows.items()):
+        if op == Op.REORDER:
+            package = str(instance.get("package") or "")
+            if package in reordered:
+                body = problems.DUPLICATE_REORDER.message(other=reordered[package], package=package)
+                out[number].append((problems.DUPLICATE_REORDER.code, "package", body))
+            reordered.setdefault(package, number)
+            continue
         target = _target(instance)
         if target is not None:
             by_target[target].append(number)
-    out: dict[int, list[Found]] = defaultdict(list)
     for target, numbers in by_target.items():
         _follow(target, sorted(numbers), {n: rows[n][0] for n in numbers}, out)
     return out
