@@ -143,3 +143,32 @@ def _forced():
     from loader.options import UndoOptions
 
     return UndoOptions(force=True)
+
+
+def test_a_resumed_run_still_orders_by_the_rows_the_first_run_did(catalogue, tmp_path):
+    import threading
+
+    from loader.options import Listeners
+
+    batch = write_batch(
+        tmp_path,
+        {"op": "patch", "package": PACKAGE, "name": "Guide", "description": "read me"},
+        {"op": "patch", "package": PACKAGE, "name": "Data 2024", "description": "latest"},
+        REORDER,
+    )
+    result_path = tmp_path / "results.xlsx"
+    stop = threading.Event()
+    first = run_batch(
+        batch,
+        catalogue,
+        result_path=result_path,
+        listeners=Listeners(on_outcome=lambda _outcome: stop.set()),  # stop after the first call
+        stop=stop,
+    )
+    assert [o.status for o in first.outcomes] == ["done", "done", "not run"]
+    assert order(catalogue) == ["Data 2023", "Data 2024", "Guide", "Licence"]
+
+    resumed = run_batch(batch, catalogue, RunOptions(resume=True), result_path=result_path)
+
+    assert resumed.exit_code == 0, [o.error for o in resumed.outcomes]
+    assert order(catalogue) == ["Guide", "Data 2024", "Data 2023", "Licence"]
