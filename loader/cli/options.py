@@ -24,7 +24,14 @@ from typing import Any
 import click
 
 from loader.cli.access import Reading, Writing, resolve_schema
-from loader.options import TARGETS_LIMIT, CheckOptions, MaxFileSize, RunOptions
+from loader.options import (
+    JOBS_DEFAULT,
+    JOBS_LIMIT,
+    TARGETS_LIMIT,
+    CheckOptions,
+    MaxFileSize,
+    RunOptions,
+)
 
 # What a click option makes of a command (and what a group of them makes).
 Decorator = Callable[[Any], Any]
@@ -200,8 +207,8 @@ run_options: Decorator = packed(
     click.option(
         "--jobs",
         "-j",
-        type=click.IntRange(1, 16),
-        default=1,
+        type=click.IntRange(JOBS_DEFAULT, JOBS_LIMIT),
+        default=JOBS_DEFAULT,
         show_default=True,
         help="Datasets worked on at once (rows of one dataset always run in order).",
     ),

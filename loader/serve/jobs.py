@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from loader.serve.library import RowOutcome
+from loader.serve.library import RowOutcome, tally_key
 from loader.text import show_size
 
 
@@ -71,6 +71,7 @@ class Job:
     bytes_sent: int = 0
     bytes_unsent: int = 0
     bytes_streaming: int = 0
+    told: str = ""  # the options it runs with that are not the defaults, in words
 
     @property
     def running(self) -> bool:
@@ -160,9 +161,9 @@ class Job:
         total = self.total if self.total is not None and running else len(self.rows)
         finished = len(outcomes) if running else len(self.rows)
         counts: dict[str, int] = {}
-        for outcome in outcomes.values():
-            status = self.shown_status(outcome)
-            counts[status] = counts.get(status, 0) + 1
+        for outcome in outcomes.values():  # a preview's rows, by what they would do
+            key = tally_key(outcome.status, outcome.operation, self.kind == "preview")
+            counts[key] = counts.get(key, 0) + 1
         bytes_done = self.bytes_done
         return {
             "state": self.state,
@@ -201,6 +202,7 @@ class Job:
     def _summary(self, finished: int, total: int, counts: dict[str, int]) -> str:
         """The job's state in a sentence."""
         what = "Preview" if self.kind == "preview" else "Run"
+        what += f" ({self.told})" if self.told else ""
         if self.state == "starting":
             return f"{what}: looking up the datasets and resources the batch names..."
         if self.state == "running":
@@ -210,7 +212,7 @@ class Job:
         if self.state == "finished":
             told = ", ".join(f"{n} {status}" for status, n in counts.items())
             return f"{what} finished in {self.seconds or 0:.1f} s: {told}."
-        return f"The {what.lower()} could not start: {self.message}"
+        return f"The {self.kind} could not start: {self.message}"
 
 
 def _is_web_address(url: str | None) -> bool:

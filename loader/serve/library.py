@@ -15,17 +15,20 @@ from typing import Protocol
 
 from loader.client import Catalogue, CatalogueAPI, CatalogueError, is_production
 from loader.due import due_report, write_due
-from loader.errors import LoaderError
+from loader.errors import LoaderError, SchemaError
 from loader.export import export_batch
-from loader.model import CLEAR, Outcome, blocking
-from loader.options import CheckOptions, Listeners, RunOptions
-from loader.pipeline.read import BATCH_SUFFIXES
+from loader.model import CLEAR, Outcome, blocking, tally_key
+from loader.options import JOBS_DEFAULT, JOBS_LIMIT, CheckOptions, Listeners, RunOptions
+from loader.pipeline.read import BATCH_SUFFIXES, sheet_names
 from loader.pipeline.validate.batch import upload_path
 from loader.run import check_batch, run_batch
+from loader.schema import Schema, schema_from_scheming
 
 __all__ = [
     "BATCH_SUFFIXES",
     "CLEAR",
+    "JOBS_DEFAULT",
+    "JOBS_LIMIT",
     "Catalogue",
     "CatalogueError",
     "CheckOptions",
@@ -36,13 +39,17 @@ __all__ = [
     "LoaderError",
     "RowOutcome",
     "RunOptions",
+    "Schema",
     "check",
     "check_options",
     "connect",
     "due",
     "export",
     "is_production",
+    "live_schema",
     "run",
+    "sheet_names",
+    "tally_key",
     "upload_path",
     "upload_sizes",
     "who",
@@ -69,6 +76,7 @@ class RowOutcome:
     error: str
     resource_url: str | None
     field_errors: dict[str, str] = field(default_factory=dict)
+    operation: str = ""  # what the row's operation does ("patch", "noop"...), once planned
 
 
 @dataclass(frozen=True)
@@ -78,10 +86,12 @@ class CheckedBatch:
     headers: list[str]  # the editor's own headings
     columns: list[str]  # canonical column names, same order
     rows: list[tuple[int, dict[str, str]]]  # (row number, canonical column -> cell text)
-    problems: list[CellProblem]
+    problems: list[CellProblem]  # what blocks a run
     outcomes: list[RowOutcome]
     counts: dict[str, int]
     exit_code: int
+    warnings: list[CellProblem] = field(default_factory=list)  # shown; the rows still run
+    sheet: str | None = None  # the workbook sheet read (None for a CSV file)
 
 
 @dataclass(frozen=True)
@@ -121,18 +131,29 @@ def check(path: Path, options: CheckOptions, result_path: Path | None = None) ->
     """Read and validate a batch offline; raises LoaderError when it cannot be read."""
     result = check_batch(path, options, result_path=result_path)
     batch = result.batch
+    blocks = blocking(result.problems)
     return CheckedBatch(
         headers=list(batch.headers),
         columns=list(batch.columns),
         rows=[(r.number, dict(r.values)) for r in batch.rows],
-        # the page shows what blocks a run; warnings are the command line's for now
-        problems=[
-            CellProblem(p.code, p.message, p.row, p.column) for p in blocking(result.problems)
-        ],
+        problems=[CellProblem(p.code, p.message, p.row, p.column) for p in blocks],
         outcomes=[_outcome(o) for o in result.outcomes],
         counts={_text(k): v for k, v in result.counts().items()},
         exit_code=result.exit_code,
+        warnings=[
+            CellProblem(p.code, p.message, p.row, p.column) for p in result.problems if p.warning
+        ],
+        sheet=batch.sheet,
     )
+
+
+def live_schema(catalogue: CatalogueAPI) -> Schema:
+    """The catalogue's own schema (as --schema live reads it); SchemaError when it
+    cannot be read."""
+    try:
+        return schema_from_scheming(catalogue.dataset_schema(), source=catalogue.url)
+    except CatalogueError as error:
+        raise SchemaError(f"cannot read the schema of {catalogue.url}: {error.message}") from None
 
 
 def who(catalogue: CatalogueAPI) -> str:
@@ -235,6 +256,7 @@ def _outcome(outcome: Outcome) -> RowOutcome:
         error=outcome.error,
         resource_url=outcome.resource_url,
         field_errors=dict(outcome.field_errors),
+        operation=_text(outcome.operation),
     )
 
 
