@@ -58,6 +58,9 @@ bench: $(STAMP) browser ckan-up
 	@$(BIN)/python benchmarks/bench_hostile.py
 	@$(BIN)/python benchmarks/bench_journal.py
 	@$(BIN)/python benchmarks/bench_preflight.py
+	@$(BIN)/python benchmarks/bench_wire.py --repeat 2
+	@$(BIN)/python benchmarks/bench_fold.py --repeat 2
+	@$(BIN)/python benchmarks/bench_scale.py
 
 clean: ckan-down
 	rm -rf $(VENV) .ckan

@@ -4,6 +4,10 @@ Runs `bcdc-loader run` on each batch in sample_batches/, in order (the
 workbook patches resources the CSV creates), as the catalogue's editor user,
 and writes each result workbook to results/. The batches use upsert and
 patch, so running the demo again changes nothing new.
+
+Then it shows what the catalogue's DataStore made of the uploaded tables:
+it waits for each load (`xloader_status`) and prints the rows
+`datastore_search` counts, or why the load failed.
 """
 
 import json
@@ -33,7 +37,28 @@ for name in BATCHES:
     print(f"\n$ bcdc-loader run sample_batches/{name} -o results/{output.name}", flush=True)
     code = subprocess.run([str(loader), "run", str(batch), "-o", str(output)], env=env).returncode
     worst = max(worst, code)
-print(f"\nCatalogue: {credentials['url']} (user {credentials['editor']['name']})")
+url, token = credentials["url"], credentials["editor"]["token"]
+print(f"\nCatalogue: {url} (user {credentials['editor']['name']})")
 for name, owner in credentials["packages"].items():
-    print(f"  {credentials['url']}/dataset/{name}  ({owner})")
+    print(f"  {url}/dataset/{name}  ({owner})")
+
+
+def datastore_state(resource: dict) -> str:
+    """The resource's last DataStore load, in plain words, as the catalogue tells it."""
+    status = ckan_stack.wait_for_load(url, token, resource["id"], timeout=60)
+    if status["status"] == "complete":
+        found = ckan_stack.action(
+            url, "datastore_search", token, resource_id=resource["id"], limit=0
+        )
+        return f"loaded, {found['total']} rows (datastore_search)"
+    if status["status"] == "error":
+        return f"load failed: {str(status['error'])[:120]}"
+    return f"still {status['status']} after 60 s"
+
+
+print("\nDataStore (uploaded tables, once each load has finished):")
+for name in credentials["packages"]:
+    for resource in ckan_stack.action(url, "package_show", token, id=name)["resources"]:
+        if resource["url_type"] == "upload" and resource["format"] in ckan_stack.LOADED_FORMATS:
+            print(f"  {name} / {resource['name']}: {datastore_state(resource)}", flush=True)
 sys.exit(worst)

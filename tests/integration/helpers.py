@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import ckan_stack
 import openpyxl
+import pytest
 from batches import write_batch
 
 from loader.client import Catalogue
@@ -17,6 +19,7 @@ __all__ = [
     "REQUIRED",
     "create_operation",
     "editor",
+    "finished_load",
     "plant_an_old_invalid_resource",
     "resources_of",
     "sheet_rows",
@@ -82,3 +85,17 @@ def stamped_resource(catalogue, make_package, **fields: Any) -> dict:
     return catalogue.client("admin").action.resource_create(
         package_id=make_package()["id"], last_modified="2025-03-01T00:00:00", **REQUIRED, **values
     )
+
+
+def finished_load(client, resource_id: str, *, after: str | None = None, timeout: float = 90):
+    """`xloader_status` once the resource's DataStore load (one other than job `after`)
+    is complete or failed. A load writes into the resource (`hash`, `datastore_active`,
+    its job's details) and touches the dataset's `metadata_modified`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.action.xloader_status(resource_id=resource_id)
+        if status["status"] in ("complete", "error") and status["job_id"] != after:
+            return status
+        if time.monotonic() > deadline:
+            pytest.fail(f"the load of {resource_id} did not finish in {timeout} s: {status}")
+        time.sleep(0.2)

@@ -9,7 +9,14 @@ import pytest
 from click.testing import CliRunner
 from freezegun import freeze_time
 
-from integration.helpers import REQUIRED, editor, resources_of, sheet_rows, write_batch
+from integration.helpers import (
+    REQUIRED,
+    editor,
+    finished_load,
+    resources_of,
+    sheet_rows,
+    write_batch,
+)
 from loader.cli import main
 from loader.client import Catalogue
 from loader.export import export_batch
@@ -56,9 +63,10 @@ def filled_package(make_package, admin, tmp_path) -> dict:
     data = tmp_path / "table.csv"
     data.write_bytes(b"a,b\n1,2\n")
     with data.open("rb") as stream:
-        admin.action.resource_create(
+        table = admin.action.resource_create(
             package_id=package["id"], name="Table", upload=stream, **REQUIRED
         )
+    finished_load(admin, table["id"])  # the DataStore's load writes into the resource
     return admin.action.package_show(id=package["id"])
 
 

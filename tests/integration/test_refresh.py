@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 import requests
 
-from integration.helpers import REQUIRED, create_operation, resources_of, write_batch
+from integration.helpers import (
+    REQUIRED,
+    create_operation,
+    finished_load,
+    resources_of,
+    write_batch,
+)
 from loader.client import Catalogue
 from loader.options import RunOptions
 from loader.pipeline.execute import execute
@@ -44,9 +51,13 @@ def test_an_unchanged_file_is_not_sent_again_and_a_changed_one_is(
     admin = catalogue.client("admin")
 
     first = run_batch(batch, counting(catalogue))
-    (stored,) = resources_of(catalogue, package["id"])
     assert first.exit_code == 0, first.outcomes[0].error
-    assert stored["hash"].startswith("sha256:") and stored["size"] == data.stat().st_size
+    saved = first.outcomes[0].saved or {}
+    assert saved["hash"].startswith("sha256:") and saved["size"] == data.stat().st_size
+    # the DataStore then loads the file and writes its MD5 into `hash`: still the same file
+    finished_load(admin, saved["id"])
+    (stored,) = resources_of(catalogue, package["id"])
+    assert stored["hash"] == hashlib.md5(data.read_bytes()).hexdigest()
 
     before = admin.action.package_show(id=package["id"])["metadata_modified"]
     client = counting(catalogue)

@@ -4,7 +4,9 @@ CKAN (2.10 and 2.12 alike) cannot run without Solr: every dataset write indexes
 the dataset and fails without a search server, and `package_search` asks Solr. The machines
 this project is tested on have no Solr, so this plugin, at configure time:
 
-- swaps the package search index for CKAN's own no-op index, so writes succeed;
+- swaps the package search index for CKAN's own no-op index, so writes succeed
+  (also where code builds the index class itself, as ckanext-xloader does on
+  2.10 after a load);
 - swaps the package query for `PostgresPackageQuery`, which answers the small
   set of filters that bcdc-loader and its tests use (owner_org, name, id, type,
   state, capacity; rows/start; sort by name or metadata_modified; facet counts
@@ -133,6 +135,20 @@ class PostgresPackageQuery(PackageSearchQuery):
         return facets
 
 
+class NoopPackageIndex(NoopSearchIndex):
+    """The no-op index, answering the package index's own calls too (xloader makes
+    one directly on 2.10, to re-index a dataset after a load)."""
+
+    def index_package(self, pkg_dict, defer_commit=False):  # noqa: ANN001
+        pass
+
+    def commit(self):
+        pass
+
+    def delete_package(self, pkg_dict):  # noqa: ANN001
+        pass
+
+
 class PostgresSearchPlugin(plugins.SingletonPlugin):
     """Runs the test catalogue without Solr (see the module docstring)."""
 
@@ -140,5 +156,6 @@ class PostgresSearchPlugin(plugins.SingletonPlugin):
 
     def configure(self, config):  # noqa: ANN001
         search._INDICES["package"] = NoopSearchIndex
+        search.PackageSearchIndex = NoopPackageIndex
         search._QUERIES["package"] = PostgresPackageQuery
         search.PackageSearchQuery = PostgresPackageQuery
