@@ -53,7 +53,7 @@ def supervise(command: list[str]) -> int:
     stopping = False
     child: subprocess.Popen | None = None
 
-    def stop(signum: int, _frame: object) -> None:
+    def stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
         if child is not None and child.poll() is None:
