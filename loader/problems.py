@@ -545,7 +545,7 @@ MAY_NOT_WRITE = _register(
     "May not write",
     "the token's user may not change the dataset (is not an editor or admin of its "
     "organization); found when planning, so the row is never sent",
-    "would {action} resource '{name}', but your token ({user}) may not write to dataset "
+    "would {action} {what}, but your token ({user}) may not write to dataset "
     "'{package}' (organization '{organization}')",
     "plan",
 )

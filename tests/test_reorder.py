@@ -172,3 +172,21 @@ def test_a_resumed_run_still_orders_by_the_rows_the_first_run_did(catalogue, tmp
 
     assert resumed.exit_code == 0, [o.error for o in resumed.outcomes]
     assert order(catalogue) == ["Guide", "Data 2024", "Data 2023", "Licence"]
+
+
+def test_a_dataset_the_token_may_not_write_is_not_reordered(catalogue, tmp_path):
+    from loader.client import Permissions
+
+    catalogue.granted = Permissions("ed", organizations=frozenset({"org-elsewhere"}))
+    batch = write_batch(tmp_path, same("Guide"), REORDER)
+
+    dry = run_batch(batch, catalogue, RunOptions(dry_run=True))
+
+    assert [(o.status, o.code) for o in dry.outcomes] == [
+        ("not run", ""),
+        ("failed", "may-not-write"),
+    ]
+    assert dry.outcomes[1].error == (
+        f"would put its resources in order, but your token (ed) may not write to dataset "
+        f"'{PACKAGE}' (organization 'water')"
+    )

@@ -125,7 +125,8 @@ def _names(names: list[str]) -> str:
 
 @dataclass
 class Plan:
-    """Operations in sheet order, and the rows that could not be planned."""
+    """Operations in sheet order (reorders last: each follows its dataset's other rows),
+    and the rows that could not be planned."""
 
     operations: list[Operation]
     failures: list[Outcome]

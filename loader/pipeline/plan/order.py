@@ -50,12 +50,13 @@ def reorder(
             wanted.append(resource)
     wanted += [r for r in state.resources if not _holds(wanted, r)]
     now = list(state.resources)
-    before = {"order": [r["id"] for r in state.package.get("resources") or []]}
     if [id(r) for r in wanted] == [id(r) for r in now]:
         note = "the resources are already in this order"
         return Operation(action=Action.NOOP, resource_id=None, resource_name=None, note=note,
-                         before=before, **common)  # fmt: skip
+                         **common)  # fmt: skip
     state.resources[:] = wanted
+    # the order before the run (for undo), as the catalogue held it when first read
+    before = {"order": [r["id"] for r in state.package.get("resources") or []]}
     return Operation(
         action=Action.REORDER,
         resource_id=None,
