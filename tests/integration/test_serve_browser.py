@@ -274,9 +274,9 @@ def test_the_command_lines_options_warnings_and_what_a_preview_would_do(
     driver, steps = chrome, Steps(chrome, "options")
     admin = catalogue.client("admin")
     package = make_package()
-    for name in ("Guide", "Data 2024"):
+    for name, address in (("Guide", "guide.pdf"), ("Data 2024", "data-2024.csv")):
         admin.action.resource_create(
-            package_id=package["id"], name=name, url=f"https://example.com/{name}", **REQUIRED
+            package_id=package["id"], name=name, url=f"https://example.com/{address}", **REQUIRED
         )
     desk = tmp_path / "desk"
     desk.mkdir()
