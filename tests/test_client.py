@@ -14,6 +14,7 @@ from loader.client import (
     Invalid,
     NotAuthorized,
     NotFound,
+    UnknownAction,
     Unreachable,
     catalogue_url,
     is_production,
@@ -213,6 +214,13 @@ def test_a_write_answered_busy_every_time_ends_busy_never_unexpected(answers):
             CatalogueError,
             "HTTP 400: Bad request - Action name not known: z",
         ),
+        (  # what CKAN 2.10 and 2.12 really answer for an action they do not have
+            400,
+            "application/json;charset=utf-8",
+            '"Bad request: Action name not known: update_resource_refresh_timestamp"',
+            UnknownAction,
+            "the catalogue has no such action",
+        ),
     ],
 )
 def test_every_other_answer_shape_is_one_of_the_clients_errors(
@@ -254,3 +262,20 @@ def test_a_catalogue_closes_its_sessions(answers):
         assert len(sessions) == 1
     assert catalogue._transport._clients == {}
     assert sessions[0].session is None  # ckanapi's close drops the closed session
+
+
+def test_a_catalogue_without_the_refresh_action_gets_a_patch_of_last_modified(answers):
+    """A plain CKAN answers the BC Data Catalogue's custom action with a bare JSON string."""
+    url, script, asked = answers
+    script.append(
+        (400, "application/json", '"Bad request: Action name not known: update_resource_r"')
+    )
+    script.append(
+        (200, "application/json", '{"success": true, "result": {"id": "r1", "last_modified": '
+         '"2026-12-03T08:00:00"}}')
+    )  # fmt: skip
+    catalogue = Catalogue(url, "token", sleep=lambda s: None)
+    stamped = catalogue.touch_resource("r1", "2026-12-03T08:00:00")
+    assert stamped["last_modified"] == "2026-12-03T08:00:00"
+    assert b"/update_resource_refresh_timestamp " in asked[0]
+    assert b"/resource_patch " in asked[1]

@@ -23,6 +23,7 @@ from loader.client.errors import (
     Invalid,
     NotAuthorized,
     NotFound,
+    UnknownAction,
     Unreachable,
     UploadFailed,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "NotFound",
     "Permissions",
     "Unreachable",
+    "UnknownAction",
     "UploadFailed",
     "bytes_heard_by",
     "catalogue_url",

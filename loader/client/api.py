@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from loader.client.errors import CatalogueError
+from loader.client.errors import CatalogueError, UnknownAction
 from loader.client.hosts import secure_for_token
 from loader.client.transport import BytesListener, Transport
 from loader.errors import UnsafeTarget
@@ -285,9 +285,7 @@ class Catalogue:
                 self._has_refresh_action = True
                 if isinstance(answer, dict) and _stamp_of(answer) == stamp:
                     return answer
-            except CatalogueError as error:
-                if "Action name not known" not in error.message:
-                    raise
+            except UnknownAction:
                 self._has_refresh_action = False
         patch = {"id": resource_id, "last_modified": stamp.isoformat()}
         return _a_dict("resource_patch", self.call("resource_patch", patch))

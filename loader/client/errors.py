@@ -3,6 +3,7 @@
 Callers handle failures by type: `NotFound`, `NotAuthorized`, `Invalid` (with
 the fields the catalogue named), `Busy` (it did not act: try again later),
 `Unreachable` (no answer; a write may or may not have been saved),
+`UnknownAction` (the catalogue does not have that action),
 `UploadFailed` (the file could not be sent whole), and `CatalogueError` for
 every other refusal. Every answer that is not a success is one of these,
 whatever its shape: CKAN's own JSON error, a proxy's HTML page, JSON of
@@ -60,6 +61,11 @@ class Busy(CatalogueError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnknownAction(CatalogueError):
+    """The catalogue has no such action (a plugin it does not run, a custom action of
+    another site): CKAN answers HTTP 400 with a bare JSON string for it."""
 
 
 class UploadFailed(CatalogueError):
@@ -138,6 +144,8 @@ def answer_error(action: str, answer: HttpAnswer) -> CatalogueError:
             f"{action}: no answer from the catalogue (HTTP {answer.status} from its gateway)"
         )
     parsed = answer.parsed
+    if isinstance(parsed, str) and "Action name not known" in parsed:
+        return UnknownAction(f"{action}: the catalogue has no such action")
     error = parsed.get("error") if isinstance(parsed, dict) else None
     if isinstance(error, dict):
         return _ckan_error(action, answer.status, error)
