@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,6 +136,17 @@ def gone(element: WebElement) -> bool:
             return True
         raise
     return False
+
+
+def downloaded(driver: WebDriver, folder: Path, pattern: str) -> Path:
+    """The workbook a click downloaded, once the browser has written it whole (it may
+    show under its own name before the last bytes are in)."""
+
+    def whole(_driver: WebDriver) -> Path | None:
+        return next((p for p in folder.glob(pattern) if zipfile.is_zipfile(p)), None)
+
+    found: Path = wait(driver).until(whole)
+    return found
 
 
 def drop(driver: WebDriver, batch: Path, *files: Path) -> None:
@@ -254,8 +266,7 @@ def test_drop_fix_preview_run_and_download(
 
     # ... and the result workbook downloads and reads back
     driver.find_element(By.ID, "run-download").click()
-    wait(driver).until(lambda d: [p for p in downloads.glob("refresh-results-*.xlsx")])
-    result = next(downloads.glob("refresh-results-*.xlsx"))
+    result = downloaded(driver, downloads, "refresh-results-*.xlsx")
     read = sheet_rows(result)
     assert [r["status"] for r in read] == ["done", "done", "done"]
     assert [r["resource_id"] for r in read] == [
@@ -358,8 +369,7 @@ def test_the_command_lines_options_warnings_and_what_a_preview_would_do(
     steps.shot("options-run")
 
     driver.find_element(By.ID, "run-download").click()
-    wait(driver).until(lambda d: [p for p in downloads.glob("options-results-*.xlsx")])
-    result = openpyxl.load_workbook(next(downloads.glob("options-results-*.xlsx")))
+    result = openpyxl.load_workbook(downloaded(driver, downloads, "options-results-*.xlsx"))
     ws = result["Results"]
     assert [c.value for c in ws[1]][:4] == ["status", "action", "error", "code"]
     assert [ws.cell(row=r, column=1).value for r in range(2, 6)] == ["done"] * 4
@@ -567,8 +577,7 @@ def test_export_a_private_dataset_on_the_page_and_see_its_rows(
 
     # it downloads as the batch it is, and previews as "no change"
     driver.find_element(By.ID, "batch-download").click()
-    wait(driver).until(lambda d: list(downloads.glob(f"export-{package['name']}-*.xlsx")))
-    exported = next(downloads.glob(f"export-{package['name']}-*.xlsx"))
+    exported = downloaded(driver, downloads, f"export-{package['name']}-*.xlsx")
     read = sheet_rows(exported, "Batch")
     assert [(r["op"], r["resource_id"]) for r in read] == [("patch", r["id"]) for r in made]
     click_and_load(driver, By.ID, "preview-button")
@@ -615,8 +624,7 @@ def test_the_due_report_shows_an_overdue_resource(
     steps.shot("report")
 
     driver.find_element(By.ID, "due-download").click()
-    wait(driver).until(lambda d: list(downloads.glob("due-*.xlsx")))
-    read = sheet_rows(next(downloads.glob("due-*.xlsx")), "Batch")
+    read = sheet_rows(downloaded(driver, downloads, "due-*.xlsx"), "Batch")
     mine = [r for r in read if r["package"] == package["name"]]
     assert [(r["op"], r["days_overdue"], r["upload"]) for r in mine] == [("patch", days, None)]
     click_and_load(driver, By.ID, "due-open")
