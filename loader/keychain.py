@@ -18,7 +18,8 @@ file-based backends (which keep it in a file) are not counted as a keychain.
 
 `find_token` is the one lookup order every command uses: --api-key-file, then
 $CKAN_API_KEY, then the keychain, then (for a command that writes, on a
-terminal) a prompt.
+terminal) a prompt. `log_in` keeps a token only once the catalogue has said
+whose it is, so the keychain never holds a token that does not work.
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import chainer, fail
 
-from loader.client import HOSTS, catalogue_url, host_of
+from loader.client import (
+    HOSTS,
+    CatalogueAPI,
+    CatalogueError,
+    NotAuthorized,
+    NotFound,
+    catalogue_url,
+    host_of,
+)
 from loader.errors import LoaderError
 
 SERVICE = "bcdc-loader"  # the keychain entry's service name; its account is the catalogue
@@ -141,6 +150,65 @@ def forget_token(target: str) -> bool:
     except keyring.errors.KeyringError as error:
         raise TokenError(f"The keychain did not remove the token for {key}: {error}") from None
     return True
+
+
+@dataclass(frozen=True)
+class Account:
+    """Whose a token is and where it may write, as the catalogue says."""
+
+    user: str
+    anywhere: bool  # a sysadmin: every dataset
+    organizations: tuple[str, ...]  # the organizations whose datasets it may change, by name
+    datasets: int  # datasets of other organizations it may change, as a collaborator
+
+    def describe(self) -> str:
+        """Who, and where: "you are bcdc-editor; you may change the datasets of ..."."""
+        if self.anywhere:
+            where = "every dataset (a sysadmin)"
+        else:
+            parts = []
+            if self.organizations:
+                parts.append("the datasets of " + ", ".join(self.organizations))
+            if self.datasets:
+                parts.append(f"{self.datasets} more as a collaborator")
+            where = " and ".join(parts) or "no dataset (no organization gives it editing rights)"
+        return f"you are {self.user}; you may change the resources of {where}"
+
+
+def require_keychain(target: str) -> str:
+    """The keychain entry's name for the catalogue; NoKeychain, before anything is asked
+    of the editor, where this machine has no keychain to keep its token in."""
+    key = catalogue_key(target)
+    _keychain(f"keep the token for {key}")
+    return key
+
+
+def log_in(target: str, token: str, catalogue: CatalogueAPI) -> tuple[str, Account]:
+    """Check `token` against the catalogue `target` (whose it is, where it may write),
+    reached through `catalogue` (a client holding that token), then keep it in the
+    keychain; returns the entry's name and the account.
+
+    A token the catalogue refuses, or a catalogue that does not answer, raises
+    TokenError and nothing is kept; so does a machine without a keychain.
+    """
+    require_keychain(target)
+    if not token.strip():
+        raise TokenError("No token was given; nothing was kept.")
+    try:
+        allowed = catalogue.permissions()
+    except (NotFound, NotAuthorized):
+        raise TokenError(
+            f"{catalogue.url} does not accept this token (is it current, and for this "
+            "catalogue?); it was not kept."
+        ) from None
+    except CatalogueError as error:
+        raise TokenError(
+            f"Cannot reach {catalogue.url} to check the token ({error.message}); it was not kept."
+        ) from None
+    account = Account(
+        allowed.user, allowed.anywhere, allowed.organization_names, len(allowed.datasets)
+    )
+    return store_token(target, token), account
 
 
 def find_token(

@@ -7,6 +7,8 @@ batch file --read--> Batch(rows) --validate--> Problems + CheckedRows
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +26,7 @@ class Op(StrEnum):
     PATCH = "patch"
     DELETE = "delete"
     UPSERT = "upsert"
+    REORDER = "reorder"  # put a dataset's resources in the order the batch's rows name them
 
 
 # Rows that give the whole resource: every required field, and an update
@@ -65,12 +68,16 @@ CLEAR = "<clear>"
 
 # Columns the loader writes beside a batch's own: the result workbook's outcome
 # columns, and the due report's dates. A sheet carrying every heading of one
-# set is still a batch: the reader ignores those columns, so a result or a
-# due report can be run as the next batch.
+# set is still a batch: the reader ignores those columns wherever they stand,
+# so a result or a due report can be run as the next batch.
+#
+# On the Results sheet the outcome leads (what became of the row, what was
+# done, what went wrong, whether its data can be queried: read first, without
+# scrolling past the batch), and the catalogue's addresses for the row close it.
 DATASTORE_COLUMN = "datastore"
-RESULT_COLUMNS = (
-    "status", "action", "package_id", "resource_url", "error", "code", DATASTORE_COLUMN,
-)  # fmt: skip
+RESULT_LEADING = ("status", "action", "error", "code", DATASTORE_COLUMN)
+RESULT_TRAILING = ("resource_url", "package_id")
+RESULT_COLUMNS = RESULT_LEADING + RESULT_TRAILING
 DUE_COLUMNS = ("last_updated", "due_date", "days_overdue")
 # The headings that mark a sheet as a result (`code` and `datastore` came later; they
 # are ignored too).
@@ -171,9 +178,41 @@ class Outcome:
     # ("" and None where no file was sent)
     datastore: str = ""
     load: LoadState | None = None
+    # what the row's operation does (an Action: "create", "patch", "noop"...), once planned
+    operation: str = ""
     # the resource as the catalogue saved it ({} once deleted), for the journal: undo
     # compares it with the resource now to tell whether someone changed it since
     saved: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+# How a dry run counts the rows that would run: by what they would do.
+WOULD = {
+    "noop": "would change nothing",
+    "create": "would be created",
+    "update": "would be updated",
+    "patch": "would be patched",
+    "delete": "would be deleted",
+    "touch": "would be marked refreshed",
+    "reload": "would be loaded into the DataStore again",
+    "reorder": "would put a dataset's resources in order",
+}
+
+
+def tally_key(status: str, operation: str, dry_run: bool) -> str:
+    """What a summary counts a row as: its status, or (in a dry run, for a row that
+    would run) what it would do: "would change nothing", "would be patched"..."""
+    if dry_run and status == Status.NOT_RUN and operation in WOULD:
+        return WOULD[operation]
+    return str(status)
+
+
+def tally(outcomes: Iterable[Outcome], dry_run: bool) -> dict[str, int]:
+    """How many rows each `tally_key` counts, what rows would do first (in WOULD's
+    order), then the statuses (in Status's order): "397 would change nothing, 3
+    would be patched, 1 failed"."""
+    counts = Counter(tally_key(o.status, o.operation, dry_run) for o in outcomes)
+    order = [*WOULD.values(), *(str(s) for s in Status)]
+    return {key: counts[key] for key in order if counts[key]}
 
 
 @dataclass(frozen=True)

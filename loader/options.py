@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from loader.schema import Schema
 
 
+# Datasets worked on at once (--jobs on the command line, "Workers" on the page).
+JOBS_DEFAULT = 1
+JOBS_LIMIT = 16
+
+
 class _Limit(Enum):
     TARGETS = "the target catalogue's own upload limit"
 
@@ -84,7 +89,7 @@ class RunOptions:
     check: CheckOptions = field(default_factory=CheckOptions)
     dry_run: bool = False  # say what each row would do; write nothing
     skip_invalid: bool = False  # run the valid rows even when some are invalid
-    jobs: int = 1  # datasets worked on at once
+    jobs: int = JOBS_DEFAULT  # datasets worked on at once, up to JOBS_LIMIT
     fold: bool = True  # consecutive rows of a dataset that move no file as one call
     force_upload: bool = False  # send a file even when the resource holds it
     touch: bool = False  # an unchanged file still records its refresh (last_modified)

@@ -296,6 +296,14 @@ DUPLICATE_CREATE = _register(
     "row {other} already creates {target}; a dataset should hold one resource of a name",
     "validate",
 )
+DUPLICATE_REORDER = _register(
+    "duplicate-reorder",
+    "Dataset reordered twice",
+    "two reorder rows name one dataset; one says its order",
+    "row {other} already puts the resources of dataset '{package}' in order; keep one "
+    "reorder row a dataset",
+    "validate",
+)
 UPLOAD_MISSING = _register(
     "upload-missing",
     "File missing",
@@ -349,6 +357,15 @@ UPLOAD_OUTSIDE = _register(
     "with `--files-from`",
     "'{text}' is {path}, outside {folders}; a batch may only upload files from its own "
     "folder: move the file there, or name its folder with --files-from",
+    "validate",
+)
+UPLOAD_WINDOWS_PATH = _register(
+    "upload-windows-path",
+    "Path on another computer",
+    "the file to upload is given by a Windows drive letter (`C:\\...`) or network path "
+    "(`\\\\server\\...`), which a computer that is not Windows cannot reach",
+    "'{text}' is a path on a Windows computer ({where}); this computer runs another system "
+    "and cannot reach it. Write the file's path from the batch's folder instead{hint}",
     "validate",
 )
 UPLOAD_UNREADABLE = _register(
@@ -528,7 +545,7 @@ MAY_NOT_WRITE = _register(
     "May not write",
     "the token's user may not change the dataset (is not an editor or admin of its "
     "organization); found when planning, so the row is never sent",
-    "would {action} resource '{name}', but your token ({user}) may not write to dataset "
+    "would {action} {what}, but your token ({user}) may not write to dataset "
     "'{package}' (organization '{organization}')",
     "plan",
 )
@@ -664,6 +681,15 @@ CHANGED_AFTER_RUN = _register(
     "the resource is no longer as the run left it (someone changed it since), so undo "
     "leaves it alone unless --force",
     "resource '{name}' ({resource_id}) {detail}; undo leaves it alone (--force undoes it anyway)",
+    "undo",
+)
+ORDER_CHANGED_AFTER_RUN = _register(
+    "order-changed-after-run",
+    "Order changed after the run",
+    "the dataset's resources are no longer in the order the run left them (someone moved, "
+    "added or deleted one since), so undo leaves the order alone unless --force",
+    "the resources of dataset '{package}' are no longer in the order the run left them; "
+    "undo leaves their order alone (--force puts back the order they had before the run)",
     "undo",
 )
 GONE_AFTER_RUN = _register(

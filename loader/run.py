@@ -111,7 +111,7 @@ def run_batch(
             checked, in_doubt = _resumed(run.recorder, checked, earlier)
             planner = Planner(
                 catalogue, schema, force_upload=options.force_upload, touch=options.touch,
-                in_doubt=in_doubt,
+                in_doubt=in_doubt, done=earlier.named() if earlier else None,
             )  # fmt: skip
             run.prove_token(catalogue)
             unmade = unmade_resources(batch.rows, _invalid_rows(problems))

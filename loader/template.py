@@ -100,6 +100,8 @@ INSTRUCTIONS_TOP = [
     "The 'op' column says what to do: create (a new resource), update (replace every field "
     "of a resource), patch (change only the cells you fill in), delete, or upsert (update the "
     "resource of this name in the dataset, or create it when there is none).",
+    "A reorder row names only a dataset (package): its resources are put in the order in "
+    "which this batch's rows name them, the ones no row names after them as they were.",
     "Say which resource a row is about with its resource_id, or with the dataset (package) "
     "and the resource name. create needs the dataset; upsert needs the dataset and the name.",
     "create, update and upsert rows need every column with an orange heading.",

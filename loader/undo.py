@@ -8,7 +8,10 @@
   snapshot held before the run's first row on it (so a resource several rows
   changed goes back to how it was before all of them), and its file too when
   the run kept it (`run --keep-replaced`);
-- a resource it deleted is created again from that snapshot, under a new id.
+- a resource it deleted is created again from that snapshot, under a new id;
+- a dataset whose resources it put in order gets back the order they had
+  (a resource the run created goes after them until it is deleted; one it
+  deleted comes back at the end).
 
 A resource that is no longer as the run left it (someone changed it since) is
 left alone unless `force`: undo never overwrites work done after the run
@@ -27,6 +30,7 @@ executor, recorder, journal and result workbook.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,14 +42,14 @@ from loader.errors import CannotStart
 from loader.model import Batch, Outcome, Row, Status
 from loader.options import Listeners, UndoOptions
 from loader.pinned import PinnedFile
-from loader.pipeline.diff import changes, same
+from loader.pipeline.diff import Change, changes, same
 from loader.pipeline.execute import dry_run as dry_run_plan
 from loader.pipeline.execute import execute
 from loader.pipeline.files import file_facts
 from loader.pipeline.follow import following
 from loader.pipeline.journal import Earlier, journal_path, read_journal
 from loader.pipeline.keep import KEPT_FILE
-from loader.pipeline.operations import Action, Operation, Plan, RowFailure, look_up
+from loader.pipeline.operations import Action, Operation, Placed, Plan, RowFailure, look_up
 from loader.pipeline.record import Recorder
 from loader.pipeline.result import RunResult, recording, starting, token_user
 from loader.schema import Schema, load_schema
@@ -142,6 +146,28 @@ def _unchanged(outcome: Outcome, error: str, code: str) -> Outcome:
     )
 
 
+@dataclass(frozen=True)
+class Reordered:
+    """A dataset whose resources the run put in order (its reorder row)."""
+
+    row: int
+    package_id: str
+    before: list[str]  # the resources' ids in the order they had before the run
+    after: list[str]  # ... and as the run left them
+
+
+def reordered_datasets(earlier: Earlier) -> list[Reordered]:
+    """The datasets the run put in order, each with the order before and after."""
+    found = []
+    for number, outcome in sorted(earlier.outcomes.items()):
+        if earlier.actions.get(number) != Action.REORDER or outcome.status != Status.DONE:
+            continue
+        before = (earlier.before.get(number) or {}).get("order") or []
+        after = (outcome.saved or {}).get("order") or []
+        found.append(Reordered(number, outcome.package_id or "", list(before), list(after)))
+    return found
+
+
 class UndoPlanner:
     """Turns the resources a run changed into the operations that put them back.
 
@@ -157,10 +183,20 @@ class UndoPlanner:
         self.compared = list(dict.fromkeys([*(f.name for f in schema.fields), *_FILE_FIELDS]))
         self.packages: dict[str, dict[str, Any]] = {}
 
-    def plan(self, touched: list[Touched]) -> Plan:
-        """One operation per resource, in reverse sheet order of the run's last row on it."""
+    def plan(self, touched: list[Touched], reordered: Sequence[Reordered] = ()) -> Plan:
+        """One operation per resource, in reverse sheet order of the run's last row on it;
+        before them, the old order of each dataset the run put in order (a reorder ran
+        after every other row of its dataset, so its undo comes first)."""
         operations: list[Operation] = []
         failures: list[Outcome] = []
+        for dataset in reordered:
+            try:
+                operations.append(self._undo_order(dataset))
+            except RowFailure as failure:
+                failures.append(
+                    Outcome(dataset.row, failure.status, package_id=dataset.package_id,
+                            error=str(failure), code=failure.code)
+                )  # fmt: skip
         for entry in sorted(touched, key=lambda t: t.last, reverse=True):
             try:
                 operations.append(self._undo(entry))
@@ -223,6 +259,37 @@ class UndoPlanner:
             changes=tuple(changes(fields, now, ignored=("url_type", "hash", "size"))),
             before=now,
             note=note,
+            **common,
+        )
+
+    def _undo_order(self, dataset: Reordered) -> Operation:
+        """The order the dataset's resources had before the run; refused (unless forced)
+        when the order is no longer as the run left it."""
+        package = look_up("dataset", self.catalogue.package, dataset.package_id)
+        self.packages[dataset.package_id] = package
+        resources = package.get("resources") or []
+        now = [str(r["id"]) for r in resources]
+        if now != dataset.after and not self.force:
+            raise RowFailure(problems.ORDER_CHANGED_AFTER_RUN, package=package["name"])
+        names = {str(r["id"]): str(r.get("name") or r["id"]) for r in resources}
+        kept = [i for i in dataset.before if i in names]
+        wanted = kept + [i for i in now if i not in kept]
+        common: dict[str, Any] = {
+            "row": dataset.row,
+            "package_id": package["id"],
+            "package_name": package["name"],
+            "package_type": package.get("type") or "dataset",
+            "resource_id": None,
+            "resource_name": None,
+            "before": {"order": now},
+        }
+        if wanted == now:
+            return Operation(action=Action.NOOP, note="the order is as it was", **common)
+        return Operation(
+            action=Action.REORDER,
+            order=tuple(Placed(i, names[i]) for i in wanted),
+            changes=(Change("order", [names[i] for i in now], [names[i] for i in wanted]),),
+            note=f"back to the order before row {dataset.row}",
             **common,
         )
 
@@ -324,10 +391,11 @@ def undo_run(
     result_path = Path(result_path)
     earlier = _journal_of(result_path, catalogue)
     touched, doubts = touched_resources(earlier, options.dry_run)
+    reordered = reordered_datasets(earlier)
     user = token_user(catalogue)
     planner = UndoPlanner(catalogue, options.schema or load_schema(), earlier, options.force)
-    plan = planner.plan(touched)
-    batch = _undo_batch(result_path, touched, doubts, planner)
+    plan = planner.plan(touched, reordered)
+    batch = _undo_batch(result_path, touched, doubts, planner, reordered)
     if undo_path is None and not options.dry_run:
         undo_path = default_undo_path(result_path)
     undo_file = Path(undo_path) if undo_path else None
@@ -369,11 +437,20 @@ def _journal_of(result_path: Path, catalogue: CatalogueAPI) -> Earlier:
 
 
 def _undo_batch(
-    result_path: Path, touched: list[Touched], doubts: list[Outcome], planner: UndoPlanner
+    result_path: Path,
+    touched: list[Touched],
+    doubts: list[Outcome],
+    planner: UndoPlanner,
+    reordered: Sequence[Reordered],
 ) -> Batch:
     """The rows the undo accounts for, in the order it undoes them (the run's last
-    row first): each names the run's row, what it did and to which resource."""
-    rows: list[Row] = []
+    row first): each names the run's row, what it did and to which resource (or, for
+    a reorder, dataset)."""
+    rows: list[Row] = [
+        Row(r.row, {"row": str(r.row), "run_action": Action.REORDER,
+                    "package": planner.package_name(r.package_id)})
+        for r in reordered
+    ]  # fmt: skip
     for entry in touched:
         for number, action in zip(entry.rows, entry.actions, strict=True):
             values = {
@@ -405,7 +482,11 @@ def _record_covered(recorder: Recorder, touched: list[Touched], dry_run: bool) -
 
 
 def _covered(number: int, entry: Touched, carrier: Outcome, dry_run: bool) -> Outcome:
-    common: dict[str, Any] = {"resource_id": carrier.resource_id, "package_id": carrier.package_id}
+    common: dict[str, Any] = {
+        "resource_id": carrier.resource_id,
+        "package_id": carrier.package_id,
+        "operation": carrier.operation,  # the carrier's operation undoes this row too
+    }
     if carrier.status == Status.DONE or (dry_run and carrier.status == Status.NOT_RUN):
         verb = "would be put back" if dry_run else "put back"
         action = f"{verb} with row {entry.last}"

@@ -22,7 +22,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backends import fail
+
+# Never the machine's keychain: keyring's failing backend ("no keychain") for this process
+# and every process a test starts, until a test sets a keychain of its own (keychains.py).
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "dev" / "ckan_stack.py"
@@ -150,3 +156,22 @@ def cancel_queued_loads(admin, package_id: str) -> None:
         if package_id in (job.get("title") or ""):
             with contextlib.suppress(ckanapi.NotFound):  # it started meanwhile
                 admin.action.job_cancel(id=job["id"])
+
+
+@pytest.fixture(autouse=True)
+def no_keychain() -> Iterator[None]:
+    """Every test starts with no keychain, and leaves keyring as it found it."""
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
+
+
+@pytest.fixture
+def keychain():
+    """A keychain for this test: an in-memory one, as the system's would keep tokens."""
+    from keychains import MemoryKeychain
+
+    memory = MemoryKeychain()
+    keyring.set_keyring(memory)
+    return memory

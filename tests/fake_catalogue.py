@@ -210,6 +210,20 @@ class FakeCatalogue:
             package["metadata_modified"] = self._stamp()
             return copy.deepcopy(package)
 
+    def reorder_resources(self, package_id: str, order: list[str]) -> list[str]:
+        """package_resource_reorder: these first, in this order, the rest after."""
+        with self._lock:
+            package = self.packages[self.package(package_id)["id"]]
+            self.calls.append(("package_resource_reorder", package["name"]))
+            by_id = {r["id"]: r for r in package["resources"]}
+            missing = [i for i in order if i not in by_id]
+            if missing or len(set(order)) != len(order):
+                raise Invalid("order: resource_id can not be found", {"order": "not found"})
+            rest = [r for r in package["resources"] if r["id"] not in order]
+            package["resources"] = [by_id[i] for i in order] + rest
+            package["metadata_modified"] = self._stamp()
+            return [r["id"] for r in package["resources"]]
+
     def download(self, url: str, path: Path) -> int:
         self.calls.append(("download", url))
         if url not in self.files:

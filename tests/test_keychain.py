@@ -1,17 +1,17 @@
 """The token kept in the keychain, per catalogue, and the order commands look for a token.
 
-Every test sets its own keyring backend (an in-memory one defined here, or
-keyring's own stand-ins for "no keychain"); the machine's real keychain is
-never touched.
+Every test sets its own keyring backend (the in-memory one of keychains.py, checked
+here by keyring's own backend tests, or keyring's stand-ins for "no keychain"); the
+machine's real keychain is never touched.
 """
 
 from __future__ import annotations
 
 import keyring
-import keyring.backend
-import keyring.errors
 import pytest
+from keychains import FileKeychain, LockedKeychain, MemoryKeychain
 from keyring.backends import chainer, fail
+from keyring.testing.backend import BackendBasicTests
 
 from loader.keychain import (
     SERVICE,
@@ -30,53 +30,11 @@ PROD = "https://catalogue.data.gov.bc.ca"
 TEST = "https://cat.data.gov.bc.ca"
 
 
-class MemoryKeychain(keyring.backend.KeyringBackend):
-    """A keychain held in a dict, as the system's would hold it."""
+class TestTheMemoryKeychainKeepsTokensAsAKeychainDoes(BackendBasicTests):
+    """keyring's own tests of a backend, run on the stand-in the other tests use."""
 
-    priority = 5  # as keyring's real keychains rank
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.entries.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if self.entries.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError("not there")
-
-
-class FileKeychain(MemoryKeychain):
-    """A stand-in that would keep tokens in a plain file (keyring ranks those below 1)."""
-
-    priority = 0.5
-
-
-class LockedKeychain(MemoryKeychain):
-    """A keychain that refuses to answer (locked, or access denied)."""
-
-    def get_password(self, service, username):
-        raise keyring.errors.KeyringLocked("the keychain is locked")
-
-
-@pytest.fixture(autouse=True)
-def no_real_keychain():
-    """Every test starts with no keychain and leaves keyring as it found it."""
-    before = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    yield
-    keyring.set_keyring(before)
-
-
-@pytest.fixture
-def keychain() -> MemoryKeychain:
-    memory = MemoryKeychain()
-    keyring.set_keyring(memory)
-    return memory
+    def init_keyring(self):
+        return MemoryKeychain()
 
 
 @pytest.mark.parametrize(

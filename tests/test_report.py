@@ -1,5 +1,6 @@
 """The result workbook: the editor's batch, each row's outcome, nothing executable."""
 
+import csv
 import datetime as dt
 import zipfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from loader.pipeline.read import read_batch
 from loader.pipeline.record import Recorder
 from loader.pipeline.report import write_results
 from loader.pipeline.validate import validate_batch
+from loader.run import check_batch
 from loader.schema import load_schema
 
 START = dt.datetime(2025, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
@@ -67,42 +69,56 @@ def workbook(tmp_path):
     return path, openpyxl.load_workbook(path)
 
 
-def test_results_repeat_the_editors_columns_with_resource_id_then_the_outcome(workbook):
+def test_the_outcome_leads_then_the_editors_columns_with_resource_id_then_the_links(workbook):
     _, wb = workbook
     ws = wb["Results"]
     header = [c.value for c in ws[1]]
     assert header == [
+        "status",
+        "action",
+        "error",
+        "code",
+        "datastore",
         "Op",
         "Dataset",
         "resource_id",
         "Resource name",
         "Format",
-        "status",
-        "action",
-        "package_id",
         "resource_url",
-        "error",
-        "code",
-        "datastore",
+        "package_id",
     ]
-    assert [c.value for c in ws[2]][:8] == [
+    assert [c.value for c in ws[2]] == [
+        "done",
+        "patched",
+        None,
+        None,
+        None,
         "patch",
         "water",
         "r-1",
         "Sites",
         "csv",
-        "done",
-        "patched",
+        "http://localhost:5000/dataset/water/resource/r-1",
         "p-1",
     ]
-    assert [ws.cell(row=r, column=6).value for r in (2, 3, 4)] == ["done", "failed", "not run"]
-    assert ws["C3"].value is None  # row 4 resolved nothing: no id to fill in
-    assert ws.freeze_panes == "A2"
+    assert [ws.cell(row=r, column=1).value for r in (2, 3, 4)] == ["done", "failed", "not run"]
+    assert ws["H3"].value is None  # row 4 resolved nothing: no id to fill in
+
+
+def test_the_heading_row_and_the_status_stay_in_view_and_every_column_filters(workbook):
+    _, wb = workbook
+    ws = wb["Results"]
+    assert ws.freeze_panes == "B2"  # row 1 and column A frozen
+    assert ws.auto_filter.ref == "A1:L4"
+    assert ws["A2"].fill.fgColor.rgb.endswith("C6EFCE")  # done: green
+    assert ws["A3"].fill.fgColor.rgb.endswith("FFC7CE")  # failed: red
+    # the outcome's text columns are drawn narrower than the batch's may be
+    assert ws.column_dimensions["B"].width <= 48 and ws.column_dimensions["C"].width <= 48
 
 
 def test_the_resource_link_is_a_real_hyperlink_not_a_formula(workbook):
     _, wb = workbook
-    cell = wb["Results"]["I2"]
+    cell = wb["Results"]["K2"]
     assert cell.value == "http://localhost:5000/dataset/water/resource/r-1"
     assert cell.hyperlink.target == cell.value
     assert cell.data_type == "s"
@@ -111,19 +127,19 @@ def test_the_resource_link_is_a_real_hyperlink_not_a_formula(workbook):
 def test_offending_cells_are_highlighted_with_the_message_as_comment(workbook):
     _, wb = workbook
     ws = wb["Results"]
-    bad = ws["E3"]
+    bad = ws["J3"]
     assert bad.fill.fgColor.rgb.endswith("FFC7CE")
     assert bad.comment.text == "Value must be one of [...]"
-    assert ws["E2"].comment is None
-    assert ws["J3"].value == "format: Value must be one of [...]"
-    assert ws["F3"].fill.fgColor.rgb.endswith("FFC7CE")
+    assert ws["J2"].comment is None
+    assert ws["C3"].value == "format: Value must be one of [...]"
+    assert ws["C3"].fill.fgColor.rgb.endswith("FFC7CE")
 
 
 def test_text_that_looks_like_a_formula_stays_text(workbook):
     path, wb = workbook
     ws = wb["Results"]
-    assert ws["D3"].value == '=HYPERLINK("x")' and ws["D3"].data_type == "s"
-    assert ws["D4"].value == "+Old -1 @x" and ws["D4"].data_type == "s"
+    assert ws["I3"].value == '=HYPERLINK("x")' and ws["I3"].data_type == "s"
+    assert ws["I4"].value == "+Old -1 @x" and ws["I4"].data_type == "s"
     with zipfile.ZipFile(path) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet and "<f " not in sheet
@@ -185,7 +201,7 @@ def test_validation_problems_become_invalid_outcomes(tmp_path):
         RunSummary("validate", START, START, "0.1.0"),
     )
     ws = openpyxl.load_workbook(out)["Results"]
-    fmt = report.result_columns(batch)[1].index("format") + 1
+    fmt = report.sheet_columns(batch)[1].index("format") + 1
     assert "did you mean 'csv'?" in ws.cell(row=2, column=fmt).comment.text
     assert ws.cell(row=3, column=fmt).comment is None
 
@@ -244,3 +260,44 @@ def test_the_action_cuts_a_name_of_10000_characters(tmp_path):
         zip(*list(openpyxl.load_workbook(out)["Results"].iter_rows(values_only=True)), strict=True)
     )["action"]
     assert action == dry.outcomes[0].action
+
+
+def test_a_warning_is_marked_on_its_cell_and_leaves_the_row_ready(tmp_path):
+    (tmp_path / "sites.csv").write_bytes(b"site,name\n1,Victoria\n2,Caf\xe9 du lac\n")
+    path = write_batch(
+        tmp_path,
+        {**DOCUMENT, "url": "", "upload": "sites.csv"},
+        {**DOCUMENT, "name": "Fine"},
+    )
+    result = check_batch(path, result_path=tmp_path / "checked.xlsx")
+    assert [p.code for p in result.problems] == ["upload-other-encoding"]
+    assert result.exit_code == 0
+    ws = openpyxl.load_workbook(tmp_path / "checked.xlsx")["Results"]
+    header = [c.value for c in ws[1]]
+    upload = ws.cell(row=2, column=header.index("upload") + 1)
+    assert upload.value == "sites.csv"
+    assert upload.fill.fgColor.rgb.endswith("FFEB9C")  # yellow: a warning, not a problem
+    assert upload.comment.text.startswith("Warning: Row 2, column 'upload' (warning):")
+    assert "Windows-1252" in upload.comment.text
+    assert [ws.cell(row=r, column=1).value for r in (2, 3)] == ["not run", "not run"]
+    assert ws.cell(row=2, column=header.index("error") + 1).value is None
+    assert ws.cell(row=3, column=header.index("upload") + 1).comment is None
+
+
+def test_the_results_sheet_saved_as_csv_reads_as_the_same_batch(workbook, tmp_path):
+    path, wb = workbook
+    # as a spreadsheet program saves the sheet: "CSV UTF-8", a byte-order mark, every
+    # cell as its text (the hyperlink's address, blanks empty)
+    saved = tmp_path / "results.csv"
+    with saved.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        for row in wb["Results"].iter_rows(values_only=True):
+            writer.writerow(["" if v is None else v for v in row])
+    from_xlsx = read_batch(path, sheet="Results")
+    from_csv = read_batch(saved)
+    assert from_csv.from_result and from_xlsx.from_result
+    assert (
+        from_csv.columns == from_xlsx.columns == ["op", "package", "resource_id", "name", "format"]
+    )
+    assert [r.values for r in from_csv.rows] == [r.values for r in from_xlsx.rows]
+    assert [r.number for r in from_csv.rows] == [r.number for r in from_xlsx.rows] == [2, 3, 4]

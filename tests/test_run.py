@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import openpyxl
 from batches import DOCUMENT, write_batch
 
 from loader.options import CheckOptions, Listeners, RunOptions
@@ -28,7 +29,11 @@ def test_check_batch_gives_every_row_one_outcome_and_a_data_frame(tmp_path):
     assert list(frame["format"]) == ["CSV", "csv"]
     assert frame.loc[0, "code"] == "invalid-choice"
     assert "did you mean 'csv'?" in frame.loc[0, "error"]
-    assert list(frame.columns[:3]) == ["row", *list(DOCUMENT)[:2]]
+    # the Results sheet's columns, in its order: the outcome first
+    assert list(frame.columns[:8]) == [
+        "row", "status", "action", "error", "code", "datastore", "op", "package",
+    ]  # fmt: skip
+    assert list(frame.columns[-2:]) == ["resource_url", "package_id"]
 
 
 def test_run_batch_reports_upload_bytes_and_leaves_the_catalogue_as_it_was(tmp_path):
@@ -129,3 +134,46 @@ def test_a_stop_while_datasets_are_read_leaves_the_rows_not_yet_planned_not_run(
     ]
     assert result.outcomes[1].error == "the run was stopped before this row"
     assert catalogue.calls == [("resource_create", "Gauges")]
+
+
+def test_a_dry_run_counts_the_rows_by_what_they_would_do(tmp_path):
+    from fake_catalogue import FakeCatalogue
+
+    from loader.run import run_batch
+
+    catalogue = FakeCatalogue()
+    fields = {k: v for k, v in DOCUMENT.items() if k not in ("op", "package")}
+    names = [f"Sites {n}" for n in range(5)]
+    catalogue.add_package(DOCUMENT["package"], resources=[{**fields, "name": n} for n in names])
+    same = [{"op": "patch", "package": DOCUMENT["package"], "name": n} for n in names]
+    path = write_batch(
+        tmp_path,
+        *[{**row, "format": "csv"} for row in same[:2]],  # as it is: no change
+        {**same[2], "description": "new words"},
+        {**same[3], "description": "new words"},
+        {**DOCUMENT, "name": "Brand new"},
+        {"op": "patch", "package": "no-such-dataset", "name": "x", "description": "d"},
+    )
+    out = tmp_path / "dry.xlsx"
+
+    dry = run_batch(path, catalogue, RunOptions(dry_run=True), result_path=out)
+
+    assert dry.tally() == {
+        "would change nothing": 2,
+        "would be patched": 2,
+        "would be created": 1,
+        "failed": 1,
+    }
+    assert dry.counts() == {"not run": 5, "failed": 1}  # the statuses themselves are unchanged
+    assert dry.exit_code == 1  # as before: a row failed
+    summary = {
+        r[0]: r[1] for r in openpyxl.load_workbook(out)["Summary"].iter_rows(values_only=True)
+    }
+    assert summary["Rows not run"] == 5
+    assert summary["Rows that would change nothing"] == 2
+    assert summary["Rows that would be patched"] == 2
+    assert summary["Rows that would be created"] == 1
+    assert "Rows that would be deleted" not in summary
+
+    done = run_batch(path, catalogue, result_path=tmp_path / "run.xlsx")
+    assert done.tally() == done.counts() == {"done": 5, "failed": 1}  # a run counts statuses

@@ -170,7 +170,7 @@ def test_a_refused_token_from_the_environment_is_dropped_and_the_page_asks(page,
     monkeypatch.setattr(library, "who", refuse)
     client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
     body = client.get("/").get_data(as_text=True)
-    assert "The token from CKAN_API_KEY was not accepted" in body
+    assert "The token from $CKAN_API_KEY was not accepted" in body
     assert 'type="password" id="api_key"' in body
     assert not workspace.access.has_token
 
@@ -194,11 +194,12 @@ def test_each_problem_is_shown_on_its_cell_and_cells_are_escaped(page):
     assert 'id="preview-button" disabled' in body
 
 
-def test_a_dropped_batch_finds_the_files_dropped_with_it(page):
+@pytest.mark.parametrize("written", ["files/data.csv", "files\\data.csv"])
+def test_a_dropped_batch_finds_the_files_dropped_with_it(page, written):
     client, workspace = page()
     elsewhere = workspace.folder / "elsewhere"
     elsewhere.mkdir()
-    row = {**DOCUMENT, "upload": "files/data.csv"}
+    row = {**DOCUMENT, "upload": written}  # as written on Windows, too
     del row["url"]
     batch = write_batch(elsewhere, row)
     (elsewhere / "data.csv").write_text("a,b\n1,2\n")
@@ -802,3 +803,140 @@ def test_a_page_for_a_catalogue_over_plain_http_says_why_the_token_is_not_kept(p
     body = client.get("/").get_data(as_text=True)
     assert "plain http" in body and TOKEN not in body
     assert not workspace.access.has_token
+
+
+# -- the command line's options on the page: sheet, schema, workers ---------------------
+
+
+def _two_sheets(folder):
+    """A workbook whose first sheet is notes; the batch is on sheet 'Resources'."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Notes"
+    wb.active.append(["Read me first"])
+    ws = wb.create_sheet("Resources")
+    ws.append(list(DOCUMENT))
+    ws.append(list(DOCUMENT.values()))
+    ws.append([*list(DOCUMENT.values())[:2], "Other", *list(DOCUMENT.values())[3:]])
+    wb.save(folder / "two.xlsx")
+    return folder / "two.xlsx"
+
+
+def test_the_sheet_to_read_is_chosen_on_the_page(page):
+    client, workspace = page()
+    _two_sheets(workspace.folder)
+    entry = workspace.folder_batches()[0]
+    first = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+    assert "sheet 'Notes' of two.xlsx cannot be used" in entry.unreadable  # the first: notes
+    assert '<option value="Resources"' in first
+
+    chosen = client.post(
+        f"/batch/{entry.id}/options",
+        data={"sheet": "Resources", "schema": "bundled"},
+        headers=ORIGIN,
+    )
+
+    assert chosen.status_code == 303
+    assert entry.ready and entry.checked.sheet == "Resources"
+    body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+    assert "2 rows:" in body and "sheet 'Resources'" in body
+    assert '<option value="Resources" selected>' in body
+
+
+def test_the_live_schema_needs_a_catalogue_and_is_read_from_it(page, monkeypatch):
+    client, workspace = page()
+    entry = _ready_batch(workspace)
+    refused = client.post(f"/batch/{entry.id}/options", data={"schema": "live"}, headers=ORIGIN)
+    assert refused.status_code == 400 and b"start bcdc-loader serve with --ckan" in refused.data
+    assert entry.schema == "bundled"
+
+    read = []
+
+    def live(catalogue):
+        read.append(catalogue.url)
+        from loader.schema import load_schema
+
+        return load_schema()
+
+    monkeypatch.setattr(library, "live_schema", live)
+    client, workspace = page(catalogue_url="http://127.0.0.1:9")
+    entry = _ready_batch(workspace)
+    for _ in range(2):
+        assert (
+            client.post(
+                f"/batch/{entry.id}/options", data={"schema": "live"}, headers=ORIGIN
+            ).status_code
+            == 303
+        )
+    assert entry.schema == "live" and entry.ready
+    assert read == ["http://127.0.0.1:9"]  # read once
+    assert "against the catalogue&#39;s live schema" in client.get(f"/batch/{entry.id}").get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.parametrize("typed", ["0", "17", "two", "1.5", ""])
+def test_workers_outside_the_command_lines_limits_are_refused(page, monkeypatch, typed):
+    fake, calls = _fake_run()
+    monkeypatch.setattr(library, "run", fake)
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+
+    refused = client.post(f"/batch/{entry.id}/run", data={"jobs": typed}, headers=ORIGIN)
+
+    assert refused.status_code == 409
+    assert b"Workers: a whole number from 1 to 16" in refused.data
+    assert calls == []
+
+
+def test_a_run_takes_the_workers_given_and_says_so(page, monkeypatch):
+    given = []
+    fake, _ = _fake_run()
+
+    def run(path, catalogue, options, job, result_path):
+        given.append((options.jobs, options.dry_run))
+        return fake(path, catalogue, options, job, result_path)
+
+    monkeypatch.setattr(library, "run", run)
+    monkeypatch.setattr(library, "who", lambda catalogue: "bcdc-editor")
+    client, workspace = page(catalogue_url="http://127.0.0.1:9", api_key=TOKEN)
+    entry = _ready_batch(workspace)
+    body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+    assert 'name="jobs" min="1" max="16" step="1" value="1"' in body  # --jobs' default
+
+    client.post(f"/batch/{entry.id}/run", data={"jobs": "4"}, headers=ORIGIN)
+    _wait(workspace.job(entry.id, "run"))
+    client.post(f"/batch/{entry.id}/preview", headers=ORIGIN)
+    _wait(workspace.job(entry.id, "preview"))
+
+    assert given == [(4, False), (1, True)]  # a preview writes nothing: one at a time
+    summary = client.get(f"/batch/{entry.id}/run.json").get_json()["summary"]
+    assert summary.startswith("Run (4 workers) finished in ")
+
+
+def test_a_warning_is_shown_on_its_cell_and_the_batch_stays_ready(page):
+    client, workspace = page()
+    (workspace.folder / "sites.csv").write_bytes(b"site,name\n1,Victoria\n2,Caf\xe9 du lac\n")
+    row = {**DOCUMENT, "upload": "sites.csv"}
+    del row["url"]
+    write_batch(workspace.folder, row)
+    entry = workspace.folder_batches()[0]
+
+    body = client.get(f"/batch/{entry.id}").get_data(as_text=True)
+
+    assert entry.ready
+    assert '<td class="warning" data-column="upload">' in body
+    assert "upload-other-encoding" in body and "(warning)" in body
+    assert "1 row:" in body and "1 ready" in body and "1 warning" in body
+    assert 'class="problem"' not in body
+
+
+def test_a_preview_counts_its_rows_by_what_they_would_do():
+    job = Job("preview", "b1", rows=[2, 3, 4], sizes={})
+    job.begin(3)
+    for row, operation in ((2, "noop"), (3, "noop"), (4, "patch")):
+        job.finished_row(RowOutcome(row, "not run", "", "", None, operation=operation))
+    job.end("finished")
+    assert job.snapshot()["summary"].endswith(": 2 would change nothing, 1 would be patched.")

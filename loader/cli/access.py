@@ -1,15 +1,17 @@
 """How the command line reaches the catalogue: its address, the token, and asking first.
 
 `--ckan` names the catalogue (`prod`, `test` or a URL). The token comes from
-`--api-key-file`, `$CKAN_API_KEY` or a hidden prompt, never from the command
-line (where the shell history and the process list would keep it). Writing
-to the production catalogue asks first, or needs `--yes` when unattended.
+`--api-key-file`, `$CKAN_API_KEY`, the keychain (`bcdc-loader login`) or a
+hidden prompt, in that order (`loader.keychain.find_token`), never from the
+command line (where the shell history and the process list would keep it).
+Writing to the production catalogue asks first, or needs `--yes` when
+unattended.
 """
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import click
 
 from loader.client import Catalogue, CatalogueError, catalogue_url, is_production
 from loader.errors import SchemaError
+from loader.keychain import find_token
 from loader.schema import Schema, load_schema, schema_from_scheming
 from loader.text import for_terminal
 
@@ -29,7 +32,8 @@ def target_url(target: str) -> str:
         raise click.BadParameter(str(error), param_hint="--ckan") from None
 
 
-def _named(target: str | None) -> str:
+def named_target(target: str | None) -> str:
+    """The catalogue a command needs (--ckan or $CKAN_URL), as its address."""
     if not target:
         raise click.UsageError("say which catalogue: --ckan URL|test|prod, or set CKAN_URL")
     return target_url(target)
@@ -48,10 +52,10 @@ class Writing:
     def catalogue(self, dry_run: bool) -> Catalogue:
         """The catalogue, with its token; before writing to production (not a dry run,
         no --yes) the editor is asked."""
-        url = _named(self.target)
+        url = named_target(self.target)
         interactive = sys.stdin.isatty()
         catalogue = Catalogue(
-            url, api_key(self.api_key_file, interactive), allow_http=self.allow_http
+            url, api_key(url, self.api_key_file, interactive), allow_http=self.allow_http
         )
         if not dry_run and not self.yes:
             _confirm_production(url, interactive)
@@ -71,10 +75,11 @@ class Reading:
     def catalogue(self) -> Catalogue:
         """The catalogue to read, once the options say what to read; the token is optional
         (public datasets need none)."""
-        url = _named(self.target)
+        url = named_target(self.target)
         if not self.organizations + self.packages:
             raise click.UsageError("say what to read: --organization NAME or --package NAME")
-        return Catalogue(url, optional_api_key(self.api_key_file))
+        token = find_token(url, self.api_key_file)  # public datasets need none
+        return Catalogue(url, token.value if token else None)
 
 
 def _confirm_production(url: str, interactive: bool) -> None:
@@ -86,29 +91,31 @@ def _confirm_production(url: str, interactive: bool) -> None:
     click.confirm(f"Write to the production catalogue {for_terminal(url)}?", abort=True, err=True)
 
 
-def api_key(api_key_file: Path | None, interactive: bool) -> str:
-    """The token from a file, $CKAN_API_KEY or a prompt; never from the command line."""
-    if api_key_file is not None:
-        try:
-            key = api_key_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            raise click.UsageError(f"cannot read a token from {api_key_file}") from None
-    else:
-        key = os.environ.get("CKAN_API_KEY", "").strip()
-    if not key and interactive:
-        key = click.prompt(
-            "API token (from your catalogue account page)", hide_input=True, err=True
-        ).strip()
-    if not key:
-        raise click.UsageError("no API token: set CKAN_API_KEY or use --api-key-file")
-    return key
+def api_key(url: str, api_key_file: Path | None, interactive: bool) -> str:
+    """The token for the catalogue at `url`: from --api-key-file, $CKAN_API_KEY, the
+    keychain, or (on a terminal) a hidden prompt; never from the command line."""
+    token = find_token(url, api_key_file, prompt=ask_token(url) if interactive else None)
+    if token is None:
+        raise click.UsageError(
+            "no API token: keep one in the keychain with `bcdc-loader login --ckan "
+            f"{url}`, set CKAN_API_KEY, or use --api-key-file"
+        )
+    return token.value
 
 
-def optional_api_key(api_key_file: Path | None) -> str | None:
-    """For reads: the token from a file or $CKAN_API_KEY, if given (public datasets need none)."""
-    if api_key_file is not None:
-        return api_key_file.read_text(encoding="utf-8").strip() or None
-    return os.environ.get("CKAN_API_KEY", "").strip() or None
+def ask_token(url: str) -> Callable[[], str]:
+    """A hidden prompt for the token of the catalogue at `url`."""
+
+    def ask() -> str:
+        text: str = click.prompt(
+            f"API token for {for_terminal(url)} (your account page in the catalogue, then "
+            "API Tokens)",
+            hide_input=True,
+            err=True,
+        )
+        return text.strip()
+
+    return ask
 
 
 def resolve_schema(source: str, url: str | None) -> Schema:

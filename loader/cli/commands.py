@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from loader import __version__
-from loader.cli.access import Reading, Writing, resolve_schema, target_url
+from loader.cli.access import (
+    Reading,
+    Writing,
+    ask_token,
+    named_target,
+    resolve_schema,
+    target_url,
+)
 from loader.cli.options import (
     CheckChoices,
     check_options,
@@ -32,6 +39,7 @@ from loader.cli.options import (
 )
 from loader.cli.terminal import progress, say, stopping
 from loader.errors import EXIT_UNEXPECTED, LoaderError
+from loader.keychain import find_token
 from loader.model import UNLOADED
 from loader.options import RunOptions, UndoOptions
 from loader.spreadsheet import output_path
@@ -255,7 +263,7 @@ def _counts(counts: dict[str, int]) -> str:
 def _outcome_counts(result: RunResult) -> str:
     """'3 done, 1 failed; DataStore: 2 loaded, 1 load failed'."""
     loads = _counts(result.load_counts())
-    return _counts(result.counts()) + (f"; DataStore: {loads}" if loads else "")
+    return _counts(result.tally()) + (f"; DataStore: {loads}" if loads else "")
 
 
 @main.command()
@@ -283,13 +291,73 @@ def serve(folder: Path, target: str | None, port: int, no_browser: bool) -> None
 
     It listens on 127.0.0.1 only, and answers only the address it prints
     (which carries a secret). The token is entered on the page, or taken
-    from $CKAN_API_KEY; it stays in the server's memory.
+    from $CKAN_API_KEY or the keychain (bcdc-loader login); it stays in the
+    server's memory.
     """
     from loader.serve.server import serve as serve_page
 
     url = target_url(target) if target else None
-    api_key = os.environ.get("CKAN_API_KEY", "").strip() or None
-    serve_page(folder, url, api_key, port=port, open_browser=not no_browser, say=click.echo)
+    token = find_token(url) if url else None
+    serve_page(
+        folder,
+        url,
+        token.value if token else None,
+        port=port,
+        open_browser=not no_browser,
+        say=click.echo,
+        token_source=token.source if token else "",
+    )
+
+
+# -- the token in the keychain: login and logout ---------------------------------------
+
+
+@main.command()
+@ckan_option("The catalogue the token is for: a URL, or test / prod (default: $CKAN_URL).")
+@click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Send the token over plain http to a host other than this machine (unencrypted).",
+)
+def login(target: str | None, allow_http: bool) -> None:
+    """Keep your API token for a catalogue in this computer's keychain.
+
+    Asks for the token (the typing is not shown), checks it with the
+    catalogue (whose it is, which datasets it may change) and keeps it only
+    when the catalogue accepts it, replacing one kept before. Every command
+    for that catalogue then finds it there, after --api-key-file and
+    $CKAN_API_KEY. Exits 0 when the token is kept, 2 when it is refused or
+    there is no keychain (a server without a desktop session: use
+    --api-key-file there).
+    """
+    from loader.client import Catalogue
+    from loader.keychain import keychain_name, log_in, require_keychain
+
+    url = named_target(target)
+    key = require_keychain(url)  # before the editor types anything
+    token = ask_token(url)()
+    with Catalogue(url, token or None, allow_http=allow_http) as catalogue:
+        key, account = log_in(url, token, catalogue)
+    say(f"{url} accepts the token: {account.describe()}.")
+    say(f"Kept in the keychain ({keychain_name()}) for {key}; remove it with `bcdc-loader logout`.")
+    if os.environ.get("CKAN_API_KEY", "").strip():
+        say("Note: CKAN_API_KEY is set, and is used before the keychain: unset it.", err=True)
+
+
+@main.command()
+@ckan_option("The catalogue whose token to remove: a URL, or test / prod (default: $CKAN_URL).")
+def logout(target: str | None) -> None:
+    """Remove your API token for a catalogue from this computer's keychain.
+
+    Exits 0 whether or not one was kept, 2 when there is no keychain.
+    """
+    from loader.keychain import catalogue_key, forget_token
+
+    url = named_target(target)
+    if forget_token(url):
+        say(f"Removed the token for {catalogue_key(url)} from the keychain.")
+    else:
+        say(f"The keychain held no token for {catalogue_key(url)}; nothing to remove.")
 
 
 # -- reading the catalogue: export and due ------------------------------------------

@@ -25,7 +25,15 @@ from typing import Any
 import click
 
 from loader.cli.access import Reading, Writing, resolve_schema
-from loader.options import DATASTORE_WAIT, TARGETS_LIMIT, CheckOptions, MaxFileSize, RunOptions
+from loader.options import (
+    DATASTORE_WAIT,
+    JOBS_DEFAULT,
+    JOBS_LIMIT,
+    TARGETS_LIMIT,
+    CheckOptions,
+    MaxFileSize,
+    RunOptions,
+)
 
 # What a click option makes of a command (and what a group of them makes).
 Decorator = Callable[[Any], Any]
@@ -201,8 +209,8 @@ run_options: Decorator = packed(
     click.option(
         "--jobs",
         "-j",
-        type=click.IntRange(1, 16),
-        default=1,
+        type=click.IntRange(JOBS_DEFAULT, JOBS_LIMIT),
+        default=JOBS_DEFAULT,
         show_default=True,
         help="Datasets worked on at once (rows of one dataset always run in order).",
     ),
@@ -259,7 +267,10 @@ def writing(ckan_help: str) -> Decorator:
         "access",
         Writing,
         ckan_option(ckan_help),
-        api_key_file_option("A file holding the API token (otherwise $CKAN_API_KEY, or a prompt)."),
+        api_key_file_option(
+            "A file holding the API token (otherwise $CKAN_API_KEY, the keychain (see login), "
+            "or a prompt)."
+        ),
         click.option(
             "--yes", is_flag=True, help="Do not ask before writing to the production catalogue."
         ),
@@ -276,7 +287,8 @@ reading: Decorator = packed(
     Reading,
     ckan_option("The catalogue to read: a URL, or test / prod (default: $CKAN_URL)."),
     api_key_file_option(
-        "A file holding the API token (otherwise $CKAN_API_KEY); needed only for private datasets."
+        "A file holding the API token (otherwise $CKAN_API_KEY, or the keychain (see login)); "
+        "needed only for private datasets."
     ),
     click.option(
         "--organization",

@@ -32,6 +32,7 @@ API_ACTIONS = {
     Action.DELETE: "resource_delete",
     Action.TOUCH: "update_resource_refresh_timestamp",
     Action.RELOAD: "xloader_submit",  # or datapusher_submit: the client asks the catalogue's
+    Action.REORDER: "package_resource_reorder",
     Action.NOOP: "",
 }
 _FOLDABLE = (Action.CREATE, Action.UPDATE, Action.PATCH, Action.DELETE)
@@ -82,6 +83,11 @@ class Call:
         if op.action == Action.CREATE:
             data = {"package_id": op.package_id, **op.fields}
             return Answer({op.row: catalogue.write_resource(self.action, data, op.upload)})
+        if op.action == Action.REORDER:  # the order's ids, as the lane knows them now
+            saved = catalogue.reorder_resources(
+                op.package_id, [str(p.resource_id) for p in op.order]
+            )
+            return Answer({op.row: {"order": saved}})
         assert resource_id is not None, "a call on an existing resource needs its id"
         if op.action == Action.DELETE:
             catalogue.delete_resource(resource_id)

@@ -18,6 +18,7 @@ resource after its dataset in the same write.)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -39,11 +40,11 @@ from loader.client import (
 )
 from loader.datastore import loader_wrote
 from loader.model import Outcome, Status
-from loader.pipeline.calls import REVISE, Answer, Call, calls_for, single
+from loader.pipeline.calls import API_ACTIONS, REVISE, Answer, Call, calls_for, single
 from loader.pipeline.diff import same
 from loader.pipeline.follow import Follower
 from loader.pipeline.keep import keep_file, replaces_file
-from loader.pipeline.operations import Action, Operation, Plan
+from loader.pipeline.operations import Action, Operation, Plan, placed_ids
 from loader.pipeline.record import Recorder
 from loader.pipeline.settle import settle
 from loader.pipeline.verify import landed
@@ -62,6 +63,7 @@ def dry_run(plan: Plan, catalogue: CatalogueAPI, recorder: Recorder) -> None:
                 resource_id=op.resource_id,
                 package_id=op.package_id,
                 resource_url=_page(catalogue, op, op.resource_id),
+                operation=op.action,
             )
         )
 
@@ -206,6 +208,9 @@ class _Lane:
 
     def run_call(self, call: Call, again: bool = False) -> None:
         """Send one call and record its rows' outcomes (`again`: a fold sent once more)."""
+        if call.action == API_ACTIONS[Action.REORDER]:  # with the ids of what the lane created
+            (op,) = call.operations
+            call = single(dataclasses.replace(op, order=placed_ids(op.order, self.created)))
         ids, skipped = _resolve(call, self.created)
         if not skipped and self.keep_replaced is not None:
             call, skipped = self._keep_files(call, self.keep_replaced)
@@ -412,6 +417,7 @@ def _unsent(op: Operation, status: Status, error: str, code: str) -> Outcome:
         package_id=op.package_id,
         error=error,
         code=code,
+        operation=op.action,
     )
 
 
@@ -445,6 +451,7 @@ def _done(
         op.package_id,
         _page(catalogue, op, resource_id_out),
         saved=saved,
+        operation=op.action,
     )
 
 
@@ -483,6 +490,7 @@ def _failed(
         field_errors=error.field_errors,
         code=problem.code,
         saved=partial,
+        operation=op.action,
     )
 
 

@@ -186,6 +186,15 @@ class Earlier:
         """Rows the earlier runs finished: they are not run again."""
         return {n: o for n, o in self.outcomes.items() if o.status == Status.DONE}
 
+    def named(self) -> dict[int, str]:
+        """The resources the finished rows name, by row (a delete names none): where a
+        reorder row, run on a resume, finds their places."""
+        return {
+            n: o.resource_id
+            for n, o in self.done().items()
+            if o.resource_id and self.actions.get(n) not in ("delete", "reorder")
+        }
+
 
 _OUTCOME_FIELDS = {f.name for f in dataclasses.fields(Outcome)}
 # outcomes that leave a row in doubt: its request may or may not have been saved
@@ -257,7 +266,7 @@ def _apply_outcome(earlier: Earlier, record: dict[str, Any]) -> None:
 
 
 # what a `sent` record may say a row does (the planner's actions, by their values)
-_ACTIONS = frozenset({"create", "update", "patch", "delete", "touch", "reload", "noop"})
+_ACTIONS = frozenset({"create", "update", "patch", "delete", "touch", "reload", "reorder", "noop"})
 
 
 def _row(value: object) -> int:

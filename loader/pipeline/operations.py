@@ -10,7 +10,7 @@ makes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -20,7 +20,7 @@ from loader.client import CatalogueError, LoadStatus, NotAuthorized, NotFound
 from loader.datastore import when
 from loader.model import Outcome, Status
 from loader.pinned import PinnedFile
-from loader.pipeline.diff import Change
+from loader.pipeline.diff import Change, show
 from loader.problems import ProblemType
 from loader.text import quote
 
@@ -34,6 +34,7 @@ class Action(StrEnum):
     DELETE = "delete"
     TOUCH = "touch"  # only last_modified: the file is unchanged, the refresh is recorded
     RELOAD = "reload"  # the file is unchanged and its last DataStore load failed: load again
+    REORDER = "reorder"  # the dataset's resources put in an order (one call a dataset)
     NOOP = "noop"  # nothing to send: the row asks for what is already there
 
 
@@ -44,6 +45,16 @@ _PAST = {
     Action.DELETE: "deleted",
     Action.TOUCH: "touched",
 }
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One resource in the order a reorder asks for: by id, or (not made yet) by the row
+    of this batch that creates it."""
+
+    resource_id: str | None
+    name: str
+    made_by_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,8 @@ class Operation:
     blocked_by: tuple[str, ...] = ()
     # the resource's last DataStore load, when planning read it (an unchanged file's)
     last_load: LoadStatus | None = field(default=None, repr=False, compare=False)
+    # a reorder: every resource of the dataset, in the order asked for
+    order: tuple[Placed, ...] = ()
 
     def describe(self, tense: str = "would") -> str:
         """What the operation does, in words: tense is "would", "did" or "tried"."""
@@ -82,6 +95,11 @@ class Operation:
             verb = {"would": "would resubmit", "did": "resubmitted"}.get(tense, "tried to resubmit")
             failed = when(self.last_load.updated) if self.last_load else ""
             return f"no change{unchanged}; its last DataStore load failed ({failed}): {verb} it"
+        if self.action == Action.REORDER:
+            verb = "put" if tense == "did" else f"{tense} put"
+            words = f"{verb} the resources of dataset '{self.package_name}' in order"
+            moves = [_names(c.old) + " -> " + _names(c.new) for c in self.changes]
+            return words + "".join(f": {m}" for m in moves) + unchanged
         verb = _PAST[self.action] if tense == "did" else f"{tense} {self.action}"
         # a name of 10,000 characters is cut, as values are: the action stays readable
         words = f"{verb} resource '{quote(self.resource_name or '')}'"
@@ -97,9 +115,29 @@ class Operation:
         return words + unchanged
 
 
+def placed_ids(order: tuple[Placed, ...], created: Mapping[int, str]) -> tuple[Placed, ...]:
+    """A reorder's order with the ids of the resources its batch created (`created`: by
+    the row that created each); a resource whose row did not create it is left out,
+    since it is not there."""
+    out = []
+    for placed in order:
+        resource_id = placed.resource_id
+        if resource_id is None and placed.made_by_row is not None:
+            resource_id = created.get(placed.made_by_row)
+        if resource_id is not None:
+            out.append(Placed(resource_id, placed.name, placed.made_by_row))
+    return tuple(out)
+
+
+def _names(names: list[str]) -> str:
+    """Resource names as an order shows them: 'Data', 'Docs', 'Old'."""
+    return ", ".join(show(name) for name in names)
+
+
 @dataclass
 class Plan:
-    """Operations in sheet order, and the rows that could not be planned."""
+    """Operations in sheet order (reorders last: each follows its dataset's other rows),
+    and the rows that could not be planned."""
 
     operations: list[Operation]
     failures: list[Outcome]

@@ -127,6 +127,29 @@ def read_batch(path: Path, sheet: str | None = None, schema: Schema | None = Non
 # -- workbooks ----------------------------------------------------------------
 
 
+def sheet_names(path: Path) -> list[str]:
+    """The sheets of a workbook, in order, for choosing the one to read; [] for a CSV
+    file, or a file that cannot be read as a workbook (reading it says why)."""
+    try:
+        check_file_size(path)
+        kind = kind_of(path)
+        if kind not in _KIND_SUFFIXES:
+            return []
+        if kind != "xls":
+            check_archive(path)
+        with path.open("rb") as stream:
+            workbook = python_calamine.CalamineWorkbook.from_filelike(stream)
+        try:
+            return list(workbook.sheet_names)
+        finally:
+            workbook.close()
+    except (BatchError, OSError):
+        return []
+    except BaseException as exc:  # calamine's own errors, as _fault tells them apart
+        _fault(exc)
+        return []
+
+
 def _read_workbook(path: Path, kind: str, sheet: str | None) -> tuple[str, Grid, Marks]:
     """The sheet's cells, once the file has been shown safe to unpack and lay out."""
     if kind != "xls":

@@ -92,7 +92,7 @@ class Recorder:
             if all(p.warning for p in row_problems):
                 continue
             field_errors: dict[str, str] = {}
-            for p in row_problems:
+            for p in blocking(row_problems):  # warnings are marked as such, apart
                 if p.column is not None:
                     field_errors[p.column] = "\n".join(
                         filter(None, [field_errors.get(p.column), p.message])
@@ -140,6 +140,7 @@ class Recorder:
                     package_id=op.package_id,
                     error=problems.INTERRUPTED.message(),
                     code=problems.INTERRUPTED.code,
+                    operation=op.action,
                 )
             )
 

@@ -1,17 +1,23 @@
 """The result workbook: the batch as the editor wrote it, with what happened to each row.
 
-Sheet "Results" repeats the batch's own columns and values, with the
-`resource_id` of every row that resolved or created a resource filled in
-(a `resource_id` column is added among the batch's columns when it had
-none), then status, action, package_id, resource_url, error, code and
-datastore (what became of the file a row sent in the catalogue's DataStore:
-"loaded 12,345 rows", "load failed: ...", "still loading after 600 s", "not
-loaded (format pdf)"; blank where no file was sent). So the Results sheet is
-itself a batch: the reader recognises the result columns
-and ignores them, and the next run acts on the same resources by id. Cells
-with a problem are highlighted and carry the message as a comment. Sheet
-"Summary" counts rows by status (and, for a run, files by DataStore state) and
-says when, where and by whom.
+Sheet "Results" opens with the outcome of each row (status, action, error,
+code, datastore), so that what happened is read first, without scrolling past
+the batch; the status column and the heading row stay in view however far the
+sheet is scrolled, and a filter on every heading finds the failed rows.
+`datastore` says what became of the file a row sent in the catalogue's
+DataStore ("loaded 12,345 rows", "load failed: ...", "still loading after
+600 s", "not loaded (format pdf)"; blank where no file was sent). The batch's
+own columns and values follow, with the `resource_id` of every row that
+resolved or created a resource filled in (a `resource_id` column is added
+among the batch's columns when it had none), then the resource's page and its
+dataset's id (resource_url, package_id). So the Results sheet is itself a
+batch: the reader recognises the result columns wherever they stand and
+ignores them, and the next run acts on the same resources by id. Cells with a
+problem (and DataStore loads that failed or did not finish) are highlighted
+red and carry the message as a comment; cells with a warning (the row still
+runs) yellow. Sheet "Summary" counts rows by status (in a dry run, by what
+they would do; for a run, files by DataStore state too) and says when, where
+and by whom.
 
 Nothing from the batch or the catalogue is ever written as a formula, and
 the file is replaced in one step, so an interrupted run never leaves half
@@ -21,6 +27,7 @@ a workbook behind.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -32,13 +39,18 @@ from openpyxl.utils import get_column_letter
 from loader.model import (
     DATASTORE_COLUMN,
     RESULT_COLUMNS,
+    RESULT_LEADING,
+    RESULT_TRAILING,
     UNLOADED,
+    WOULD,
     Batch,
     LoadState,
     Outcome,
+    Problem,
     Row,
     RunSummary,
     Status,
+    tally,
 )
 from loader.spreadsheet import (
     BOLD,
@@ -56,19 +68,27 @@ STATUS_FILLS = {
     Status.SKIPPED: PatternFill("solid", fgColor="EDEDED"),
 }
 PROBLEM_FILL = PatternFill("solid", fgColor="FFC7CE")
+WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")  # the row runs: the file may mislead
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 LINK = Font(color="0563C1", underline="single")
 AUTHOR = "bcdc-loader"
 
 
-def write_results(path: Path, batch: Batch, outcomes: list[Outcome], summary: RunSummary) -> Path:
+def write_results(
+    path: Path,
+    batch: Batch,
+    outcomes: list[Outcome],
+    summary: RunSummary,
+    warnings: Iterable[Problem] = (),
+) -> Path:
     """Write the result workbook to `path` (replacing it in one step) and return the path.
 
-    Rows are streamed (openpyxl's write-only mode), so a large batch costs
-    little memory.
+    `warnings` (problems that leave their row ready, such as a file in
+    Windows-1252) are marked on their cells. Rows are streamed (openpyxl's
+    write-only mode), so a large batch costs little memory.
     """
     wb = Workbook(write_only=True)
-    _results_sheet(wb.create_sheet("Results"), batch, outcomes)
+    _results_sheet(wb.create_sheet("Results"), batch, outcomes, warnings)
     _summary_sheet(wb.create_sheet("Summary"), batch, outcomes, summary)
     return save_atomically(wb, Path(path))
 
@@ -88,6 +108,16 @@ def result_columns(batch: Batch) -> tuple[list[str], list[str]]:
     return headers, columns
 
 
+def sheet_columns(batch: Batch) -> tuple[list[str], list[str]]:
+    """Every column of the Results sheet, in order: (headings, names). The outcome
+    leads, the batch follows, the catalogue's addresses close the row."""
+    headers, columns = result_columns(batch)
+    return (
+        [*RESULT_LEADING, *headers, *RESULT_TRAILING],
+        [*RESULT_LEADING, *columns, *RESULT_TRAILING],
+    )
+
+
 def result_values(row: Row, outcome: Outcome) -> dict[str, str]:
     """A row's batch cells as the next run reads them: the resource it resolved
     or created named by id."""
@@ -97,73 +127,93 @@ def result_values(row: Row, outcome: Outcome) -> dict[str, str]:
     return values
 
 
-def _results_sheet(ws: WriteOnlyWorksheet, batch: Batch, outcomes: list[Outcome]) -> None:
-    batch_headers, columns = result_columns(batch)
-    headers = [*batch_headers, *RESULT_COLUMNS]
-    width = len(columns)
+def outcome_values(outcome: Outcome) -> dict[str, CellValue]:
+    """The outcome columns of one row, by name."""
+    values: dict[str, CellValue] = {name: getattr(outcome, name) for name in RESULT_COLUMNS}
+    values["status"] = str(outcome.status)
+    return values
+
+
+def _results_sheet(
+    ws: WriteOnlyWorksheet, batch: Batch, outcomes: list[Outcome], warnings: Iterable[Problem]
+) -> None:
+    headers, columns = sheet_columns(batch)
     by_row = {o.row: o for o in outcomes}
     rows = [(r, by_row.get(r.number) or Outcome(r.number, Status.NOT_RUN)) for r in batch.rows]
+    notes: dict[int, dict[str, str]] = {}
+    for warning in warnings:
+        if warning.row is not None and warning.column is not None:
+            cells = notes.setdefault(warning.row, {})
+            cells[warning.column] = "\n".join(
+                filter(None, [cells.get(warning.column), warning.message])
+            )
     _layout(ws, headers, columns, rows)
     ws.append([text_cell(ws, text, font=BOLD, fill=HEADER_FILL) for text in headers])
     for row, outcome in rows:
-        ws.append(_result_row(ws, columns, width, result_values(row, outcome), outcome))
+        values = {**result_values(row, outcome), **outcome_values(outcome)}
+        ws.append(_result_row(ws, columns, values, outcome, notes.get(row.number, {})))
+
+
+# The widest a column is drawn (in characters): the outcome's text columns narrower,
+# so that the batch's own columns still show beside them; longer text runs on
+# into the blank cell beside it, or shows whole in the cell.
+_WIDEST = 60
+_WIDEST_OUTCOME = {"action": 48, "error": 48}
 
 
 def _layout(
     ws: WriteOnlyWorksheet, headers: list[str], columns: list[str], rows: list[tuple[Row, Outcome]]
 ) -> None:
-    """A write-only sheet takes its layout before its rows: size the columns
-    from the headings and the first rows."""
+    """A write-only sheet takes its layout before its rows: size the columns from the
+    headings and the first rows, keep the headings and the status in view, filter."""
     position = {column: i for i, column in enumerate(columns)}
     longest = [len(text) for text in headers]
     for row, outcome in rows[:200]:
-        for column, text in result_values(row, outcome).items():
-            longest[position[column]] = max(longest[position[column]], len(text))
-        for offset, value in enumerate(_result_values(outcome), start=len(columns)):
-            longest[offset] = max(longest[offset], len(str(value or "")))
-    for index, size in enumerate(longest, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = min(max(size + 2, 8), 60)
-    ws.freeze_panes = "A2"
+        values = {**result_values(row, outcome), **outcome_values(outcome)}
+        for column, value in values.items():
+            at = position[column]
+            longest[at] = max(longest[at], len(str(value or "")))
+    for index, (column, size) in enumerate(zip(columns, longest, strict=True), start=1):
+        widest = _WIDEST_OUTCOME.get(column, _WIDEST)
+        ws.column_dimensions[get_column_letter(index)].width = min(max(size + 2, 8), widest)
+    # the heading row and the status column stay in view, however far the editor scrolls
+    ws.freeze_panes = "B2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(rows) + 1)}"
 
 
 def _result_row(
-    ws: WriteOnlyWorksheet, columns: list[str], width: int, values: dict[str, str], outcome: Outcome
+    ws: WriteOnlyWorksheet,
+    columns: list[str],
+    values: dict[str, CellValue],
+    outcome: Outcome,
+    warnings: dict[str, str],
 ) -> list[object]:
-    """One Results row: the batch cells (problems marked), then the outcome."""
-    status_at, error_at, link_at, datastore_at = (
-        width + RESULT_COLUMNS.index(name)
-        for name in ("status", "error", "resource_url", DATASTORE_COLUMN)
-    )
+    """One Results row: the outcome, then the batch cells (problems and warnings
+    marked on their cells), then the catalogue's addresses."""
     position = {column: i for i, column in enumerate(columns)}
-    cells: list[object] = [None] * (width + len(RESULT_COLUMNS))
-    for column, text in values.items():
-        cells[position[column]] = text_cell(ws, text)
-    for offset, value in enumerate(_result_values(outcome), start=width):
+    cells: list[object] = [None] * len(columns)
+    for column, value in values.items():
         if value not in (None, ""):
-            cells[offset] = text_cell(ws, value)
+            cells[position[column]] = text_cell(ws, value)
     if outcome.status in STATUS_FILLS:
-        cells[status_at] = text_cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
+        cells[position["status"]] = text_cell(ws, outcome.status, fill=STATUS_FILLS[outcome.status])
     if outcome.status in (Status.FAILED, Status.INVALID) and outcome.error:
-        cells[error_at] = text_cell(ws, outcome.error, fill=PROBLEM_FILL)
+        cells[position["error"]] = text_cell(ws, outcome.error, fill=PROBLEM_FILL)
     if outcome.load in UNLOADED:
-        cells[datastore_at] = text_cell(ws, outcome.datastore, fill=PROBLEM_FILL)
+        cells[position[DATASTORE_COLUMN]] = text_cell(ws, outcome.datastore, fill=PROBLEM_FILL)
     url = outcome.resource_url
     if url and url.lower().startswith(("https://", "http://")):
-        cells[link_at] = text_cell(ws, url, hyperlink=url, font=LINK)
-    for column, message in outcome.field_errors.items():
-        if column not in position:
+        cells[position["resource_url"]] = text_cell(ws, url, hyperlink=url, font=LINK)
+    marks = [(c, m, WARNING_FILL, "Warning: ") for c, m in warnings.items()]
+    marks += [(c, m, PROBLEM_FILL, "") for c, m in outcome.field_errors.items()]
+    for column, message, fill, said in marks:
+        if column not in position or column in RESULT_COLUMNS:
             continue  # a column the batch lacks: the message is in `error`
-        comment = Comment(fit(ILLEGAL_CHARACTERS_RE.sub("", message)), AUTHOR, 120, 320)
+        note = fit(ILLEGAL_CHARACTERS_RE.sub("", said + message))
         cells[position[column]] = text_cell(
-            ws, values.get(column), fill=PROBLEM_FILL, comment=comment
+            ws, values.get(column), fill=fill, comment=Comment(note, AUTHOR, 120, 320)
         )
     return cells
-
-
-def _result_values(outcome: Outcome) -> tuple[CellValue, ...]:
-    """The values of RESULT_COLUMNS for one row, in that order."""
-    return tuple(getattr(outcome, name) for name in RESULT_COLUMNS)
 
 
 def load_counts(outcomes: list[Outcome]) -> dict[str, int]:
@@ -190,7 +240,10 @@ def _summary_sheet(
         ("Rows", len(batch.rows)),
     ]
     lines += [(f"Rows {status}", counts.get(status, 0)) for status in Status]
-    if summary.mode == "run" and not summary.dry_run:
+    if summary.dry_run:  # what the rows would do, after what became of them
+        would = tally(outcomes, dry_run=True)
+        lines += [(f"Rows that {key}", n) for key, n in would.items() if key in WOULD.values()]
+    elif summary.mode == "run":
         loads = load_counts(outcomes)
         lines += [(f"DataStore: {state}", loads.get(str(state), 0)) for state in LoadState]
     ws.column_dimensions["A"].width = 22

@@ -22,18 +22,24 @@ from loader import __version__
 from loader.client import CatalogueAPI, CatalogueError, NotAuthorized, NotFound
 from loader.errors import CannotStart
 from loader.model import (
-    RESULT_COLUMNS,
     UNLOADED,
     Batch,
     Outcome,
     Problem,
     RunSummary,
     Status,
+    tally,
 )
 from loader.options import Listeners
 from loader.pipeline.journal import Journal, journal_path
 from loader.pipeline.record import Recorder
-from loader.pipeline.report import load_counts, result_columns, result_values, write_results
+from loader.pipeline.report import (
+    load_counts,
+    outcome_values,
+    result_values,
+    sheet_columns,
+    write_results,
+)
 
 if TYPE_CHECKING:
     import pandas
@@ -81,12 +87,18 @@ class RunResult:
         """How many files sent ended in each DataStore state (only states that occur)."""
         return load_counts(self.outcomes)
 
+    def tally(self) -> dict[str, int]:
+        """How many rows have each status; in a dry run, the rows that would run are
+        counted by what they would do ("397 would change nothing, 3 would be patched")."""
+        return tally(self.outcomes, self.summary.dry_run)
+
     def to_frame(self) -> pandas.DataFrame:
         """The rows and their outcomes as a pandas DataFrame, one row per batch row.
 
-        Columns: `row` (the spreadsheet's row number), the batch's own columns
-        (canonical names, with `resource_id` filled in), then the result
-        workbook's columns, as on its Results sheet.
+        Columns: `row` (the spreadsheet's row number), then the columns of the
+        Results sheet in its order: the outcome, the batch's own columns
+        (canonical names, with `resource_id` filled in), the resource's page
+        and its dataset's id.
         """
         import pandas  # only this needs it: a second of import time saved elsewhere
 
@@ -94,11 +106,11 @@ class RunResult:
         records = []
         for row in self.batch.rows:
             outcome = by_row[row.number]
-            result = {name: getattr(outcome, name) for name in RESULT_COLUMNS}
-            result["status"] = str(outcome.status)
-            records.append({"row": row.number, **result_values(row, outcome), **result})
-        columns = ["row", *result_columns(self.batch)[1], *RESULT_COLUMNS]
-        return pandas.DataFrame.from_records(records, columns=columns)
+            values = {**result_values(row, outcome), **outcome_values(outcome)}
+            records.append({"row": row.number, **values})
+        return pandas.DataFrame.from_records(
+            records, columns=["row", *sheet_columns(self.batch)[1]]
+        )
 
 
 @dataclass
@@ -173,7 +185,8 @@ def recording(
         outcomes = recording.recorder.close(recording.unreached)
         summary = dataclasses.replace(summary, ended=now(), user=recording.user or None)
         if result_path is not None:
-            write_results(result_path, batch, outcomes, summary)
+            warnings = [p for p in problems if p.warning]
+            write_results(result_path, batch, outcomes, summary, warnings)
         recording.result = RunResult(batch, problems, outcomes, summary, result_path, refused)
         if journal is not None:
             journal.close()

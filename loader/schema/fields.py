@@ -119,8 +119,9 @@ CONTROL_FIELDS = (
         choices=tuple(Op),
         help=(
             "What to do with the resource: create a new one; update (replace all its fields); "
-            "patch (change only the filled-in fields); delete it; or upsert (update the "
-            "resource of this name in the dataset, or create it if there is none)."
+            "patch (change only the filled-in fields); delete it; upsert (update the "
+            "resource of this name in the dataset, or create it if there is none); or "
+            "reorder (put the dataset's resources in the order this batch's rows name them)."
         ),
     ),
     Field(

@@ -16,14 +16,16 @@ from loader.serve import library
 class CatalogueAccess:
     """The page's way into its catalogue: the address, the token, and a client a token."""
 
-    def __init__(self, url: str | None, api_key: str | None = None):
+    def __init__(self, url: str | None, api_key: str | None = None, source: str = ""):
+        """`source` says where a token given at start came from ($CKAN_API_KEY, the
+        keychain); a token typed on the page has none."""
         self.url = url
         self.production = url is not None and library.is_production(url)
         self._api_key = api_key or None
         self._catalogues: dict[str | None, library.Catalogue] = {}  # by token
         self._lock = threading.Lock()
         self.user = ""
-        self.token_from_environment = bool(api_key)
+        self.token_source = source if api_key else ""
         self.token_problem = ""
 
     @property
@@ -62,15 +64,15 @@ class CatalogueAccess:
                 )
                 return
         self._api_key = api_key
-        self.token_from_environment = False
+        self.token_source = ""
 
     def forget_token(self) -> None:
         self._api_key = None
         self.user = ""
-        self.token_from_environment = False
+        self.token_source = ""
 
     def check_user(self) -> None:
-        """Name the user of a token taken from the environment (once)."""
+        """Name the user of a token given at start (once)."""
         if self._api_key and not self.user and self.url:
             try:
                 self.user = library.who(self.catalogue())
@@ -81,7 +83,7 @@ class CatalogueAccess:
             except library.CatalogueError as error:
                 self._api_key = None  # asked once; the editor can enter another on the page
                 self.token_problem = (
-                    f"The token from CKAN_API_KEY was not accepted ({error.message}); "
+                    f"The token from {self.token_source} was not accepted ({error.message}); "
                     "enter one here."
                 )
 

@@ -154,6 +154,22 @@ def check_again(batch_id: str) -> BaseResponse:
     return _to_batch_page(entry.id, "check")
 
 
+@page.post("/batch/<batch_id>/options")
+def choose_options(batch_id: str) -> ResponseReturnValue:
+    """The sheet to read and the schema to check against (--sheet, --schema)."""
+    ws = _ws()
+    entry = _batch_or_404(batch_id)
+    with ws.lock:
+        refusal = ws.choose(
+            entry, request.form.get("sheet", ""), request.form.get("schema", "bundled")
+        )
+    if refusal:
+        if entry.checked_at is None:
+            ws.check(entry)  # the page shows the batch as it is
+        return _batch_page(entry, refusal=refusal), 400
+    return _to_batch_page(entry.id, "check")
+
+
 @page.get("/batch/<batch_id>/checked.xlsx")
 def checked_workbook(batch_id: str) -> Response:
     entry = _batch_or_404(batch_id)
@@ -179,7 +195,7 @@ def start(batch_id: str, kind: str) -> ResponseReturnValue:
     entry = _batch_or_404(batch_id)
     with ws.lock:  # a double click must not start two jobs
         ws.check(entry)  # the file may have changed since the page was drawn
-        refusal = _why_not(ws, entry, kind)
+        refusal = _why_not(ws, entry, kind) or _take_jobs(entry, kind)
         if not refusal:
             ws.start(entry, kind)
     if refusal:
@@ -281,6 +297,7 @@ def _batch_page(entry: BatchEntry, refusal: str = "") -> str:
         run=jobs["run"] and JobView.of(jobs["run"], page_asked),
         busy=ws.busy(),
         refusal=refusal,
+        jobs_limits=(library.JOBS_DEFAULT, library.JOBS_LIMIT),
     )
 
 
@@ -299,6 +316,19 @@ def _why_not(ws: Workspace, entry: BatchEntry, kind: str) -> str:
     return ""
 
 
+def _take_jobs(entry: BatchEntry, kind: str) -> str:
+    """The run's workers (--jobs) from the form, within the command line's limits; says
+    why not ("" when taken)."""
+    if kind != "run":
+        return ""
+    typed = request.form.get("jobs", str(library.JOBS_DEFAULT)).strip()
+    low, high = library.JOBS_DEFAULT, library.JOBS_LIMIT
+    if not typed.isdigit() or not low <= int(typed) <= high:
+        return f"Workers: a whole number from {low} to {high} (datasets worked on at once)."
+    entry.jobs = int(typed)
+    return ""
+
+
 @dataclass
 class CheckView:
     """A checked batch laid out for the page: each problem on its cell, its row or the
@@ -314,6 +344,8 @@ class CheckView:
     file_problems: list[CellProblem]
     row_problems: dict[int, list[CellProblem]]
     cell_problems: dict[tuple[int, str], list[CellProblem]]
+    # warnings about a file's content: shown on their cells, the rows still run
+    cell_warnings: dict[tuple[int, str], list[CellProblem]]
 
     @classmethod
     def of(cls, checked: CheckedBatch, page: int = 1, only_problems: bool = False) -> CheckView:
@@ -328,6 +360,10 @@ class CheckView:
                 cell_problems.setdefault((p.row, p.column), []).append(p)
             else:  # the whole row, or a column the batch lacks
                 row_problems.setdefault(p.row, []).append(p)
+        cell_warnings: dict[tuple[int, str], list[CellProblem]] = {}
+        for w in checked.warnings:
+            if w.row is not None and w.column is not None:
+                cell_warnings.setdefault((w.row, w.column), []).append(w)
         bad_rows = {p.row for p in checked.problems if p.row is not None}
         listed = [r for r in checked.rows if r[0] in bad_rows] if only_problems else checked.rows
         paging = Paging.of(len(listed), page)
@@ -342,6 +378,7 @@ class CheckView:
             file_problems=file_problems,
             row_problems=row_problems,
             cell_problems=cell_problems,
+            cell_warnings=cell_warnings,
         )
 
 

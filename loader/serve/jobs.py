@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from loader.serve.library import RowOutcome
+from loader.serve.library import RowOutcome, tally_key
 from loader.text import plural, show_size
 
 
@@ -73,6 +73,7 @@ class Job:
     bytes_sent: int = 0
     bytes_unsent: int = 0
     bytes_streaming: int = 0
+    told: str = ""  # the options it runs with that are not the defaults, in words
 
     @property
     def running(self) -> bool:
@@ -172,9 +173,9 @@ class Job:
         total = self.total if self.total is not None and running else len(self.rows)
         finished = len(outcomes) if running else len(self.rows)
         counts: dict[str, int] = {}
-        for outcome in outcomes.values():
-            status = self.shown_status(outcome)
-            counts[status] = counts.get(status, 0) + 1
+        for outcome in outcomes.values():  # a preview's rows, by what they would do
+            key = tally_key(outcome.status, outcome.operation, self.kind == "preview")
+            counts[key] = counts.get(key, 0) + 1
         bytes_done = self.bytes_done
         return {
             "state": self.state,
@@ -214,6 +215,7 @@ class Job:
     def _summary(self, finished: int, total: int, counts: dict[str, int]) -> str:
         """The job's state in a sentence."""
         what = "Preview" if self.kind == "preview" else "Run"
+        what += f" ({self.told})" if self.told else ""
         if self.state == "starting":
             return f"{what}: looking up the datasets and resources the batch names..."
         if self.state == "running":
@@ -232,7 +234,7 @@ class Job:
             if loads:
                 told += "; DataStore: " + ", ".join(f"{n} {s}" for s, n in loads.items())
             return f"{what} finished in {self.seconds or 0:.1f} s: {told}."
-        return f"The {what.lower()} could not start: {self.message}"
+        return f"The {self.kind} could not start: {self.message}"
 
 
 def _is_web_address(url: str | None) -> bool:

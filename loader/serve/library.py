@@ -15,17 +15,21 @@ from typing import Protocol
 
 from loader.client import Catalogue, CatalogueAPI, CatalogueError, is_production
 from loader.due import due_report, write_due
-from loader.errors import LoaderError, UnsafeTarget
+from loader.errors import LoaderError, SchemaError, UnsafeTarget
 from loader.export import export_batch
-from loader.model import CLEAR, LoadState, Outcome, blocking
-from loader.options import CheckOptions, Listeners, RunOptions
+from loader.model import CLEAR, LoadState, Outcome, blocking, tally_key
+from loader.options import JOBS_DEFAULT, JOBS_LIMIT, CheckOptions, Listeners, RunOptions
 from loader.pipeline.follow import LOADING
-from loader.pipeline.read import BATCH_SUFFIXES
+from loader.pipeline.read import BATCH_SUFFIXES, sheet_names
+from loader.pipeline.validate.batch import upload_path
 from loader.run import check_batch, run_batch
+from loader.schema import Schema, schema_from_scheming
 
 __all__ = [
     "BATCH_SUFFIXES",
     "CLEAR",
+    "JOBS_DEFAULT",
+    "JOBS_LIMIT",
     "Catalogue",
     "CatalogueError",
     "CheckOptions",
@@ -36,6 +40,7 @@ __all__ = [
     "LoaderError",
     "RowOutcome",
     "RunOptions",
+    "Schema",
     "UnsafeTarget",
     "check",
     "check_options",
@@ -43,7 +48,11 @@ __all__ = [
     "due",
     "export",
     "is_production",
+    "live_schema",
     "run",
+    "sheet_names",
+    "tally_key",
+    "upload_path",
     "upload_sizes",
     "who",
 ]
@@ -72,6 +81,7 @@ class RowOutcome:
     datastore: str = ""  # the file it sent, in the catalogue's DataStore, in words
     load: str = ""  # that load's state: loaded, load failed, still loading... ("": none)
     loading: bool = False  # that load is still being followed
+    operation: str = ""  # what the row's operation does ("patch", "noop"...), once planned
 
 
 @dataclass(frozen=True)
@@ -81,10 +91,12 @@ class CheckedBatch:
     headers: list[str]  # the editor's own headings
     columns: list[str]  # canonical column names, same order
     rows: list[tuple[int, dict[str, str]]]  # (row number, canonical column -> cell text)
-    problems: list[CellProblem]
+    problems: list[CellProblem]  # what blocks a run
     outcomes: list[RowOutcome]
     counts: dict[str, int]
     exit_code: int
+    warnings: list[CellProblem] = field(default_factory=list)  # shown; the rows still run
+    sheet: str | None = None  # the workbook sheet read (None for a CSV file)
 
 
 @dataclass(frozen=True)
@@ -124,18 +136,29 @@ def check(path: Path, options: CheckOptions, result_path: Path | None = None) ->
     """Read and validate a batch offline; raises LoaderError when it cannot be read."""
     result = check_batch(path, options, result_path=result_path)
     batch = result.batch
+    blocks = blocking(result.problems)
     return CheckedBatch(
         headers=list(batch.headers),
         columns=list(batch.columns),
         rows=[(r.number, dict(r.values)) for r in batch.rows],
-        # the page shows what blocks a run; warnings are the command line's for now
-        problems=[
-            CellProblem(p.code, p.message, p.row, p.column) for p in blocking(result.problems)
-        ],
+        problems=[CellProblem(p.code, p.message, p.row, p.column) for p in blocks],
         outcomes=[_outcome(o) for o in result.outcomes],
         counts={_text(k): v for k, v in result.counts().items()},
         exit_code=result.exit_code,
+        warnings=[
+            CellProblem(p.code, p.message, p.row, p.column) for p in result.problems if p.warning
+        ],
+        sheet=batch.sheet,
     )
+
+
+def live_schema(catalogue: CatalogueAPI) -> Schema:
+    """The catalogue's own schema (as --schema live reads it); SchemaError when it
+    cannot be read."""
+    try:
+        return schema_from_scheming(catalogue.dataset_schema(), source=catalogue.url)
+    except CatalogueError as error:
+        raise SchemaError(f"cannot read the schema of {catalogue.url}: {error.message}") from None
 
 
 def who(catalogue: CatalogueAPI) -> str:
@@ -220,7 +243,8 @@ def due(catalogue: CatalogueAPI, path: Path, *, organizations: list[str]) -> lis
 def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
     """Bytes of the file each row names, by row number: the bytes bar's whole.
 
-    Paths resolve as on the command line: relative to the batch's folder.
+    Paths resolve as on the command line: relative to the batch's folder, a
+    path written on Windows (`files\\a.csv`) as the check reads it.
     """
     base = batch_path.resolve().parent
     sizes: dict[int, int] = {}
@@ -228,7 +252,7 @@ def upload_sizes(batch: CheckedBatch, batch_path: Path) -> dict[int, int]:
         upload = values.get("upload")
         if not upload or upload == CLEAR:
             continue
-        path = base / Path(upload).expanduser()
+        path = upload_path(base, upload)
         if path.is_file():
             sizes[number] = path.stat().st_size
     return sizes
@@ -245,6 +269,7 @@ def _outcome(outcome: Outcome) -> RowOutcome:
         datastore=outcome.datastore,
         load=_text(outcome.load) if outcome.load is not None else "",
         loading=outcome.load == LoadState.LOADING and outcome.datastore == LOADING,
+        operation=_text(outcome.operation),
     )
 
 

@@ -32,10 +32,15 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def make_page_server(
-    folder: Path, catalogue_url: str | None, api_key: str | None = None, port: int = 0
+    folder: Path,
+    catalogue_url: str | None,
+    api_key: str | None = None,
+    port: int = 0,
+    token_source: str = "$CKAN_API_KEY",
 ) -> tuple[BaseWSGIServer, str, Workspace]:
-    """A server on 127.0.0.1 (port 0: any free one), the address to open, and its workspace."""
-    workspace = Workspace(folder, catalogue_url, api_key)
+    """A server on 127.0.0.1 (port 0: any free one), the address to open, and its workspace.
+    `token_source` says where `api_key` came from ($CKAN_API_KEY, the keychain)."""
+    workspace = Workspace(folder, catalogue_url, api_key, token_source)
     secret = secrets.token_urlsafe(32)
     app = create_app(workspace, secret)
     server = make_server(HOST, port, app, threaded=True, request_handler=_QuietHandler)
@@ -50,9 +55,10 @@ def serve(
     port: int = 0,
     open_browser: bool = True,
     say: Callable[[str], None] = print,
+    token_source: str = "$CKAN_API_KEY",
 ) -> None:
     """Serve the page until interrupted; the scratch folder goes when it stops."""
-    server, url, workspace = make_page_server(folder, catalogue_url, api_key, port)
+    server, url, workspace = make_page_server(folder, catalogue_url, api_key, port, token_source)
     say(f"bcdc-loader serve: open {url}")
     say("(only this address works: it carries the page's secret). Ctrl-C stops the server.")
     if open_browser:

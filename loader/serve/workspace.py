@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from loader.text import plural, stamped_name
 
 @dataclass
 class BatchEntry:
-    """A batch the page knows: where it is, and its last check."""
+    """A batch the page knows: where it is, how to read it, and its last check."""
 
     id: str
     path: Path
@@ -38,6 +38,11 @@ class BatchEntry:
     checked_workbook: Path | None = None
     checked_at: datetime | None = None
     made: str = ""  # how the page made it (an export, a due report), in a sentence
+    # the command line's --sheet, --schema and --jobs, as the editor chose them on the page
+    sheet: str | None = None  # None: 'Batch', else the first
+    schema: str = "bundled"  # or "live": the catalogue's own
+    jobs: int = library.JOBS_DEFAULT
+    sheets: list[str] = field(default_factory=list)  # the workbook's sheets, to choose from
 
     @property
     def name(self) -> str:
@@ -63,9 +68,15 @@ class DueReport:
 class Workspace:
     """The batches, catalogue access and jobs of one server."""
 
-    def __init__(self, folder: Path, catalogue_url: str | None, api_key: str | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        catalogue_url: str | None,
+        api_key: str | None = None,
+        token_source: str = "$CKAN_API_KEY",
+    ):
         self.folder = folder.resolve()
-        self.access = CatalogueAccess(catalogue_url, api_key)
+        self.access = CatalogueAccess(catalogue_url, api_key, token_source)
         # how batches are checked, and previewed and run: the target's limits, built once
         self.options = library.check_options(catalogue_url)
         self.scratch = Path(tempfile.mkdtemp(prefix="bcdc-loader-serve-"))
@@ -77,6 +88,7 @@ class Workspace:
         self.jobs: dict[tuple[str, str], Job] = {}
         self.due_reports: dict[str, DueReport] = {}
         self.lock = threading.Lock()
+        self._live_schema: library.Schema | None = None  # read once, when first asked for
 
     @property
     def catalogue_url(self) -> str | None:
@@ -135,8 +147,6 @@ class Workspace:
         batch.save(path)
         entry = self._entry(path, dropped=True)
         self.check(entry)
-        if entry.checked and self._place_named_files(entry.checked):
-            self.check(entry)
         return entry
 
     def _place_named_files(self, checked: CheckedBatch) -> bool:
@@ -145,8 +155,8 @@ class Workspace:
             named = values.get("upload", "")
             if not named or named == library.CLEAR:
                 continue
-            target = (self.dropped_folder / named).resolve()
-            source = self.dropped_folder / Path(named).name
+            target = library.upload_path(self.dropped_folder, named).resolve()
+            source = self.dropped_folder / target.name
             if (
                 target != source
                 and not target.exists()
@@ -159,17 +169,48 @@ class Workspace:
         return placed
 
     def check(self, entry: BatchEntry) -> None:
-        """Read and validate a batch again; keep the checked workbook for download."""
+        """Read and validate a batch again, with the options chosen for it; keep the
+        checked workbook for download."""
         workbook = self.output_folder / f"{entry.id}-{entry.path.stem}-checked.xlsx"
         entry.checked_at = datetime.now().astimezone()
+        entry.sheets = library.sheet_names(entry.path)
         try:
-            entry.checked = library.check(entry.path, self.options, result_path=workbook)
+            options = self.options_for(entry)
+            entry.checked = library.check(entry.path, options, result_path=workbook)
+            # a dropped batch: the files dropped with it go where its rows look for them
+            if entry.dropped and self._place_named_files(entry.checked):
+                entry.checked = library.check(entry.path, options, result_path=workbook)
             entry.unreadable = ""
             entry.checked_workbook = workbook
         except library.LoaderError as error:
             entry.checked = None
             entry.unreadable = error.message
             entry.checked_workbook = None
+
+    def options_for(self, entry: BatchEntry) -> library.CheckOptions:
+        """How a batch is read and checked: the target's limits, and the sheet and schema
+        chosen for it. Raises LoaderError when the live schema cannot be read."""
+        schema = None
+        if entry.schema == "live":
+            if self._live_schema is None:
+                self._live_schema = library.live_schema(self.access.catalogue())
+            schema = self._live_schema
+        return replace(self.options, sheet=entry.sheet, schema=schema)
+
+    def choose(self, entry: BatchEntry, sheet: str, schema: str) -> str:
+        """Read the batch from `sheet` ("" for the default) against the `schema` named
+        ("bundled" or "live"), as --sheet and --schema do, and check it again; says why
+        not ("" when done)."""
+        if schema not in ("bundled", "live"):
+            return "Choose the loader's schema or the catalogue's live one."
+        if schema == "live" and not self.catalogue_url:
+            return (
+                "The live schema is the catalogue's: start bcdc-loader serve with "
+                "--ckan URL|test|prod to use it."
+            )
+        entry.sheet, entry.schema = sheet or None, schema
+        self.check(entry)
+        return ""
 
     # -- from the catalogue: export and the due report -------------------------------
 
@@ -221,29 +262,41 @@ class Workspace:
         return next((j for j in self.jobs.values() if j.running), None)
 
     def start(self, entry: BatchEntry, kind: str) -> Job:
-        """Start a preview or run in a thread of its own; the page polls the job."""
+        """Start a preview or run (with the batch's options: its sheet, its schema, its
+        workers) in a thread of its own; the page polls the job."""
         assert entry.checked is not None and self.access.has_token
         suffix = "preview" if kind == "preview" else "results"
         result_path = self.output_folder / stamped_name(entry.path.stem, suffix)
+        preview = kind == "preview"
+        options = library.RunOptions(
+            self.options_for(entry), dry_run=preview, jobs=1 if preview else entry.jobs
+        )
         job = Job(
             kind,
             entry.id,
             rows=[number for number, _ in entry.checked.rows],
             sizes=library.upload_sizes(entry.checked, entry.path) if kind == "run" else {},
             result_path=result_path,
+            told=_told(options),
         )
         self.jobs[(entry.id, kind)] = job
         catalogue = self.access.catalogue()
         thread = threading.Thread(
-            target=self._work, args=(job, entry.path, catalogue, result_path), daemon=True
+            target=self._work, args=(job, entry.path, catalogue, options, result_path), daemon=True
         )
         thread.start()
         return job
 
-    def _work(self, job: Job, path: Path, catalogue: library.Catalogue, result_path: Path) -> None:
+    def _work(
+        self,
+        job: Job,
+        path: Path,
+        catalogue: library.Catalogue,
+        options: library.RunOptions,
+        result_path: Path,
+    ) -> None:
         """Carry out the job in its thread; forget `result_path` when nothing was written there."""
         try:
-            options = library.RunOptions(self.options, dry_run=job.kind == "preview")
             outcomes, counts, _code = library.run(path, catalogue, options, job, result_path)
             for outcome in outcomes:  # rows refused before the run began, files and all
                 if outcome.row not in job.outcomes:
@@ -266,6 +319,18 @@ class Workspace:
             job.stop.set()
         self.access.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _told(options: library.RunOptions) -> str:
+    """The options a job runs with that are not the command line's defaults, in words."""
+    told = []
+    if options.jobs != library.JOBS_DEFAULT:
+        told.append(f"{options.jobs} workers")
+    if options.check.sheet:
+        told.append(f"sheet '{options.check.sheet}'")
+    if options.check.schema is not None:
+        told.append("the catalogue's live schema")
+    return ", ".join(told)
 
 
 def _made_name(kind: str, names: list[str]) -> str:

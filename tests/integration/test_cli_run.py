@@ -57,8 +57,17 @@ def test_run_loads_a_batch_and_keeps_the_token_out_of_everything(catalogue, make
 
 def test_dry_run_from_the_command_line(catalogue, make_package, tmp_path):
     package = make_package()
+    admin = catalogue.client("admin")
+    kept = admin.action.resource_create(
+        package_id=package["id"], name="Kept", url="https://example.com/k", **_required()
+    )
     batch = tmp_path / "batch.csv"
-    batch.write_text(f"{HEADER}\ncreate,{package['name']},New,https://example.com/n,{REQUIRED}\n")
+    batch.write_text(
+        f"{HEADER}\n"
+        f"create,{package['name']},New,https://example.com/n,{REQUIRED}\n"
+        f"patch,{package['name']},Kept,,,monthly,,,,\n"  # as it is: no change
+        f"patch,{package['name']},Kept,,,weekly,,,,\n"
+    )
 
     result = invoke(
         ["run", str(batch), "--dry-run", "--ckan", catalogue.url, "-o", str(tmp_path / "d.xlsx")],
@@ -66,9 +75,18 @@ def test_dry_run_from_the_command_line(catalogue, make_package, tmp_path):
     )
 
     assert result.exit_code == 0, result.output
-    assert "Dry run of batch.csv" in result.output
-    admin = catalogue.client("admin")
-    assert admin.action.package_show(id=package["id"])["resources"] == []
+    assert (
+        "Dry run of batch.csv on " + catalogue.url + ": 3 rows (1 would change nothing, "
+        "1 would be created, 1 would be patched)"
+    ) in result.output
+    resources = admin.action.package_show(id=package["id"])["resources"]
+    assert [(r["name"], r["resource_update_cycle"]) for r in resources] == [("Kept", "monthly")]
+    assert resources[0]["metadata_modified"] == kept["metadata_modified"]
+
+
+def _required() -> dict[str, str]:
+    names = HEADER.split(",")[4:]
+    return dict(zip(names, REQUIRED.split(","), strict=True))
 
 
 def test_invalid_batch_exits_2_and_writes_nothing(catalogue, make_package, tmp_path):

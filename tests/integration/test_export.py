@@ -162,6 +162,19 @@ def test_a_result_workbook_runs_back_as_a_batch_by_id(catalogue, make_package, t
     assert [r["action"] for r in sheet_rows(tmp_path / "again.xlsx")] == ["no change"] * 2
     assert sorted(r["name"] for r in resources_of(catalogue, package["id"])) == ["New", "Old"]
 
+    # the Results sheet (the outcome in its first columns) saved as CSV, as a spreadsheet
+    # program saves it ("CSV UTF-8"), runs back the same: nothing changes
+    modified = admin.action.package_show(id=package["id"])["metadata_modified"]
+    saved = tmp_path / "first-results.csv"
+    with saved.open("w", encoding="utf-8-sig", newline="") as f:
+        for values in openpyxl.load_workbook(first)["Results"].iter_rows(values_only=True):
+            csv.writer(f).writerow(["" if v is None else v for v in values])
+    assert saved.read_text(encoding="utf-8-sig").startswith("status,action,error,code,op,")
+    from_csv = run_batch(saved, editor(catalogue))
+    assert from_csv.exit_code == 0, [o.error for o in from_csv.outcomes]
+    assert [o.action for o in from_csv.outcomes] == ["no change"] * 2
+    assert admin.action.package_show(id=package["id"])["metadata_modified"] == modified
+
     set_cell(first, 2, "description", "now described", sheet="Results")
     set_cell(first, 3, "description", "second", sheet="Results")
     set_cell(first, 3, "name", "Old, renamed", sheet="Results")  # by id, a name renames

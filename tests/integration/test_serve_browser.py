@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from integration.helpers import REQUIRED, resources_of, sheet_rows
 from loader.serve.server import make_page_server
@@ -143,6 +144,17 @@ def gone(element: WebElement) -> bool:
             return True
         raise
     return False
+
+
+def downloaded(driver: WebDriver, folder: Path, pattern: str) -> Path:
+    """The workbook a click downloaded, once the browser has written it whole (it may
+    show under its own name before the last bytes are in)."""
+
+    def whole(_driver: WebDriver) -> Path | None:
+        return next((p for p in folder.glob(pattern) if zipfile.is_zipfile(p)), None)
+
+    found: Path = wait(driver).until(whole)
+    return found
 
 
 def drop(driver: WebDriver, batch: Path, *files: Path) -> None:
@@ -270,8 +282,7 @@ def test_drop_fix_preview_run_and_download(
 
     # ... and the result workbook downloads and reads back
     driver.find_element(By.ID, "run-download").click()
-    wait(driver).until(lambda d: [p for p in downloads.glob("refresh-results-*.xlsx")])
-    result = next(downloads.glob("refresh-results-*.xlsx"))
+    result = downloaded(driver, downloads, "refresh-results-*.xlsx")
     read = sheet_rows(result)
     assert [r["status"] for r in read] == ["done", "done", "done"]
     assert [r["datastore"] for r in read] == ["loaded 20,000 rows", None, None]
@@ -280,6 +291,107 @@ def test_drop_fix_preview_run_and_download(
     ]
     assert read[0]["upload"] == "files/readings.csv"
     assert (workspace.dropped_folder / "files" / "readings.csv").read_bytes() == data.read_bytes()
+
+
+@pytest.mark.catalogue
+def test_the_command_lines_options_warnings_and_what_a_preview_would_do(
+    catalogue, make_package, chrome, serve, downloads, tmp_path
+):
+    """Sheet, live schema and workers chosen on the page; a warning on its cell; the
+    preview counting rows by what they would do; a reorder and a Windows path too."""
+    driver, steps = chrome, Steps(chrome, "options")
+    admin = catalogue.client("admin")
+    package = make_package()
+    for name, address in (("Guide", "guide.pdf"), ("Data 2024", "data-2024.csv")):
+        admin.action.resource_create(
+            package_id=package["id"], name=name, url=f"https://example.com/{address}", **REQUIRED
+        )
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    latin = desk / "sites.csv"  # Windows-1252, as Excel saves plain "CSV": a warning
+    latin.write_bytes(b"site,name\n1,Victoria\n2,Caf\xe9 du lac\n")
+    rows = [
+        {"op": "create", "package": package["name"], "name": "Sites",
+         "upload": "files\\sites.csv", **REQUIRED},  # as written on Windows
+        {"op": "patch", "package": package["name"], "name": "Data 2024", "format": "csv"},
+        {"op": "patch", "package": package["name"], "name": "Guide", "description": "Read me"},
+        {"op": "reorder", "package": package["name"]},
+    ]  # fmt: skip
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"  # the first sheet: not the batch
+    book.active.append(["Batch for the monthly refresh"])
+    sheet = book.create_sheet("Resources")
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row.get(c) for c in columns])
+    book.save(desk / "options.xlsx")
+    url, _workspace = serve(catalogue.url)
+
+    driver.get(url)
+    drop(driver, desk / "options.xlsx", latin)
+    assert "sheet 'Notes' of options.xlsx cannot be used" in driver.page_source
+    Select(driver.find_element(By.ID, "sheet")).select_by_visible_text("Resources")
+    Select(driver.find_element(By.ID, "schema")).select_by_value("live")
+    click_and_load(driver, By.ID, "check-options")
+    counts = driver.find_element(By.ID, "check-counts").text
+    assert "4 rows: 4 ready, 0 with problems (0 problems); 1 warning (the rows still run)" in counts
+    assert "sheet 'Resources', against the catalogue's live schema" in counts
+    warned = driver.find_element(
+        By.CSS_SELECTOR, 'tr[data-row="2"] td.warning[data-column="upload"]'
+    )
+    assert "files\\sites.csv" in warned.text and "upload-other-encoding" in warned.text
+    assert not driver.find_elements(By.CSS_SELECTOR, "td.problem")
+    steps.shot("options-checked")
+
+    driver.find_element(By.ID, "api_key").send_keys(catalogue.editor_token)
+    click_and_load(driver, By.CSS_SELECTOR, ".token-form button")
+
+    click_and_load(driver, By.ID, "preview-button")
+    wait(driver).until(lambda d: statuses(d, "preview-table") == ["ready"] * 4)
+    wait(driver).until(
+        lambda d: "finished" in d.find_element(By.CSS_SELECTOR, "#preview-job .state").text
+    )
+    summary = driver.find_element(By.CSS_SELECTOR, "#preview-job .state").text
+    assert summary.startswith(
+        "Preview (sheet 'Resources', the catalogue's live schema) finished in "
+    ), summary
+    for said in ("1 would be created", "1 would change nothing", "1 would be patched",
+                 "1 would put a dataset's resources in order"):  # fmt: skip
+        assert said in summary, summary
+    actions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#preview-table td.action")]
+    assert actions[3] == (
+        f"would put the resources of dataset '{package['name']}' in order: 'Guide', "
+        "'Data 2024', 'Sites' \u2192 'Sites', 'Data 2024', 'Guide'"
+    )
+    steps.shot("options-preview")
+
+    jobs = driver.find_element(By.ID, "jobs")
+    assert (jobs.get_attribute("value"), jobs.get_attribute("min"), jobs.get_attribute("max")) == (
+        "1", "1", "16",
+    )  # fmt: skip
+    jobs.clear()
+    jobs.send_keys("2")
+    click_and_load(driver, By.ID, "run-button")
+    wait(driver).until(lambda d: statuses(d, "run-table") == ["done"] * 4)
+    wait(driver).until(lambda d: d.find_element(By.ID, "run-download").is_displayed())
+    summary = driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
+    assert re.fullmatch(
+        r"Run \(2 workers, sheet 'Resources', the catalogue's live schema\) finished in "
+        r"[\d.]+ s: 4 done\.",
+        summary,
+    ), summary
+    stored = resources_of(catalogue, package["id"])
+    assert [r["name"] for r in stored] == ["Sites", "Data 2024", "Guide"]
+    steps.shot("options-run")
+
+    driver.find_element(By.ID, "run-download").click()
+    result = openpyxl.load_workbook(downloaded(driver, downloads, "options-results-*.xlsx"))
+    ws = result["Results"]
+    assert [c.value for c in ws[1]][:4] == ["status", "action", "error", "code"]
+    assert [ws.cell(row=r, column=1).value for r in range(2, 6)] == ["done"] * 4
+    summary_sheet = {r[0]: r[1] for r in result["Summary"].iter_rows(values_only=True)}
+    assert summary_sheet["Sheet"] == "Resources"
 
 
 def test_without_the_secret_or_under_another_host_the_page_refuses(chrome, serve):
@@ -482,8 +594,7 @@ def test_export_a_private_dataset_on_the_page_and_see_its_rows(
 
     # it downloads as the batch it is, and previews as "no change"
     driver.find_element(By.ID, "batch-download").click()
-    wait(driver).until(lambda d: list(downloads.glob(f"export-{package['name']}-*.xlsx")))
-    exported = next(downloads.glob(f"export-{package['name']}-*.xlsx"))
+    exported = downloaded(driver, downloads, f"export-{package['name']}-*.xlsx")
     read = sheet_rows(exported, "Batch")
     assert [(r["op"], r["resource_id"]) for r in read] == [("patch", r["id"]) for r in made]
     click_and_load(driver, By.ID, "preview-button")
@@ -530,8 +641,7 @@ def test_the_due_report_shows_an_overdue_resource(
     steps.shot("report")
 
     driver.find_element(By.ID, "due-download").click()
-    wait(driver).until(lambda d: list(downloads.glob("due-*.xlsx")))
-    read = sheet_rows(next(downloads.glob("due-*.xlsx")), "Batch")
+    read = sheet_rows(downloaded(driver, downloads, "due-*.xlsx"), "Batch")
     mine = [r for r in read if r["package"] == package["name"]]
     assert [(r["op"], r["days_overdue"], r["upload"]) for r in mine] == [("patch", days, None)]
     click_and_load(driver, By.ID, "due-open")

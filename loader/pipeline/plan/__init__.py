@@ -7,6 +7,7 @@ nothing. The planner goes through the rows in sheet order; beside it:
              permissions, the CKAN release, how choices are spelled)
     state    each dataset's resources as the rows planned so far leave them
     changes  what a create, update or patch sends, and what that changes
+    order    the order a reorder row asks for, from the batch's rows of its dataset
     rules    what the catalogue would refuse, found before anything is sent
     resume   rows an earlier run sent without an answer: did they land?
     reload   unchanged files whose last DataStore load failed: loaded again
@@ -29,7 +30,7 @@ from loader import problems
 from loader.client import CatalogueAPI
 from loader.model import MAKING_OPS, TARGETING_OPS, CheckedRow, Op, Outcome, Row
 from loader.pipeline.operations import Action, Operation, Plan, RowFailure, RowSkipped
-from loader.pipeline.plan import rules
+from loader.pipeline.plan import order, rules
 from loader.pipeline.plan.changes import Changes
 from loader.pipeline.plan.lookup import READS_AT_ONCE, Lookups
 from loader.pipeline.plan.reload import with_reloads
@@ -51,15 +52,19 @@ class Planner:
         force_upload: bool = False,
         touch: bool = False,
         in_doubt: Container[int] = (),
+        done: Mapping[int, str] | None = None,
         now: Callable[[], str] = lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
     ):
         """`force_upload` sends files the resource already holds; `touch` records a
         refresh (last_modified = `now()`) for rows whose file is unchanged.
         `in_doubt` rows were sent by an earlier run without an answer: a create
-        whose resource is there, or a delete whose resource is gone, is done."""
+        whose resource is there, or a delete whose resource is gone, is done.
+        `done` names, by row, the resources rows an earlier run did named (on a
+        resume they are not planned again, but still give a reorder its order)."""
         self.catalogue = catalogue
         self.schema = schema
         self.in_doubt = in_doubt
+        self.done = dict(done or {})
         self.lookups = Lookups(catalogue, schema)
         self.datasets = Datasets()
         self.changes = Changes(
@@ -67,11 +72,13 @@ class Planner:
         )
         # (dataset as written, resource name) -> a row meant to create it that will not run
         self._unmade: dict[tuple[str, str], int] = {}
+        self._planned: list[Operation] = []  # the operations planned so far
+        self._reordered: dict[str, int] = {}  # dataset id -> the row that reorders it
 
     def plan(
         self, rows: Iterable[CheckedRow], unmade: Mapping[tuple[str, str], int] | None = None
     ) -> Plan:
-        """Plan every row in sheet order.
+        """Plan every row in sheet order, reorder rows last (they follow every other row).
 
         `unmade` names resources that rows which will not run (invalid ones)
         were meant to create, as {(dataset as written, name): row number}, so
@@ -138,8 +145,10 @@ class Planner:
     def _plan_rows(self, rows: list[CheckedRow]) -> Plan:
         """Plan these rows in their order; a row that cannot be planned fails alone."""
         operations: list[Operation] = []
+        self._planned = operations
         failures: list[Outcome] = []
-        for row in rows:
+        last = [row for row in rows if row.op == Op.REORDER]
+        for row in [*(row for row in rows if row.op != Op.REORDER), *last]:
             try:
                 operations.append(self._plan_row(row))
             except RowFailure as failure:
@@ -207,20 +216,14 @@ class Planner:
         return state, self._target(row, state)
 
     def _plan_row_as_such(self, row: CheckedRow) -> Operation:
+        if row.op == Op.REORDER:
+            return self._reorder(row)
         if row.number in self.in_doubt:
             found = found_saved(row, lambda: self._located(row), self.catalogue)
             if found is not None:
                 return found
         state, target = self._located(row)
-        common: dict[str, Any] = {
-            "row": row.number,
-            "package_id": state.package["id"],
-            "package_name": state.name,
-            "package_type": state.package.get("type") or "dataset",
-            "package_modified": state.package.get("metadata_modified"),
-            "blocked_by": state.failing_besides(None),
-            "upload": row.upload,
-        }
+        common = {**_common(row, state), "upload": row.upload}
         if target is None:
             return self.changes.create(row, state, common)
         before = copy.deepcopy(target.current) if target.id is not None else None
@@ -230,6 +233,26 @@ class Planner:
             state.resources.remove(target)
             return Operation(action=Action.DELETE, resource_name=target.name, **common)
         return self.changes.change(row, target, common)
+
+    def _reorder(self, row: CheckedRow) -> Operation:
+        """A reorder row: its dataset's resources in the order the other rows name them."""
+        state = self._dataset(row)
+        earlier = self._reordered.setdefault(state.package["id"], row.number)
+        if earlier != row.number:
+            raise RowFailure(problems.DUPLICATE_REORDER, other=earlier, package=state.name)
+        return order.reorder(state, self._planned, _common(row, state), self.done)
+
+
+def _common(row: CheckedRow, state: DatasetState) -> dict[str, Any]:
+    """What every operation of a row says about its dataset."""
+    return {
+        "row": row.number,
+        "package_id": state.package["id"],
+        "package_name": state.name,
+        "package_type": state.package.get("type") or "dataset",
+        "package_modified": state.package.get("metadata_modified"),
+        "blocked_by": state.failing_besides(None),
+    }
 
 
 def unmade_resources(rows: Iterable[Row], invalid: Container[int]) -> dict[tuple[str, str], int]:

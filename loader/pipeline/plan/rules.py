@@ -20,6 +20,7 @@ from loader.pipeline.operations import Action, Operation, RowFailure
 from loader.pipeline.plan.state import DatasetState
 from loader.pipeline.validate import resource_problems
 from loader.schema import Schema
+from loader.text import quote
 
 
 def failing_resources(
@@ -50,10 +51,13 @@ def check_may_write(operation: Operation, package: dict[str, Any], allowed: Perm
     """Fail, before anything is sent, a write the token's user may not make."""
     if operation.action == Action.NOOP or allowed.may_write(package):
         return
+    reordering = operation.action == Action.REORDER
     failure = RowFailure(
         problems.MAY_NOT_WRITE,
-        action=operation.action,
-        name=operation.resource_name or "",
+        action="put" if reordering else operation.action,
+        what="its resources in order"
+        if reordering
+        else f"resource '{quote(operation.resource_name or '')}'",
         user=allowed.user,
         package=operation.package_name,
         organization=(package.get("organization") or {}).get("name", package.get("owner_org")),

@@ -8,6 +8,7 @@ given that rows of one resource run in sheet order.
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -53,6 +54,52 @@ def extent_problems(instance: Instance) -> list[Found]:
     return out
 
 
+# A path written on Windows that names another computer's disk: a drive letter, or a
+# network share (\\server\share).
+_WINDOWS_DRIVE = re.compile(r"([A-Za-z]):[\\/]")
+_WINDOWS_SHARE = re.compile(r"\\\\([^\\/]+)[\\/]+([^\\/]+)")
+_ON_WINDOWS = os.sep == "\\"
+
+
+def upload_path(base: Path, text: str) -> Path:
+    """The file an upload cell names, before links are followed: relative to `base`
+    (the batch's folder) unless absolute.
+
+    Excel users on Windows write paths with backslashes (`files\\sites.csv`);
+    elsewhere a backslash is a letter of a file's name, so such a path is read
+    with the backslashes as folder separators, unless a file of that very name
+    exists (then it is meant)."""
+    written = base / Path(text).expanduser()
+    if _ON_WINDOWS or "\\" not in text or os.path.lexists(written):
+        return written
+    return base / Path(text.replace("\\", "/")).expanduser()
+
+
+def foreign_path(base: Path, text: str) -> Found | None:
+    """The problem of a path written for a Windows computer's own disk (`C:\\...`,
+    `\\\\server\\share\\...`) met on another system, where it names nothing; None for
+    any other path. The message says what to write instead: the part of the path
+    that is found from the batch's folder, when some is."""
+    drive, share = _WINDOWS_DRIVE.match(text), _WINDOWS_SHARE.match(text)
+    if _ON_WINDOWS or not (drive or share) or os.path.lexists(base / text):
+        return None
+    where = f"drive {drive.group(1).upper()}:" if drive else "a network folder"
+    parts = [p for p in re.split(r"[\\/]+", text) if p][1 if drive else 2 :]
+    tails = [parts[i:] for i in range(len(parts)) if ".." not in parts[i:]]
+    found = next(("\\".join(t) for t in tails if base.joinpath(*t).is_file()), None)
+    if found:
+        hint = f": the file is found there as '{found}', so write that"
+    elif parts:
+        hint = (
+            f", with the file in that folder or below it (for a file beside the batch, "
+            f"'{parts[-1]}'; in a folder 'files' there, 'files\\{parts[-1]}')"
+        )
+    else:
+        hint = ""
+    body = problems.UPLOAD_WINDOWS_PATH.message(text=text, where=where, hint=hint)
+    return problems.UPLOAD_WINDOWS_PATH.code, "upload", body
+
+
 class Uploads:
     """Files the batch names, each looked at once: {cell text: (absolute path, problem)}.
 
@@ -85,7 +132,10 @@ class Uploads:
         return self.pins[text]
 
     def _look(self, text: str) -> tuple[Path, Found | None]:
-        written = self.base / Path(text).expanduser()
+        written = upload_path(self.base, text)
+        foreign = foreign_path(self.base, text)
+        if foreign is not None:
+            return written, foreign
         try:
             path = written.resolve(strict=False)
         except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError on a loop
@@ -147,15 +197,24 @@ def collisions(rows: Mapping[int, tuple[Op, Instance]]) -> dict[int, list[Found]
     """Rows that cannot all work, given that rows of one resource run in sheet order.
 
     A later row may act on what an earlier row creates or changes; what cannot
-    work is creating one name twice, or acting on a resource an earlier row
-    deleted (unless a row in between creates it again).
+    work is creating one name twice, acting on a resource an earlier row
+    deleted (unless a row in between creates it again), or two reorder rows
+    for one dataset.
     """
     by_target: dict[Target, list[int]] = defaultdict(list)
-    for number, (_, instance) in rows.items():
+    out: dict[int, list[Found]] = defaultdict(list)
+    reordered: dict[str, int] = {}  # dataset as written -> its reorder row
+    for number, (op, instance) in sorted(rows.items()):
+        if op == Op.REORDER:
+            package = str(instance.get("package") or "")
+            if package in reordered:
+                body = problems.DUPLICATE_REORDER.message(other=reordered[package], package=package)
+                out[number].append((problems.DUPLICATE_REORDER.code, "package", body))
+            reordered.setdefault(package, number)
+            continue
         target = _target(instance)
         if target is not None:
             by_target[target].append(number)
-    out: dict[int, list[Found]] = defaultdict(list)
     for target, numbers in by_target.items():
         _follow(target, sorted(numbers), {n: rows[n][0] for n in numbers}, out)
     return out

@@ -101,7 +101,7 @@ def row_rules(schema: Schema, op: Op) -> list[Rule]:
     rules: list[Rule] = []
     if op in FULL_OPS:
         rules += _required_rules(schema, columns)
-    if op != Op.DELETE:
+    if op not in (Op.DELETE, Op.REORDER):
         rules += _applicability_rules(schema)
     rules += _target_rules(op)
     if op == Op.PATCH:
@@ -109,6 +109,15 @@ def row_rules(schema: Schema, op: Op) -> list[Rule]:
     if op == Op.DELETE:
         body = "a delete row only names the resource to delete; leave this blank"
         forbidden = {c: FORBIDDEN for c in [*columns.writable, "upload"] if c != "name"}
+        rules.append(
+            Rule(problems.UNEXPECTED_VALUE, {"properties": forbidden}, _at_path(body)),
+        )
+    if op == Op.REORDER:
+        body = (
+            "a reorder row only names the dataset (package): the order comes from the "
+            "batch's other rows of that dataset; leave this blank"
+        )
+        forbidden = {c: FORBIDDEN for c in [*columns.writable, "upload", "resource_id"]}
         rules.append(
             Rule(problems.UNEXPECTED_VALUE, {"properties": forbidden}, _at_path(body)),
         )
@@ -172,6 +181,9 @@ def _target_rules(op: Op) -> list[Rule]:
     rules = []
     if op == Op.CREATE:
         body = "name the dataset to add the resource to"
+        rules.append(Rule(target, {"required": ["package"]}, _on("package", body)))
+    if op == Op.REORDER:
+        body = "name the dataset (package) whose resources to put in order"
         rules.append(Rule(target, {"required": ["package"]}, _on("package", body)))
     if op == Op.UPSERT:
         body = "upsert finds its resource by dataset (package) and name: give both"
