@@ -12,11 +12,11 @@ from pathlib import Path
 SUPERVISE = Path(__file__).resolve().parent.parent / "dev" / "catalogue_stack" / "supervise.py"
 
 
-def supervised(tmp_path: Path, script: str) -> tuple[subprocess.Popen, Path]:
+def supervised(tmp_path: Path, script: str, copies: int = 1) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "starts.log"
     command = [sys.executable, "-c", script, str(log)]
     process = subprocess.Popen(
-        [sys.executable, str(SUPERVISE), *command],
+        [sys.executable, str(SUPERVISE), "--copies", str(copies), *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -88,3 +88,24 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"  # a zombie has ended; it waits for its new parent to reap it
+
+
+def test_copies_run_side_by_side_and_all_stop(tmp_path):
+    runs = (
+        "import os, signal, sys, time\n"
+        "def stop(*_):\n"
+        "    open(sys.argv[1], 'a').write(f'stopped {os.getpid()}\\n'); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "open(sys.argv[1], 'a').write(f'started {os.getpid()}\\n')\n"
+        "time.sleep(60)\n"
+    )
+    process, log = supervised(tmp_path, runs, copies=3)
+    wait_for(lambda: log.exists() and log.read_text().count("started") == 3)
+
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=10)
+
+    lines = log.read_text().split("\n")
+    started = {line.split()[1] for line in lines if line.startswith("started")}
+    stopped = {line.split()[1] for line in lines if line.startswith("stopped")}
+    assert len(started) == 3 and stopped == started

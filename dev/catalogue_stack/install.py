@@ -75,6 +75,10 @@ def ensure_config(line: Line) -> bool:
         # xloader's own job records (status, logs) live in the catalogue's database
         "ckanext.xloader.jobs_db.uri": database_url,
         "ckanext.xloader.formats": " ".join(LOADED_FORMATS),
+        # Each gunicorn worker serves one request at a time: a small pool is enough, and
+        # several lines and checkouts share one PostgreSQL (100 connections by default).
+        "sqlalchemy.pool_size": "2",
+        "ckan.datastore.sqlalchemy.pool_size": "2",
     }
     stamp = line.state / "ini-stamp"
     # the schema file is read at start-up: a change to it needs a restart too

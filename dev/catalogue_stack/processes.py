@@ -1,8 +1,8 @@
 """The line's two long-running processes: the web server and the job worker.
 
-The server is gunicorn serving CKAN. The worker is `ckan jobs worker` (it runs
-the DataStore loads), kept running by supervise.py: started again when it dies,
-stopped only by `stop_worker`. Tests stop and start it to hold loads in the
+The server is gunicorn serving CKAN. The worker is a few `ckan jobs worker`s
+(they run the DataStore loads), kept running by supervise.py: each started again
+when it dies, all stopped only by `stop_worker`. Tests stop and start it to hold loads in the
 queue. Each writes its pid and log into the line's state folder.
 """
 
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .common import Line, say
 
-WORKERS = 3
+WORKERS = 3  # gunicorn's
+JOB_WORKERS = 3  # `ckan jobs worker`s: a test session queues a load with most CSV it uploads
 SUPERVISE = Path(__file__).resolve().parent / "supervise.py"
 
 
@@ -132,13 +133,13 @@ def worker_pid(line: Line) -> int | None:
 
 
 def start_worker(line: Line) -> None:
-    """Start the line's supervised `ckan jobs worker` (nothing if it already runs)."""
+    """Start the line's supervised `ckan jobs worker`s (nothing if they already run)."""
     if worker_pid(line) is not None:
         return
     command = [str(line.venv / "bin" / "ckan"), "-c", str(line.ini), "jobs", "worker"]
     with open(line.worker_log, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, str(SUPERVISE), *command],
+            [sys.executable, str(SUPERVISE), "--copies", str(JOB_WORKERS), *command],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -148,5 +149,5 @@ def start_worker(line: Line) -> None:
 
 
 def stop_worker(line: Line) -> bool:
-    """Stop the worker; a load it is running is finished first (up to 60 s)."""
+    """Stop the workers; a load one is running is finished first (up to 60 s)."""
     return _stop(line.worker_pidfile, worker_pid(line), patience=60)

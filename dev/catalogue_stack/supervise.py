@@ -1,30 +1,37 @@
-"""Keep one command running: start it again whenever it exits, until told to stop.
+"""Keep a command running: start it again whenever it exits, until told to stop.
 
-    python3 supervise.py COMMAND [ARG...]
+    python3 supervise.py [--copies N] COMMAND [ARG...]
 
-SIGTERM or SIGINT passes SIGTERM on to the command (a `ckan jobs worker` then
-finishes the job it is running) and ends the supervision once the command has
-exited. A command that keeps dying at once is started again less and less often
-(1, 2, 4 ... up to 30 s apart). Its output and these lines go to stdout.
+With --copies N, N copies run side by side, each watched on its own (the local
+catalogue runs several `ckan jobs worker`s, as a production catalogue does, so
+that the loads a test session queues do not wait minutes behind each other).
 
-When the command dies, what it had started is killed too: a `ckan jobs worker`
-(rq 2) runs a scheduler process that, orphaned, keeps the dead worker's Redis
-connection open, and Redis then hands the next job to that connection, where it
-waits a minute or two before rq notices.
+SIGTERM or SIGINT passes SIGTERM on to every copy (a `ckan jobs worker` then
+finishes the job it is running) and ends the supervision once they have exited,
+or after PATIENCE seconds, when what is left is killed. A copy that keeps dying
+at once is started again less and less often (1, 2, 4 ... up to 30 s apart).
+Their output and these lines go to stdout.
+
+Each copy runs in a process group of its own, and when a copy dies, what it had
+started dies with it: a `ckan jobs worker` (rq 2) runs a scheduler process that,
+orphaned, keeps the dead worker's Redis connection open, and Redis then hands
+the next job to that connection, where it waits a minute or two before rq notices.
 
 Standard library only; runs as a script, apart from the rest of the package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
-QUICK = 10.0  # seconds: a command that dies sooner than this is failing to start
+QUICK = 10.0  # seconds: a copy that dies sooner than this is failing to start
+PATIENCE = 50.0  # seconds a copy has to finish its job once asked to stop
 
 
 def say(message: str) -> None:
@@ -32,58 +39,89 @@ def say(message: str) -> None:
     print(f"{stamp} [supervise] {message}", flush=True)
 
 
-def kill_leftovers() -> None:
-    """Kill every other process of this process group (what a dead command left)."""
-    me, group = os.getpid(), os.getpgrp()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
+@dataclass
+class Copy:
+    """One running copy of the command, and when to start it again once it dies."""
+
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    failures: int = 0
+    restart_at: float = 0.0
+
+    def start(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(command, start_new_session=True)
+        self.started = time.monotonic()
+        say(f"started {' '.join(command[-2:])} (pid {self.process.pid})")
+
+    def reap(self) -> None:
+        """If the copy has exited: kill what it left and plan its next start."""
+        if self.process is None or self.process.poll() is None:
+            return
+        code, pid = self.process.returncode, self.process.pid
+        kill_group(pid)
+        self.process = None
+        ran = time.monotonic() - self.started
+        self.failures = self.failures + 1 if ran < QUICK else 0
+        delay = min(30, 2 ** (self.failures - 1)) if self.failures else 1
+        self.restart_at = time.monotonic() + delay
+        say(f"it exited with code {code} after {ran:.1f} s; starting it again in {delay} s")
+
+    def ask_to_stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+
+def kill_group(pid: int) -> None:
+    """Kill what is left of the process group a copy led (its own children)."""
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def stop_all(copies: list[Copy]) -> None:
+    """Wait for each copy to exit (up to PATIENCE seconds in all), then kill the rest."""
+    deadline = time.monotonic() + PATIENCE
+    for copy in copies:
+        if copy.process is None:
             continue
-        try:
-            # pid (comm) state ppid pgrp ...: the name may hold spaces and brackets
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == group:
-                os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            copy.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        kill_group(copy.process.pid)
+        copy.process.wait()
 
 
-def supervise(command: list[str]) -> int:
-    if os.getpgrp() != os.getpid():
-        os.setsid()  # a group of its own, so that kill_leftovers kills only its command's
+def supervise(command: list[str], count: int = 1) -> int:
+    copies = [Copy() for _ in range(count)]
     stopping = False
-    child: subprocess.Popen | None = None
 
     def stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
-        if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+        for copy in copies:
+            copy.ask_to_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    failures = 0
     while not stopping:
-        started = time.monotonic()
-        child = subprocess.Popen(command)
-        if stopping:  # the signal came while it was starting
-            child.send_signal(signal.SIGTERM)
-        say(f"started {' '.join(command[-2:])} (pid {child.pid})")
-        code = child.wait()
-        kill_leftovers()
-        if stopping:
-            break
-        ran = time.monotonic() - started
-        failures = failures + 1 if ran < QUICK else 0
-        delay = min(30, 2 ** (failures - 1)) if failures else 1
-        say(f"it exited with code {code} after {ran:.1f} s; starting it again in {delay} s")
-        deadline = time.monotonic() + delay
-        while not stopping and time.monotonic() < deadline:
-            time.sleep(0.1)
+        for copy in copies:
+            copy.reap()
+            if copy.process is None and time.monotonic() >= copy.restart_at and not stopping:
+                copy.start(command)
+        time.sleep(0.1)
+    for copy in copies:
+        copy.ask_to_stop()  # one started while the signal was being handled
+    stop_all(copies)
     say("stopped")
     return 0
 
 
-if __name__ == "__main__":
-    if len(sys.argv) < 2:
+def main(arguments: list[str]) -> int:
+    count = 1
+    if arguments[:1] == ["--copies"] and len(arguments) > 1:
+        count, arguments = int(arguments[1]), arguments[2:]
+    if not arguments or count < 1:
         raise SystemExit(__doc__)
-    sys.exit(supervise(sys.argv[1:]))
+    return supervise(arguments, count)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
