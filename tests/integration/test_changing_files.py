@@ -127,22 +127,24 @@ def test_a_folder_swapped_for_a_link_during_the_run_publishes_nothing_from_outsi
         (folder / "data").rename(folder / "data-checked")
         (folder / "data").symlink_to(outside, target_is_directory=True)
 
-    listeners = Listeners()
     if when == "before planning":  # validation looked at the real folder; planning reads
-        from loader.pipeline.plan import Planner
+        from loader.pipeline.plan import Planner as Swapped
 
-        plan = Planner.plan
+        method = "by_dataset"  # how a run plans: a dataset at a time
+    else:  # planning hashed the file; its dataset's calls are about to go
+        from loader.pipeline.execute import _Lane as Swapped
 
-        def swapped_then_planned(self, *args, **kwargs):
-            swap()
-            return plan(self, *args, **kwargs)
+        method = "run"
+    original = getattr(Swapped, method)
 
-        monkeypatch.setattr(Planner, "plan", swapped_then_planned)
-    else:
-        listeners = Listeners(on_start=lambda total: swap())
+    def swapped_first(self, *args, **kwargs):
+        swap()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Swapped, method, swapped_first)
     client = Catalogue(catalogue.url, catalogue.editor_token)
 
-    result = run_batch(batch, client, RunOptions(), listeners=listeners)
+    result = run_batch(batch, client, RunOptions())
 
     (outcome,) = result.outcomes
     assert outcome.status == "failed" and outcome.code == "file-replaced", outcome

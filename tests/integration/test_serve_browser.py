@@ -378,7 +378,7 @@ def test_the_command_lines_options_warnings_and_what_a_preview_would_do(
     summary = driver.find_element(By.CSS_SELECTOR, "#run-job .state").text
     assert re.fullmatch(
         r"Run \(2 workers, sheet 'Resources', the catalogue's live schema\) finished in "
-        r"[\d.]+ s: 4 done\.",
+        r"[\d.]+ s: 4 done; DataStore: 1 loaded\.",  # files\sites.csv, loaded
         summary,
     ), summary
     stored = resources_of(catalogue, package["id"])
