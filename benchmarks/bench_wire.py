@@ -19,7 +19,10 @@ total, the seed's time, their ratio against the target (12x loopback, 20x
 through the proxy), the number of stored files each way rewrote (from the
 catalogue's storage folder) and, through the proxy, the requests each way
 made. Figures are the minimum of `--repeat` runs. Here the loader runs with
-`--datastore-wait 0`: it asks once how each load stands, and does not wait.
+`--datastore-wait 0`: it asks once how each load stands, and does not wait;
+and the catalogue's job workers are stopped while both ways are timed, so
+that the loads each way queues do not take the CPU being measured
+(`wire.loads_held`).
 
 `--follow` measures instead what following the DataStore loads costs: each
 refresh is run twice (each with a fresh 10% of the files changed, the
@@ -442,10 +445,11 @@ def main() -> None:
         report_follow(shape, networks, followed, args.wait)
     else:
         runs: dict[str, list[Measured]] = {n.name: [] for n in networks}
-        for number in range(1, args.repeat + 1):
-            for network in networks:
-                print(f"run {number}, {network.label} ... (load average {wire.load()})", flush=True)
-                runs[network.name].append(measure(fixture, network, rng))
+        with wire.loads_held():
+            for number in range(1, args.repeat + 1):
+                for network in networks:
+                    print(f"run {number}, {network.label} ... (load {wire.load()})", flush=True)
+                    runs[network.name].append(measure(fixture, network, rng))
         report(shape, networks, runs)
     print(f"\n(benchmark took {time.perf_counter() - started:.0f} s; load average {wire.load()})")
 
