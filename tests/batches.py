@@ -79,3 +79,27 @@ def sparse_file(path: Path, size: int) -> Path:
     with open(path, "wb") as f:
         f.truncate(size)
     return path
+
+
+def operation(
+    row: int,
+    action: str,
+    package: str = "p1",
+    resource_id: str | None = None,
+    after_row: int | None = None,
+):
+    """A planned operation on resource R<row> of dataset `package` (a create names the
+    resource, any other changes its description), for tests past planning."""
+    from loader.pipeline.operations import Action, Operation
+
+    return Operation(
+        row=row,
+        action=Action(action),
+        package_id=f"pkg-{package}",
+        package_name=package,
+        package_type="bcdc_dataset",
+        resource_id=resource_id,
+        resource_name=f"R{row}",
+        after_row=after_row,
+        fields={"name": f"R{row}"} if action == "create" else {"description": f"row {row}"},
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from batches import operation as op
 from fake_catalogue import FakeCatalogue
 
 from loader.client import Invalid, Unreachable
@@ -21,20 +22,6 @@ def catalogue():
     fake.add_package("p1")
     fake.add_package("p2")
     return fake
-
-
-def op(row, action, package="p1", resource_id=None, after_row=None):
-    return Operation(
-        row=row,
-        action=Action(action),
-        package_id=f"pkg-{package}",
-        package_name=package,
-        package_type="bcdc_dataset",
-        resource_id=resource_id,
-        resource_name=f"R{row}",
-        after_row=after_row,
-        fields={"name": f"R{row}"} if action == "create" else {"description": f"row {row}"},
-    )
 
 
 def test_rows_of_one_dataset_run_in_order_and_dependents_get_the_new_id(catalogue):

@@ -6,27 +6,15 @@ import json
 import threading
 
 import pytest
+from batches import operation as op
 from fake_catalogue import FakeCatalogue
 
 from loader.model import Outcome, Status
 from loader.pipeline import journal as journal_module
 from loader.pipeline.execute import execute
 from loader.pipeline.journal import Journal, read_journal
-from loader.pipeline.operations import Action, Operation, Plan
+from loader.pipeline.operations import Plan
 from loader.pipeline.record import Recorder
-
-
-def op(row: int, action: str, package: str = "p1", resource_id: str | None = None) -> Operation:
-    return Operation(
-        row=row,
-        action=Action(action),
-        package_id=f"pkg-{package}",
-        package_name=package,
-        package_type="bcdc_dataset",
-        resource_id=resource_id,
-        resource_name=f"R{row}",
-        fields={"name": f"R{row}"} if action == "create" else {"description": f"row {row}"},
-    )
 
 
 class Disk:
