@@ -50,6 +50,14 @@ def downloads(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("downloads")
 
 
+@pytest.fixture(autouse=True)
+def empty_downloads(downloads) -> None:
+    """Each test starts with no downloads: a workbook another test (or the same test on
+    the other CKAN line) downloaded is never taken for this one's."""
+    for path in downloads.iterdir():
+        path.unlink()
+
+
 @pytest.fixture(scope="module")
 def chrome(tmp_path_factory, downloads) -> Iterator[WebDriver]:
     driver = chromium.chrome(tmp_path_factory.mktemp("chromium-profile"), downloads)
@@ -120,8 +128,11 @@ def state(driver: WebDriver) -> str:
 
 
 def wait(driver: WebDriver) -> WebDriverWait:
-    """Wait for a condition; a page that is being replaced meanwhile is not a failure."""
-    return WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException])
+    """Wait for a condition. A page being replaced meanwhile is not a failure: its
+    elements stale or not there yet, or (seen in CI) chromedriver's "unhandled
+    inspector error" when asked between two documents. A condition that never
+    holds still fails after WAIT seconds."""
+    return WebDriverWait(driver, WAIT, ignored_exceptions=[WebDriverException])
 
 
 def click_and_load(driver: WebDriver, by: str, what: str) -> None:
@@ -494,7 +505,9 @@ def test_the_page_works_from_the_keyboard(catalogue, make_package, chrome, serve
     order = tab_to(driver, lambda e: e.get_attribute("id") == "api_key")
     # the page's own controls come in reading order: check's buttons, then the token
     assert order.index("check-again") < order.index("checked-download") < order.index("api_key")
+    old = driver.find_element(By.TAG_NAME, "html")
     ActionChains(driver).send_keys(catalogue.editor_token, Keys.ENTER).perform()
+    wait(driver).until(lambda d: gone(old))  # the form's answer is a new page
     wait(driver).until(lambda d: "you are" in d.find_element(By.ID, "token").text)
     tab_to(driver, lambda e: e.get_attribute("id") == "preview-button")
     steps.shot("focus-on-preview")
