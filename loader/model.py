@@ -8,7 +8,7 @@ batch file --read--> Batch(rows) --validate--> Problems + CheckedRows
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -213,6 +213,14 @@ def tally(outcomes: Iterable[Outcome], dry_run: bool) -> dict[str, int]:
     counts = Counter(tally_key(o.status, o.operation, dry_run) for o in outcomes)
     order = [*WOULD.values(), *(str(s) for s in Status)]
     return {key: counts[key] for key in order if counts[key]}
+
+
+def in_words(counts: Mapping[str, int], loads: Mapping[str, int]) -> str:
+    """Row counts, then DataStore states where any: '3 done, 1 failed; DataStore: 2
+    loaded, 1 load failed' (the terminal's summary line and the page's say this)."""
+    said = ", ".join(f"{n} {key}" for key, n in counts.items())
+    told = ", ".join(f"{n} {state}" for state, n in loads.items())
+    return said + (f"; DataStore: {told}" if told else "")
 
 
 @dataclass(frozen=True)

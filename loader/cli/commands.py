@@ -46,7 +46,7 @@ from loader.spreadsheet import output_path
 from loader.text import plural, stamped_name
 
 if TYPE_CHECKING:
-    from loader.pipeline.result import RunResult
+    pass
 
 
 class LoaderGroup(click.Group):
@@ -198,7 +198,7 @@ def run(
     what = "Dry run" if result.summary.dry_run else "Run"
     say(
         f"{what} of {batch_path.name} on {catalogue.url}: {plural(len(result.outcomes), 'row')} "
-        f"({_outcome_counts(result)}) in {result.summary.duration:.1f} s. "
+        f"({result.in_words()}) in {result.summary.duration:.1f} s. "
         f"Results: {result.result_path}"
     )
     sys.exit(result.exit_code)
@@ -249,21 +249,10 @@ def undo(
     where = f" Results: {result.result_path}" if result.result_path else ""
     say(
         f"{what} of {result_path.name} on {catalogue.url}: "
-        f"{plural(len(result.outcomes), 'row')} ({_outcome_counts(result) or 'nothing'}) "
+        f"{plural(len(result.outcomes), 'row')} ({result.in_words() or 'nothing'}) "
         f"in {result.summary.duration:.1f} s." + where
     )
     sys.exit(result.exit_code)
-
-
-def _counts(counts: dict[str, int]) -> str:
-    """'3 done, 1 failed'."""
-    return ", ".join(f"{n} {status}" for status, n in counts.items())
-
-
-def _outcome_counts(result: RunResult) -> str:
-    """'3 done, 1 failed; DataStore: 2 loaded, 1 load failed'."""
-    loads = _counts(result.load_counts())
-    return _counts(result.tally()) + (f"; DataStore: {loads}" if loads else "")
 
 
 @main.command()

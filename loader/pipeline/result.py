@@ -28,6 +28,7 @@ from loader.model import (
     Problem,
     RunSummary,
     Status,
+    in_words,
     tally,
 )
 from loader.options import Listeners
@@ -91,6 +92,10 @@ class RunResult:
         """How many rows have each status; in a dry run, the rows that would run are
         counted by what they would do ("397 would change nothing, 3 would be patched")."""
         return tally(self.outcomes, self.summary.dry_run)
+
+    def in_words(self) -> str:
+        """The tally, then the DataStore states: '3 done; DataStore: 2 loaded'."""
+        return in_words(self.tally(), self.load_counts())
 
     def to_frame(self) -> pandas.DataFrame:
         """The rows and their outcomes as a pandas DataFrame, one row per batch row.

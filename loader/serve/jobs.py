@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from loader.serve.library import RowOutcome, tally_key
+from loader.serve.library import RowOutcome, in_words, tally_key
 from loader.text import plural, show_size
 
 
@@ -229,11 +229,8 @@ class Job:
         if self.state == "stopping":
             return "Stopping: calls under way finish; the rows after them will not run."
         if self.state == "finished":
-            told = ", ".join(f"{n} {status}" for status, n in counts.items())
             loads = Counter(o.load for o in self.outcomes.values() if o.load)
-            if loads:
-                told += "; DataStore: " + ", ".join(f"{n} {s}" for s, n in loads.items())
-            return f"{what} finished in {self.seconds or 0:.1f} s: {told}."
+            return f"{what} finished in {self.seconds or 0:.1f} s: {in_words(counts, loads)}."
         return f"The {self.kind} could not start: {self.message}"
 
 

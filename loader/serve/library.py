@@ -17,7 +17,7 @@ from loader.client import Catalogue, CatalogueAPI, CatalogueError, is_production
 from loader.due import due_report, write_due
 from loader.errors import LoaderError, SchemaError, UnsafeTarget
 from loader.export import export_batch
-from loader.model import CLEAR, LoadState, Outcome, blocking, tally_key
+from loader.model import CLEAR, LoadState, Outcome, blocking, in_words, tally_key
 from loader.options import JOBS_DEFAULT, JOBS_LIMIT, CheckOptions, Listeners, RunOptions
 from loader.pipeline.follow import LOADING
 from loader.pipeline.read import BATCH_SUFFIXES, sheet_names
@@ -47,6 +47,7 @@ __all__ = [
     "connect",
     "due",
     "export",
+    "in_words",
     "is_production",
     "live_schema",
     "run",
