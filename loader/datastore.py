@@ -115,13 +115,13 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [
         "the file is empty: there is nothing to load",
     ),
     (
-        re.compile(r"^The file could not be read as a table"),
+        re.compile(r"The file could not be read as a table"),
         "the file could not be read as a table; it is probably not really in the format "
         "its name or its format cell says",
     ),
     (
         re.compile(
-            r"^Row (?P<row>\d+) has more values than the (?P<columns>\d+) column\(s\) in the "
+            r"Row (?P<row>\d+) has more values than the (?P<columns>\d+) column\(s\) in the "
             r"header\. The extra value is: (?P<extra>.*?)\. This usually"
         ),
         "row {row} has more values than the {columns} columns of the heading row (the "
@@ -142,7 +142,7 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [
         "the loader found nothing to load in the file; is it really the format it says?",
     ),
     (
-        re.compile(r"^Data too large to load into Datastore: (?P<size>\d+) bytes > max"),
+        re.compile(r"Data too large to load into Datastore: (?P<size>\d+) bytes > max"),
         "the file is larger than the catalogue loads into the DataStore ({size} bytes)",
     ),
     (

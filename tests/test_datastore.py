@@ -235,6 +235,16 @@ def test_a_status_left_by_an_older_job_is_not_taken_for_the_new_files(catalogue)
             "the catalogue's loader could not download the file from the catalogue; "
             "resubmitting the load may work",
         ),
+        (
+            # as xloader on CKAN 2.10 sometimes records it: the traceback's last lines first
+            'File "/venv/ckanext/xloader/loader.py", line 97, in _should_keep_cell raise '
+            'LoaderError(lead + " " + detail) LoaderError("Row 3 has more values than the 2 '
+            "column(s) in the header. The extra value is: 'extra'. This usually means a value "
+            'in the row contains a comma")',
+            "row 3 has more values than the 2 columns of the heading row (the extra value is "
+            "'extra'); a value holding a comma or a double quote must be wrapped in double "
+            "quotes",
+        ),
         ("Something new\x1b[31m", "Something new\\x1b[31m"),
         ("", "the loader gave no reason"),
     ],
